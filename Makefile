@@ -1,0 +1,59 @@
+# edgevlm — two commands on a fresh machine:
+#   make demo   # the main job on built-in defaults (synthetic MobileVLM, this host, SQLite store)
+#   make test   # the test suite (what .ci/run calls)
+# Each does its own setup. Times on 2 cores: sysdeps ≈1 min, venv ≈2 min, native ≈12 min first time
+# (seconds when nothing changed; ccache makes a clean rebuild ≈1–2 min).
+
+PYTHON   ?= python3
+VENV     := .venv
+VPY      := $(VENV)/bin/python
+EDGEVLM  := $(VENV)/bin/edgevlm
+STAMP    := $(VENV)/.edgevlm-installed
+JOBS     ?= $(shell nproc)
+
+# System packages: build tools, the cross compiler and qemu for android-arm64, the adb client, sshd for the
+# ssh transport tests. Installed only when missing.
+APT_PACKAGES := cmake ninja-build ccache g++ adb qemu-user-static g++-aarch64-linux-gnu \
+                openssh-server openssh-client
+
+.PHONY: setup sysdeps venv native test demo bench clean distclean
+
+setup: sysdeps venv native
+
+sysdeps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(STAMP)
+
+# torch first and pinned: 2.13.0 is the CPU wheel on this machine's disk (an unpinned torch pulls a CUDA build).
+# llama-cpp-python is installed WITHOUT its own llama.cpp build: edgevlm points it at build/host/bin.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip wheel
+	$(VPY) -m pip install -q torch==2.13.0
+	CMAKE_ARGS="-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF" $(VPY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+native: venv
+	$(EDGEVLM) build --target host --jobs $(JOBS)
+
+test: setup
+	$(VPY) -m pytest
+
+demo: setup
+	$(EDGEVLM) demo
+
+bench: setup
+	@for script in benchmarks/*.py; do echo "== $$script"; $(VPY) $$script || exit 1; done
+
+clean:
+	rm -rf demo-out .pytest_cache
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) build

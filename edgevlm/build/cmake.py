@@ -1,0 +1,122 @@
+"""Configure and build the one CMake project (kernels/) for a target, with a progress bar over ninja's steps.
+
+A rebuild with nothing changed is a no-op for ninja (seconds); ccache (found by ggml's GGML_CCACHE) makes a
+rebuild from a clean tree cheap too.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgevlm.build import pin
+from edgevlm.build.source import ensure_source
+from edgevlm.build.targets import BuildTarget, get_target
+from edgevlm.errors import BuildError
+from edgevlm.paths import devices_dir, kernels_dir, target_build_dir
+
+NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
+DEFAULT_BUILD_TARGET = "edgevlm-all"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    target: str
+    build_dir: Path
+    bin_dir: Path
+    info: dict
+
+
+def _check_tools(target: BuildTarget) -> None:
+    needed = ("cmake", "ninja") + target.required_tools
+    missing = [tool for tool in needed if shutil.which(tool) is None]
+    if missing:
+        raise BuildError(f"building for {target.name} needs {', '.join(missing)}, not found on PATH",
+                         hint="run `make setup` (it installs the system packages the build needs)")
+
+
+def _cmake_args(target: BuildTarget, source: Path, build_dir: Path) -> list[str]:
+    args = ["cmake", "-S", str(kernels_dir()), "-B", str(build_dir), "-G", "Ninja",
+            f"-DLLAMA_CPP_DIR={source}", f"-DEDGEVLM_LLAMA_COMMIT={pin.LLAMA_CPP_COMMIT}",
+            "-DCMAKE_BUILD_TYPE=Release"]
+    if target.toolchain_file:
+        args.append(f"-DCMAKE_TOOLCHAIN_FILE={devices_dir() / target.toolchain_file}")
+    args += [f"-D{key}={value}" for key, value in target.cmake_defs]
+    return args
+
+
+def _run_streaming(cmd: list[str], env: dict, on_line, what: str) -> None:
+    tail: deque[str] = deque(maxlen=40)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail.append(line.rstrip())
+            on_line(line)
+        code = proc.wait()
+    if code != 0:
+        raise BuildError(f"{what} failed (exit {code}); last output:\n" + "\n".join(tail))
+
+
+def build(target_name: str = "host", *, jobs: int | None = None, cmake_target: str = DEFAULT_BUILD_TARGET,
+          progress=None) -> BuildResult:
+    """Fetch/verify the pinned source if needed, configure (first time) and build `cmake_target`."""
+    target = get_target(target_name)
+    _check_tools(target)
+    source = ensure_source()
+    build_dir = target_build_dir(target.name)
+    env = {**os.environ, **dict(target.env)}
+    env.setdefault("CCACHE_DIR", str(Path.home() / ".cache" / "ccache"))
+    noop = lambda line: None  # noqa: E731
+    if not (build_dir / "build.ninja").exists():
+        _run_streaming(_cmake_args(target, source, build_dir), env, noop, f"cmake configure for {target.name}")
+    task = progress.add_task(f"building {target.name}", total=None) if progress else None
+
+    def on_line(line: str) -> None:
+        match = NINJA_STEP.match(line)
+        if match and progress is not None:
+            progress.update(task, completed=int(match.group(1)), total=int(match.group(2)))
+
+    started = time.time()
+    cmd = ["cmake", "--build", str(build_dir), "--target", cmake_target, "-j", str(jobs or os.cpu_count() or 2)]
+    _run_streaming(cmd, env, on_line, f"build of {target.name}")
+    info = write_build_info(target, build_dir, time.time() - started)
+    return BuildResult(target.name, build_dir, build_dir / "bin", info)
+
+
+def write_build_info(target: BuildTarget, build_dir: Path, seconds: float) -> dict:
+    """build-info.json next to the binaries: what a benchmark result records about the build."""
+    cache = _read_cmake_cache(build_dir / "CMakeCache.txt")
+    info = {
+        "target": target.name,
+        "llama_cpp_commit": pin.LLAMA_CPP_COMMIT,
+        "llama_cpp_python_sdist": pin.SDIST_FILENAME,
+        "sdist_sha256": pin.SDIST_SHA256,
+        "cmake_defs": dict(target.cmake_defs),
+        "compiler": cache.get("CMAKE_CXX_COMPILER", ""),
+        "cxx_flags": cache.get("CMAKE_CXX_FLAGS", ""),
+        "build_type": cache.get("CMAKE_BUILD_TYPE", ""),
+        "ggml_native": cache.get("GGML_NATIVE", ""),
+        "last_build_seconds": round(seconds, 1),
+    }
+    bin_dir = build_dir / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    tmp = bin_dir / "build-info.json.tmp"
+    tmp.write_text(json.dumps(info, indent=2) + "\n")
+    os.replace(tmp, bin_dir / "build-info.json")
+    return info
+
+
+def _read_cmake_cache(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text(errors="replace").splitlines():
+            if "=" in line and ":" in line.split("=", 1)[0] and not line.startswith(("//", "#")):
+                key_type, value = line.split("=", 1)
+                values[key_type.split(":", 1)[0]] = value
+    return values

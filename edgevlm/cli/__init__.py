@@ -1,0 +1,68 @@
+"""The `edgevlm` command line: a thin layer over the Python API.
+
+Each command lives in its own module that defines ``register(app)``; this module only assembles them
+and turns typed errors into a one-line message and an exit code (2 for user errors), never a traceback.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from edgevlm.errors import EdgeVLMError, VerificationFailed
+
+# Order here is the order `edgevlm --help` lists them: the pipeline, left to right.
+COMMAND_MODULES = (
+    "synth", "convert", "verify", "encode_image", "run", "build", "devices",
+    "bench", "results", "report", "doctor", "demo",
+)
+
+err_console = Console(stderr=True)
+
+
+def make_app() -> typer.Typer:
+    app = typer.Typer(
+        name="edgevlm",
+        help="MobileVLM from a Hugging Face checkpoint to a measured deployment on edge devices.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+    )
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"edgevlm.cli.{name}").register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    app = make_app()
+    try:
+        app(args=argv, standalone_mode=False)
+    except EdgeVLMError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(exc.exit_code)
+    except VerificationFailed as exc:
+        err_console.print(f"[bold red]verification failed:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)

@@ -1,0 +1,105 @@
+"""`edgevlm results import|list|export`: the results store from the command line."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from edgevlm.errors import OutputError
+from edgevlm.paths import default_store_path
+
+STORE_HELP = "Results store (SQLite). Default: $EDGEVLM_STORE or ~/.local/share/edgevlm/results.sqlite."
+StoreOpt = typer.Option(None, "--store", help=STORE_HELP)
+
+
+def store_path(store: Optional[Path]) -> Path:
+    return store if store is not None else default_store_path()
+
+
+def register(app: typer.Typer) -> None:
+    results = typer.Typer(help="Import, list and export benchmark results.", no_args_is_help=True)
+    results.command("import")(import_cmd)
+    results.command("list")(list_cmd)
+    results.command("export")(export_cmd)
+    app.add_typer(results, name="results")
+
+
+def import_cmd(
+    files: list[Path] = typer.Argument(..., help="edgevlm bench records (one or a list) or llama-bench -o json/jsonl"),
+    store: Optional[Path] = StoreOpt,
+    device: Optional[str] = typer.Option(None, help="Device name for llama-bench results (default: its cpu_info)."),
+    commit: Optional[str] = typer.Option(None, help="Project commit for llama-bench results (default: build_commit)."),
+    branch: str = typer.Option("", help="Branch for llama-bench results."),
+) -> None:
+    """Import result files: all are validated first, then written in one transaction (all or nothing)."""
+    from edgevlm.store import ResultsStore
+    from edgevlm.store.importing import Overrides, import_files
+
+    with ResultsStore(store_path(store)) as db:
+        ids, loaded = import_files(db, list(files), Overrides(device, commit, branch))
+    console = Console()
+    for f in loaded:
+        for note in f.skipped:
+            console.print(f"[yellow]note:[/] {note}", highlight=False)
+    span = f" (ids {ids[0]}–{ids[-1]})" if ids else ""
+    console.print(f"imported {len(ids)} run(s) from {len(loaded)} file(s){span} into {store_path(store)}")
+
+
+def list_cmd(
+    store: Optional[Path] = StoreOpt,
+    ref: Optional[str] = typer.Option(None, help="Only runs of this run id, commit prefix or branch."),
+    device: Optional[str] = typer.Option(None, help="Only this device."),
+    limit: int = typer.Option(50, help="Newest N runs."),
+) -> None:
+    """List runs, newest first."""
+    from edgevlm.store import ResultsStore
+
+    with ResultsStore(store_path(store), create=False) as db:
+        runs = db.resolve_ref(ref) if ref else db.runs(device=device, limit=limit)
+        runs = [r for r in runs if device is None or r.record.device_name == device][:limit]
+        counts = {r.id: db.samples(r.id) for r in runs}
+    table = Table(title=f"{len(runs)} run(s) in {store_path(store)}")
+    for col in ("id", "created", "commit", "branch", "source", "device", "model", "quant", "workload", "threads",
+                "flags", "samples"):
+        table.add_column(col)
+    for run in runs:
+        r = run.record
+        flags = ",".join(f for f, on in (("throttled", r.throttled), ("partial", r.partial)) if on)
+        samples = " ".join(f"{m}×{len(v)}" for m, v in counts[run.id].items())
+        table.add_row(str(run.id), r.created[:19], r.commit[:10], r.branch, r.source, r.device_name, r.model_name,
+                      r.quant, r.workload, "" if r.threads is None else str(r.threads), flags, samples)
+    Console().print(table)
+
+
+def export_cmd(
+    format: str = typer.Option("json", "--format", help="json (edgevlm records, re-importable) or csv (one row per sample)."),
+    out: Optional[Path] = typer.Option(None, help="Output file (default: stdout)."),
+    store: Optional[Path] = StoreOpt,
+    ref: Optional[str] = typer.Option(None, help="Only runs of this run id, commit prefix or branch."),
+) -> None:
+    """Export runs with every raw sample."""
+    from edgevlm.store import ResultsStore
+    from edgevlm.store.export import export_text
+
+    with ResultsStore(store_path(store), create=False) as db:
+        runs = db.resolve_ref(ref) if ref else db.runs()
+        runs = db.runs(ids=[r.id for r in runs], with_samples=True)
+    text = export_text(runs, format)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    write_atomic(out, text)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc}") from None

@@ -1,0 +1,79 @@
+"""`edgevlm doctor`: what is installed, what is built, which system tools are present."""
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from edgevlm.build import pin
+from edgevlm.paths import build_root
+
+PYTHON_PACKAGES = ("edgevlm", "torch", "transformers", "gguf", "llama_cpp_python", "numpy", "safetensors",
+                   "sentencepiece", "typer", "rich")
+# (tool, version flag, what edgevlm uses it for)
+SYSTEM_TOOLS = (
+    ("cmake", "--version", "building llama.cpp and kernels/"),
+    ("ninja", "--version", "building"),
+    ("ccache", "--version", "fast rebuilds"),
+    ("adb", "version", "Android devices (sd888)"),
+    ("qemu-aarch64-static", "--version", "running arm64 builds in tests"),
+    ("aarch64-linux-gnu-g++", "--version", "android-arm64 cross build without the NDK"),
+    ("/usr/sbin/sshd", "-V", "ssh transport tests"),
+    ("ssh", "-V", "Jetson over ssh"),
+    ("nvcc", "--version", "jetson-orin CUDA compile check"),
+)
+NATIVE_PARTS = ("libllama.so", "libggml.so", "libmtmd.so", "libedgevlm.so", "edgevlm-run",
+                "llama-cli", "llama-completion", "llama-mtmd-cli", "llama-bench", "llama-quantize")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def python_checks() -> list[Check]:
+    checks = [Check("python", True, platform.python_version())]
+    for dist in PYTHON_PACKAGES:
+        try:
+            checks.append(Check(dist, True, importlib.metadata.version(dist)))
+        except importlib.metadata.PackageNotFoundError:
+            checks.append(Check(dist, False, "not installed"))
+    return checks
+
+
+def _first_line(cmd: list[str]) -> str:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"error: {exc}"
+    out = (proc.stdout or proc.stderr).strip().splitlines()
+    return out[0] if out else ""
+
+
+def tool_checks() -> list[Check]:
+    checks = []
+    for tool, flag, purpose in SYSTEM_TOOLS:
+        path = shutil.which(tool)
+        detail = f"{_first_line([path, flag])}  ({purpose})" if path else f"missing ({purpose})"
+        checks.append(Check(tool, path is not None, detail))
+    return checks
+
+
+def native_checks() -> list[Check]:
+    checks = [Check("llama.cpp pin", True,
+                    f"{pin.LLAMA_CPP_COMMIT} (llama-cpp-python {pin.LLAMA_CPP_PYTHON_VERSION} sdist, "
+                    f"sha256 {pin.SDIST_SHA256[:12]}…)")]
+    targets = sorted(p.name for p in build_root().iterdir() if (p / "bin").is_dir()) if build_root().exists() else []
+    if not targets:
+        checks.append(Check("native build", False, "nothing built yet: run `make native`"))
+    for target in targets:
+        bin_dir = build_root() / target / "bin"
+        present = [part for part in NATIVE_PARTS if any(bin_dir.glob(part))]
+        missing = [part for part in NATIVE_PARTS if part not in present]
+        detail = f"{bin_dir}: {len(present)}/{len(NATIVE_PARTS)} parts" + (f"; missing {', '.join(missing)}" if missing else "")
+        checks.append(Check(f"build/{target}", not missing, detail))
+    return checks

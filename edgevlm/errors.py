@@ -1,0 +1,65 @@
+"""Typed errors. Every user-facing failure is an EdgeVLMError: the CLI prints its message and exits 2.
+
+Library code raises these; it never calls ``exit()``. A message says what happened and what to do.
+"""
+from __future__ import annotations
+
+
+class EdgeVLMError(Exception):
+    """Base class for errors caused by the user's input or environment (exit code 2)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+    def __str__(self) -> str:  # the message a user sees
+        base = super().__str__()
+        return f"{base}\n  hint: {self.hint}" if self.hint else base
+
+
+class InputNotFound(EdgeVLMError):
+    """A path the user named does not exist or is not what was expected."""
+
+
+class InvalidCheckpoint(EdgeVLMError):
+    """A checkpoint folder is incomplete, corrupt, or not a MobileVLM / MobileLLaMA checkpoint."""
+
+
+class UnsupportedModel(EdgeVLMError):
+    """The checkpoint is readable but describes something edgevlm does not convert (e.g. unknown projector)."""
+
+
+class TensorMappingError(EdgeVLMError):
+    """Source tensors and target tensors do not cover each other (missing, extra, misshaped)."""
+
+
+class OutputError(EdgeVLMError):
+    """The output location cannot be written (permissions, disk full, exists)."""
+
+
+class NativeNotBuilt(EdgeVLMError):
+    """A native library or binary is required but has not been built yet."""
+
+
+class BuildError(EdgeVLMError):
+    """Fetching, verifying or compiling the pinned llama.cpp / edgevlm native code failed."""
+
+
+class DeviceError(EdgeVLMError):
+    """A device could not be reached, or a command on it failed."""
+
+
+class ImageError(EdgeVLMError):
+    """An input image is missing, unreadable, or not an image."""
+
+
+class StoreError(EdgeVLMError):
+    """The results store or an imported results file is malformed."""
+
+
+class VerificationFailed(Exception):
+    """A parity check did not meet its stated tolerance (exit code 1, not a user error)."""
+
+    exit_code = 1

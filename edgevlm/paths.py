@@ -1,0 +1,42 @@
+"""Where things live: the repository, the ignored build tree, the host's native libraries.
+
+Every location can be overridden by an environment variable so tests and CI can redirect them.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+
+
+def build_root() -> Path:
+    """The ignored folder that holds the extracted llama.cpp source and every build tree."""
+    return Path(os.environ.get("EDGEVLM_BUILD_DIR", REPO_ROOT / "build")).resolve()
+
+
+def target_build_dir(target: str) -> Path:
+    return build_root() / target
+
+
+def host_bin_dir() -> Path:
+    """Shared libraries and binaries of the host build (libllama, libggml*, libmtmd, edgevlm-run, tools)."""
+    return Path(os.environ.get("EDGEVLM_HOST_BIN", target_build_dir("host") / "bin")).resolve()
+
+
+def devices_dir() -> Path:
+    return REPO_ROOT / "devices"
+
+
+def kernels_dir() -> Path:
+    return REPO_ROOT / "kernels"
+
+
+def default_store_path() -> Path:
+    """The SQLite results store: $EDGEVLM_STORE, else ~/.local/share/edgevlm/results.sqlite."""
+    env = os.environ.get("EDGEVLM_STORE")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "edgevlm" / "results.sqlite"

@@ -1,0 +1,53 @@
+"""The metrics edgevlm records, each defined once with its unit and which direction is better.
+
+A metric's direction drives the report: for ``lower`` metrics (milliseconds, megabytes) a rise is a
+regression; for ``higher`` metrics (tokens per second) a drop is.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+from edgevlm.errors import StoreError
+
+Direction = Literal["lower", "higher"]
+LOWER: Direction = "lower"
+HIGHER: Direction = "higher"
+
+IMAGE_ENCODE_MS = "image_encode_ms"
+VIT_MS = "vit_ms"
+PROJECTOR_MS = "projector_ms"
+PROMPT_TPS = "prompt_tps"
+DECODE_TPS = "decode_tps"
+TTFT_MS = "ttft_ms"
+PEAK_RSS_MB = "peak_rss_mb"
+LOAD_MS = "load_ms"
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str
+    better: Direction
+    description: str
+
+
+METRICS = MappingProxyType({m.name: m for m in (
+    Metric(IMAGE_ENCODE_MS, "ms", LOWER, "image encode, ViT + projector"),
+    Metric(VIT_MS, "ms", LOWER, "vision transformer"),
+    Metric(PROJECTOR_MS, "ms", LOWER, "LDP/LDPv2 projector"),
+    Metric(PROMPT_TPS, "tok/s", HIGHER, "prompt evaluation throughput"),
+    Metric(DECODE_TPS, "tok/s", HIGHER, "decode throughput"),
+    Metric(TTFT_MS, "ms", LOWER, "time to first token"),
+    Metric(PEAK_RSS_MB, "MB", LOWER, "peak resident memory"),
+    Metric(LOAD_MS, "ms", LOWER, "model load time"),
+)})
+
+
+def get_metric(name: str) -> Metric:
+    """The metric called exactly ``name``; a clear error listing the known ones otherwise."""
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise StoreError(f"unknown metric {name!r}", hint=f"known metrics: {', '.join(METRICS)}") from None

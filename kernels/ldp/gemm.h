@@ -1,0 +1,53 @@
+// C = act(A * W^T + bias) with W a Linear weight (out x in, PyTorch layout) packed once into column
+// panels of simd::kNR outputs, f32 or f16. Cache blocking: a KC-deep slice of a panel stays in L1 while
+// it sweeps every micro-tile of the thread's packed A slice (in L2). f16 panels are widened to f32 once
+// per slice, so the micro-kernel is shared and the conversion cost is 1/M of the FMAs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace edgevlm {
+
+enum class Dtype { F32 = 0, F16 = 1 };
+enum class Act { None, Gelu };
+
+class PackedWeights {
+public:
+    PackedWeights() = default;
+    // w: row-major n x k (PyTorch Linear / 1x1 conv weight), f32 or IEEE half.
+    PackedWeights(const void *w, Dtype dtype, int n, int k);
+
+    int n() const { return n_; }
+    int k() const { return k_; }
+    int panels() const { return panels_; }
+    Dtype dtype() const { return dtype_; }
+    const float *panel_f32(int p) const { return f32_.data() + (size_t)p * k_ * panel_width(); }
+    const uint16_t *panel_f16(int p) const { return f16_.data() + (size_t)p * k_ * panel_width(); }
+    static int panel_width();
+
+private:
+    int n_ = 0, k_ = 0, panels_ = 0;
+    Dtype dtype_ = Dtype::F32;
+    std::vector<float> f32_;     // [panel][k][kNR], columns past n zero
+    std::vector<uint16_t> f16_;  // same layout, halves
+};
+
+struct GemmArgs {
+    const float *a;           // m x k, row stride lda
+    int m, lda;
+    const float *a_colscale;  // optional per-input-channel scale folded into A's packing (SE), or null
+    float *c;                 // m x n, row stride ldc
+    int ldc;
+    const float *bias;        // optional, n
+    Act act;
+};
+
+// Floats of scratch each thread needs for gemm() with m rows and k inputs.
+size_t gemm_scratch_floats(int m, int k);
+
+// Computes this thread's share of the product; needs no synchronisation with the other members.
+void gemm(const PackedWeights &w, const GemmArgs &g, int tid, int n_threads, float *scratch);
+
+}  // namespace edgevlm
