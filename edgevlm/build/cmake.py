@@ -17,7 +17,7 @@ from pathlib import Path
 
 from edgevlm.build import pin
 from edgevlm.build.source import ensure_source
-from edgevlm.build.targets import BuildTarget, get_target
+from edgevlm.build.targets import BUNDLE_TOOLS, BuildTarget, resolve_target
 from edgevlm.errors import BuildError
 from edgevlm.paths import devices_dir, kernels_dir, target_build_dir
 
@@ -63,18 +63,24 @@ def _run_streaming(cmd: list[str], env: dict, on_line, what: str) -> None:
         raise BuildError(f"{what} failed (exit {code}); last output:\n" + "\n".join(tail))
 
 
-def build(target_name: str = "host", *, jobs: int | None = None, cmake_target: str = DEFAULT_BUILD_TARGET,
-          progress=None) -> BuildResult:
-    """Fetch/verify the pinned source if needed, configure (first time) and build `cmake_target`."""
-    target = get_target(target_name)
+def configure(target_name: str) -> tuple[BuildTarget, Path, dict]:
+    """Fetch/verify the pinned source if needed and configure the target's build tree (first time only)."""
+    target = resolve_target(target_name)
     _check_tools(target)
     source = ensure_source()
     build_dir = target_build_dir(target.name)
     env = {**os.environ, **dict(target.env)}
     env.setdefault("CCACHE_DIR", str(Path.home() / ".cache" / "ccache"))
-    noop = lambda line: None  # noqa: E731
     if not (build_dir / "build.ninja").exists():
-        _run_streaming(_cmake_args(target, source, build_dir), env, noop, f"cmake configure for {target.name}")
+        _run_streaming(_cmake_args(target, source, build_dir), env, lambda line: None,
+                       f"cmake configure for {target.name}")
+    return target, build_dir, env
+
+
+def build(target_name: str = "host", *, jobs: int | None = None,
+          cmake_target: str | tuple[str, ...] = DEFAULT_BUILD_TARGET, progress=None) -> BuildResult:
+    """Configure (first time) and build `cmake_target` (one name or several) for a target."""
+    target, build_dir, env = configure(target_name)
     task = progress.add_task(f"building {target.name}", total=None) if progress else None
 
     def on_line(line: str) -> None:
@@ -83,10 +89,19 @@ def build(target_name: str = "host", *, jobs: int | None = None, cmake_target: s
             progress.update(task, completed=int(match.group(1)), total=int(match.group(2)))
 
     started = time.time()
-    cmd = ["cmake", "--build", str(build_dir), "--target", cmake_target, "-j", str(jobs or os.cpu_count() or 2)]
+    names = (cmake_target,) if isinstance(cmake_target, str) else tuple(cmake_target)
+    cmd = ["cmake", "--build", str(build_dir), "--target", *names, "-j", str(jobs or os.cpu_count() or 2)]
     _run_streaming(cmd, env, on_line, f"build of {target.name}")
     info = write_build_info(target, build_dir, time.time() - started)
     return BuildResult(target.name, build_dir, build_dir / "bin", info)
+
+
+def graph_targets(build_dir: Path) -> set[str]:
+    """Names of the targets a configured ninja tree can build."""
+    proc = subprocess.run(["ninja", "-C", str(build_dir), "-t", "targets", "all"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"cannot list the targets of {build_dir}: {proc.stderr.strip()[-300:]}")
+    return {line.split(":", 1)[0] for line in proc.stdout.splitlines()}
 
 
 def write_build_info(target: BuildTarget, build_dir: Path, seconds: float) -> dict:

@@ -5,6 +5,7 @@ CMake runs, and a missing tool is a BuildError that names the package to install
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -27,7 +28,39 @@ HOST = BuildTarget(
     cmake_defs=(("GGML_NATIVE", "ON"),),
 )
 
-TARGETS = MappingProxyType({t.name: t for t in (HOST,)})
+# Snapdragon 888: Cortex-A78/X1/A55 = ARMv8.2-A + dotprod + fp16 arithmetic (no SVE, no i8mm).
+SD888_ARCH = "armv8.2-a+dotprod+fp16"
+_ANDROID_DEFS = (("GGML_NATIVE", "OFF"), ("GGML_CPU_ARM_ARCH", SD888_ARCH), ("BUILD_SHARED_LIBS", "OFF"),
+                 ("EDGEVLM_BUILD_TESTS", "OFF"))
+
+ANDROID_ARM64 = BuildTarget(
+    name="android-arm64",
+    description="Android phone, Snapdragon 888 ISA; Debian's aarch64 cross GCC, static binaries",
+    cmake_defs=_ANDROID_DEFS + (("GGML_OPENMP", "ON"),),   # ggml falls back to its own threads without libgomp.a
+    toolchain_file="toolchains/aarch64-linux-gnu.cmake",
+    required_tools=("aarch64-linux-gnu-gcc", "aarch64-linux-gnu-g++"),
+)
+
+# Chosen instead of ANDROID_ARM64 when ANDROID_NDK_HOME is set (see resolve_target).
+ANDROID_ARM64_NDK = BuildTarget(
+    name="android-arm64",
+    description="Android phone, Snapdragon 888 ISA; Android NDK (arm64-v8a, API 28), static libraries",
+    cmake_defs=_ANDROID_DEFS + (("GGML_OPENMP", "OFF"),),
+    toolchain_file="toolchains/android-ndk.cmake",
+)
+
+JETSON_ORIN = BuildTarget(
+    name="jetson-orin",
+    description="Jetson Orin, CUDA sm_87, built natively on the Jetson (over ssh, or here when on a Jetson)",
+    cmake_defs=(("GGML_CUDA", "ON"), ("CMAKE_CUDA_ARCHITECTURES", "87"), ("GGML_NATIVE", "ON"),
+                ("EDGEVLM_BUILD_TESTS", "OFF")),
+    required_tools=("nvcc",),
+)
+
+TARGETS = MappingProxyType({t.name: t for t in (HOST, ANDROID_ARM64, JETSON_ORIN)})
+
+# What a device bundle holds: edgevlm's runner and the stock tools it is compared against.
+BUNDLE_TOOLS = ("edgevlm-run", "llama-bench", "llama-mtmd-cli")
 
 
 def get_target(name: str) -> BuildTarget:
@@ -35,3 +68,12 @@ def get_target(name: str) -> BuildTarget:
         return TARGETS[name]
     except KeyError:
         raise BuildError(f"unknown build target {name!r}; known targets: {', '.join(TARGETS)}") from None
+
+
+def resolve_target(name: str, environ: dict[str, str] | None = None) -> BuildTarget:
+    """The target as it will be built here: android-arm64 uses the NDK when ANDROID_NDK_HOME is set."""
+    target = get_target(name)
+    env = os.environ if environ is None else environ
+    if target is ANDROID_ARM64 and env.get("ANDROID_NDK_HOME"):
+        return ANDROID_ARM64_NDK
+    return target

@@ -1,10 +1,27 @@
-"""`edgevlm convert`."""
+"""`edgevlm convert`: checkpoint → LLM GGUF (quantized by llama.cpp) + mmproj GGUF + manifest.json."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
-from edgevlm.cli.pending import register_pending
-
 
 def register(app: typer.Typer) -> None:
-    register_pending(app, "convert", "Convert a checkpoint to an LLM GGUF + mmproj GGUF.", "the converter (issue 3)")
+    @app.command("convert")
+    def convert(
+        source: str = typer.Argument(..., help="Checkpoint folder, or a Hugging Face repo id (e.g. mtgv/MobileVLM_V2-1.7B)."),
+        output: Path = typer.Option(..., "-o", "--output", help="Output folder (created; never the input folder)."),
+        quant: str = typer.Option("q4_k_m", "--quant", help="LLM: f32 | f16 | q8_0 | q4_0 | q4_k_s | q4_k_m."),
+        mmproj_quant: str = typer.Option("f16", "--mmproj-quant", help="mmproj: f16 | q8_0 | f32."),
+        imatrix: Path = typer.Option(None, "--imatrix", help="Importance matrix (GGUF from llama-imatrix, or legacy .dat)."),
+        name: str = typer.Option(None, "--name", help="Base name of the output files (default: the model's name)."),
+        threads: int = typer.Option(0, "--threads", help="Quantization threads (0: all cores)."),
+    ) -> None:
+        """Convert a MobileVLM / MobileLLaMA checkpoint to a quantized LLM GGUF + mmproj GGUF, in one step."""
+        from edgevlm.convert import convert as run_convert
+
+        result = run_convert(source, output, quant=quant, mmproj_quant=mmproj_quant, imatrix=imatrix, name=name,
+                             progress=True, nthread=threads)
+        for path in (result.llm, result.mmproj, result.manifest):
+            if path is not None:
+                typer.echo(f"wrote {path}")

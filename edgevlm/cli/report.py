@@ -38,16 +38,21 @@ def report_cmd(
     print_summary(report)
     Console(stderr=True).print("wrote " + ", ".join(str(p) for p in written), highlight=False)
     if report.regressed:
-        raise typer.Exit(1)
+        # SystemExit, not typer.Exit: in click's non-standalone mode (edgevlm.cli.main) an Exit's code is
+        # returned and dropped, and CI must see 1 here.
+        raise SystemExit(1)
 
 
 def print_summary(report) -> None:
-    from edgevlm.report.table import HEADERS, rows
+    """A compact table for the terminal (the files hold every column)."""
+    from edgevlm.report.table import rows
 
     colours = {"regression": "bold red", "improvement": "green", "noisy": "yellow"}
     table = Table(title=report.summary_line(), title_justify="left")
-    for h in HEADERS:
+    for h in ("status", "device / model quant workload", "metric", "baseline", "candidate", "change", "p", "n b/c"):
         table.add_column(h)
     for r in rows(report):
-        table.add_row(*r, style=colours.get(r[0]))
+        status, device, model, quant, workload, metric, base, cand, change, p, n, _ = r
+        table.add_row(status, f"{device} / {model} {quant} {workload}", metric.split(" ")[0], base, cand, change,
+                      p, n, style=colours.get(status))
     Console().print(table)

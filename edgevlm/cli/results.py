@@ -1,7 +1,6 @@
 """`edgevlm results import|list|export`: the results store from the command line."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -9,7 +8,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from edgevlm.errors import OutputError
 from edgevlm.paths import default_store_path
 
 STORE_HELP = "Results store (SQLite). Default: $EDGEVLM_STORE or ~/.local/share/edgevlm/results.sqlite."
@@ -83,7 +81,7 @@ def export_cmd(
 ) -> None:
     """Export runs with every raw sample."""
     from edgevlm.store import ResultsStore
-    from edgevlm.store.export import export_text
+    from edgevlm.store.export import export_text, write_text_atomic
 
     with ResultsStore(store_path(store), create=False) as db:
         runs = db.resolve_ref(ref) if ref else db.runs()
@@ -92,14 +90,5 @@ def export_cmd(
     if out is None:
         typer.echo(text, nl=False)
         return
-    write_atomic(out, text)
+    write_text_atomic(out, text)
 
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc}") from None

@@ -16,9 +16,12 @@ def history_png(group: GroupResult) -> bytes:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     xs = range(len(group.history))
+    shaded = False
     for x, point in zip(xs, group.history):
         if point.role == "window":
-            ax.axvspan(x - 0.5, x + 0.5, color="tab:blue", alpha=0.12, lw=0)
+            ax.axvspan(x - 0.5, x + 0.5, color="tab:blue", alpha=0.12, lw=0,
+                       label=None if shaded else "baseline window")
+            shaded = True
         colour = {"candidate": "tab:red", "throttled": "tab:orange"}.get(point.role, "tab:gray")
         ax.scatter([x] * len(point.values), point.values, s=9, color=colour, alpha=0.6, zorder=2)
     medians = [statistics.median(p.values) for p in group.history]

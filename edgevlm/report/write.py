@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from edgevlm.report.compare import ReportInputError
 from edgevlm.report.html import to_html
 from edgevlm.report.markdown import to_markdown
 from edgevlm.report.model import Report
+from edgevlm.store.export import write_text_atomic
 
 FORMATS = {"md": ("report.md", to_markdown),
            "html": ("report.html", to_html),
@@ -50,13 +50,6 @@ def write_report(report: Report, out_dir: str | Path, formats: Sequence[str]) ->
     rendered = {name: FORMATS[name][1](report) for name in formats}  # render all before writing any
     written = []
     for name, text in rendered.items():
-        target = out / FORMATS[name][0]
-        tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, target)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise OutputError(f"cannot write {target}: {exc}") from None
-        written.append(target)
+        write_text_atomic(out / FORMATS[name][0], text)
+        written.append(out / FORMATS[name][0])
     return written

@@ -9,6 +9,7 @@ shapes apart. Mixed pp+tg tests (``-pg``) measure neither metric alone and are s
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from pathlib import PurePath
 from typing import Any
 
@@ -55,6 +56,11 @@ def parse_test(obj: dict[str, Any], where: str, *, device: str | None = None, co
             raise StoreError(f"{where}: llama-bench field {name!r} is missing")
         if not isinstance(obj[name], kind) or isinstance(obj[name], bool):
             raise StoreError(f"{where}: llama-bench field {name!r} must be {kind.__name__}, got {obj[name]!r}"[:300])
+    for i, v in enumerate(obj["samples_ts"]):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            raise StoreError(f"{where}: llama-bench field 'samples_ts[{i}]' must be a positive number, got {v!r}")
+    if not obj["samples_ts"]:
+        raise StoreError(f"{where}: llama-bench field 'samples_ts' is empty")
     n_prompt, n_gen = obj["n_prompt"], obj["n_gen"]
     if n_prompt > 0 and n_gen > 0:
         return None

@@ -15,7 +15,10 @@ using simd::kNR;
 
 namespace {
 
-constexpr int kKC = 256;  // depth of a slice: kKC x kNR floats of B stay in L1
+#ifndef EDGEVLM_GEMM_KC
+#define EDGEVLM_GEMM_KC 256
+#endif
+constexpr int kKC = EDGEVLM_GEMM_KC;  // depth of a slice: kKC x kNR floats of B stay in L1
 
 int round_up(int x, int m) { return (x + m - 1) / m * m; }
 

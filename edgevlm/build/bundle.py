@@ -1,0 +1,82 @@
+"""Device bundles: the binaries a device needs, in one self-contained folder (build/<target>/bundle).
+
+A bundle holds edgevlm-run and the stock llama-bench / llama-mtmd-cli it is compared against, the shared
+libraries they load (host build; the android build is static and has none), and build-info.json. It is built
+only from the CMake targets it needs (a cross build of all of llama.cpp's tools would take far longer), assembled
+under a temporary name and renamed into place, so a half-written bundle never exists.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgevlm.build.cmake import build, configure, graph_targets
+from edgevlm.build.targets import BUNDLE_TOOLS
+from edgevlm.errors import BuildError
+from edgevlm.paths import target_build_dir
+
+
+@dataclass(frozen=True)
+class Bundle:
+    target: str
+    path: Path
+    info: dict
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        return tuple(self.info.get("tools", ()))
+
+    def has(self, tool: str) -> bool:
+        return tool in self.tools and (self.path / tool).is_file()
+
+
+def bundle_dir(target: str) -> Path:
+    return target_build_dir(target) / "bundle"
+
+
+def load_bundle(target: str) -> Bundle | None:
+    """The bundle already built for `target`, or None."""
+    path = bundle_dir(target)
+    info_file = path / "build-info.json"
+    if not info_file.is_file():
+        return None
+    return Bundle(target, path, json.loads(info_file.read_text()))
+
+
+def build_bundle(target_name: str, *, jobs: int | None = None, progress=None) -> Bundle:
+    """Build the bundle's tools for a target (only those the CMake graph has) and assemble the folder."""
+    _, build_dir, _ = configure(target_name)
+    available = graph_targets(build_dir)
+    tools = tuple(t for t in BUNDLE_TOOLS if t in available)
+    if not tools:
+        raise BuildError(f"the {target_name} build tree has none of {', '.join(BUNDLE_TOOLS)}")
+    result = build(target_name, jobs=jobs, cmake_target=tools, progress=progress)
+    missing = [t for t in BUNDLE_TOOLS if t not in tools]
+    return assemble(result.target, result.bin_dir, result.info, tools, missing)
+
+
+def assemble(target: str, bin_dir: Path, info: dict, tools: tuple[str, ...], missing: list[str]) -> Bundle:
+    dest = bundle_dir(target)
+    tmp = dest.with_name(f"bundle.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        for tool in tools:
+            if not (bin_dir / tool).is_file():
+                raise BuildError(f"{tool} was built but {bin_dir / tool} is missing")
+            shutil.copy2(bin_dir / tool, tmp / tool)
+        libs = sorted(p.name for p in bin_dir.glob("*.so*"))
+        for name in libs:  # keep the soname symlinks as symlinks
+            shutil.copy2(bin_dir / name, tmp / name, follow_symlinks=False)
+        full = {**info, "tools": list(tools), "missing_tools": missing, "libraries": libs,
+                "static": not libs}
+        (tmp / "build-info.json").write_text(json.dumps(full, indent=2) + "\n")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Bundle(target, dest, full)

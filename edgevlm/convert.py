@@ -1,0 +1,220 @@
+"""`convert()`: one call from a MobileVLM / MobileLLaMA checkpoint to an LLM GGUF, an mmproj GGUF and a manifest.
+
+    OUT/<name>-<QUANT>.gguf          the LLM, quantized by llama.cpp's own llama_model_quantize
+    OUT/mmproj-<name>-<F16|Q8_0|F32>.gguf   CLIP tower + projector (MobileVLM only)
+    OUT/manifest.json                sha256/size per file, parameter counts, source config hash, versions
+
+Everything is checked before a byte is written (options, config, two-way tensor coverage, output folder).
+All files are produced in a staging folder inside OUT and moved into place only when every one of them is
+complete, so a failed run leaves nothing behind. The input folder is never written. No timestamps anywhere:
+a second run with the same inputs gives byte-identical files.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from edgevlm import __version__
+from edgevlm.checkpoint.reader import Checkpoint, open_checkpoint
+from edgevlm.errors import EdgeVLMError, OutputError
+from edgevlm.ggufio import MMPROJ_QUANTS, write_llm_gguf, write_mmproj_gguf
+from edgevlm.ggufio.atomic import atomic_output, ensure_output_dir, output_error
+from edgevlm.mapping import Table, check_coverage, tables_for
+from edgevlm.quantize import LLM_QUANTS, quantize_gguf
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+def llama_cpp_commit() -> str:
+    """The pinned llama.cpp commit, from its one home (edgevlm.build.pin)."""
+    from edgevlm.build.pin import LLAMA_CPP_COMMIT
+
+    return LLAMA_CPP_COMMIT
+
+
+class BadConvertOption(EdgeVLMError):
+    """An option of `edgevlm convert` has a value it does not accept."""
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    out_dir: Path
+    llm: Path
+    mmproj: Path | None
+    manifest: Path
+
+
+def output_names(name: str, quant: str, mmproj_quant: str, multimodal: bool) -> tuple[str, str | None]:
+    return f"{name}-{quant.upper()}.gguf", (f"mmproj-{name}-{mmproj_quant.upper()}.gguf" if multimodal else None)
+
+
+def convert(source: str | os.PathLike, out: str | os.PathLike, quant: str = "q4_k_m", mmproj_quant: str = "f16",
+            imatrix: str | os.PathLike | None = None, name: str | None = None, progress: bool = False,
+            nthread: int = 0) -> ConvertResult:
+    _check_options(quant, mmproj_quant, imatrix)
+    ckpt = open_checkpoint(source)
+    out = Path(out).expanduser().resolve()
+    _refuse_input_folder(ckpt.path, out)
+    llm_table, mm_table = tables_for(ckpt.config, ckpt.names())
+    tables = [t for t in (llm_table, mm_table) if t is not None]
+    check_coverage(tables, {n: ckpt.meta(n).shape for n in ckpt.names()})
+    name = _safe_name(name or _default_name(ckpt))
+    llm_name, mm_name = output_names(name, quant, mmproj_quant, mm_table is not None)
+    ensure_output_dir(out)
+    with _staging(out) as stage, _Progress(progress, sum(len(t.specs) for t in tables)) as bar:
+        _write_llm(ckpt, llm_table, stage, llm_name, quant, imatrix, name, nthread, bar)
+        if mm_table is not None:
+            write_mmproj_gguf(ckpt, mm_table, stage / mm_name, mmproj_quant, name, bar.advance)
+        manifest = _manifest(ckpt, stage, llm_name, mm_name, tables, quant, mmproj_quant, imatrix)
+        with atomic_output(stage / MANIFEST) as tmp:
+            tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        _commit(stage, out, [n for n in (llm_name, mm_name, MANIFEST) if n])
+    return ConvertResult(out, out / llm_name, out / mm_name if mm_name else None, out / MANIFEST)
+
+
+def _check_options(quant: str, mmproj_quant: str, imatrix) -> None:
+    if quant not in LLM_QUANTS:
+        raise BadConvertOption(f"--quant {quant!r} is not supported; choose one of: {', '.join(LLM_QUANTS)}")
+    if mmproj_quant not in MMPROJ_QUANTS:
+        raise BadConvertOption(f"--mmproj-quant {mmproj_quant!r} is not supported; choose one of: "
+                               f"{', '.join(MMPROJ_QUANTS)}")
+    if imatrix is not None:
+        if quant in ("f32", "f16"):
+            raise BadConvertOption(f"--imatrix only applies to quantized types, not --quant {quant}")
+        if not Path(imatrix).is_file():
+            raise BadConvertOption(f"imatrix file {imatrix} does not exist")
+
+
+def _refuse_input_folder(src: Path, out: Path) -> None:
+    if out == src or src in out.parents:
+        raise OutputError(f"output folder {out} is inside the input checkpoint {src}",
+                          hint="inputs are read-only: choose an output folder outside the checkpoint")
+
+
+def _default_name(ckpt: Checkpoint) -> str:
+    raw = ckpt.config.raw.get("_name_or_path")
+    return Path(raw).name if isinstance(raw, str) and raw.strip("/") else ckpt.path.name
+
+
+def _safe_name(name: str) -> str:
+    clean = re.sub(r"[^A-Za-z0-9._+-]+", "-", name).strip("-.")
+    if not clean:
+        raise BadConvertOption(f"--name {name!r} has no usable characters (letters, digits, . _ + -)")
+    return clean
+
+
+def _matrix_storage(ckpt: Checkpoint, table: Table) -> str:
+    """Intermediate LLM precision: f32 if the source matrices are f32 (exact), f16 otherwise (bf16/f16)."""
+    dtypes = {ckpt.meta(s.source).dtype for s in table.specs if s.kind == "matrix"}
+    return "f32" if "float32" in dtypes or "float64" in dtypes else "f16"
+
+
+def _write_llm(ckpt, table, stage: Path, llm_name: str, quant: str, imatrix, name: str, nthread: int, bar) -> None:
+    if quant in ("f32", "f16"):
+        write_llm_gguf(ckpt, table, stage / llm_name, quant, name, bar.advance)
+        return
+    storage = _matrix_storage(ckpt, table)
+    intermediate = stage / f"{name}-{storage.upper()}.intermediate.gguf"
+    write_llm_gguf(ckpt, table, intermediate, storage, name, bar.advance)
+    bar.status(f"quantizing to {quant.upper()} (llama.cpp)")
+    quantize_gguf(intermediate, stage / llm_name, quant, Path(imatrix) if imatrix else None, nthread)
+    intermediate.unlink()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _manifest(ckpt, stage, llm_name, mm_name, tables, quant, mmproj_quant, imatrix) -> dict:
+    counts = [sum(_numel(s.shape) for s in t.specs) for t in tables]
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "edgevlm_version": __version__,
+        "llama_cpp_commit": llama_cpp_commit(),
+        "source": {"config_sha256": ckpt.config_sha256, "architecture": ckpt.config.architecture,
+                   "projector_type": ckpt.config.projector_type},
+        "quant": quant, "mmproj_quant": mmproj_quant if mm_name else None,
+        "imatrix_sha256": _sha256(Path(imatrix)) if imatrix else None,
+        "files": {"llm": _file_entry(stage, llm_name), "mmproj": _file_entry(stage, mm_name) if mm_name else None},
+        "parameters": {"llm": counts[0], "mmproj": counts[1] if len(counts) > 1 else 0},
+        "vision": ({"block_count_stored": ckpt.config.vision.num_hidden_layers,
+                    "select_layer": ckpt.config.vision.select_layer,
+                    "layers_used": ckpt.config.vision.n_layers_used} if mm_name else None),
+    }
+
+
+def _file_entry(stage: Path, name: str) -> dict:
+    return {"name": name, "sha256": _sha256(stage / name), "size": (stage / name).stat().st_size}
+
+
+def _numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+@contextmanager
+def _staging(out: Path) -> Iterator[Path]:
+    stage = out / f".edgevlm-staging-{os.getpid()}"
+    try:
+        stage.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise output_error(out, exc) from exc
+    try:
+        yield stage
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _commit(stage: Path, out: Path, names: list[str]) -> None:
+    """Move every file into OUT; if one move fails, take back the ones already moved (all or nothing)."""
+    moved = []
+    try:
+        for n in names:
+            os.replace(stage / n, out / n)
+            moved.append(n)
+    except OSError as exc:
+        for n in moved:
+            (out / n).unlink(missing_ok=True)
+        raise output_error(out, exc) from exc
+
+
+class _Progress:
+    """A rich bar over tensors written (both files), or nothing when `enabled` is false."""
+
+    def __init__(self, enabled: bool, total: int):
+        self.enabled, self.total = enabled, total
+        self._stack = ExitStack()
+        self._bar = self._task = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from edgevlm.progress import progress_bar
+
+            self._bar = self._stack.enter_context(progress_bar())
+            self._task = self._bar.add_task("writing tensors", total=self.total)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def advance(self, _tensor=None) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def status(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, description=text)

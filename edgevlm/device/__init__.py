@@ -1,0 +1,1 @@
+"""Devices: TOML profiles, one Transport interface (local, adb, ssh), fingerprints."""

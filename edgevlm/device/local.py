@@ -1,0 +1,45 @@
+"""The local transport: this machine, through /bin/sh; push is a copy (skipped when the hash matches)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from edgevlm.device.transport import ShellResult, Transport
+from edgevlm.errors import DeviceError
+
+
+class LocalTransport(Transport):
+    kind = "local"
+
+    def __init__(self, name: str = "host", *, default_timeout: float = 600.0):
+        super().__init__(name, default_timeout=default_timeout)
+
+    def _run(self, line: str, timeout: float) -> ShellResult:
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(["/bin/sh", "-c", line], capture_output=True, timeout=timeout,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise DeviceError(f"{self.name}: `{line[:120]}` timed out after {timeout:g} s") from None
+        code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode  # same convention as a shell
+        return ShellResult(line, code, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"),
+                           time.monotonic() - started)
+
+    def _push_file(self, local: Path, remote: str, timeout: float) -> None:
+        self._copy(Path(local), Path(remote))
+
+    def _pull_file(self, remote: str, local: Path, timeout: float) -> None:
+        self._copy(Path(remote), Path(local))
+
+    def _copy(self, src: Path, dst: Path) -> None:
+        if src.resolve() == dst.resolve():
+            return
+        tmp = dst.with_name(dst.name + ".edgevlm-partial")
+        try:
+            shutil.copy2(src, tmp)
+            tmp.replace(dst)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise DeviceError(f"{self.name}: copying {src} to {dst} failed: {exc.strerror}") from None

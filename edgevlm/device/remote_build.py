@@ -1,0 +1,101 @@
+"""Build on the device itself (the Jetson way): push a source tree once per content hash, run CMake there.
+
+The tree is packed into a tar whose name carries the tree's content hash; the device keeps the extracted tree
+under <root>/src-<hash> with a `.complete` stamp, so the second build of the same source pushes nothing. The
+build folder on the device persists too, so rebuilds are incremental there as they are here.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgevlm.device.transport import Transport
+from edgevlm.errors import DeviceError
+
+
+@dataclass(frozen=True)
+class SourceTree:
+    """Folders packed side by side: {name inside the archive: local folder}."""
+    parts: tuple[tuple[str, Path], ...]
+
+    def files(self) -> list[tuple[str, Path]]:
+        out = []
+        for arc_root, folder in self.parts:
+            for path in sorted(Path(folder).rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    out.append((f"{arc_root}/{path.relative_to(folder).as_posix()}", path))
+        return out
+
+    def content_hash(self) -> str:
+        digest = hashlib.sha256()
+        for arc_name, path in self.files():
+            digest.update(arc_name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        return digest.hexdigest()[:16]
+
+
+def push_source(transport: Transport, tree: SourceTree, remote_root: str) -> tuple[str, bool]:
+    """(remote source folder, whether anything was sent)."""
+    digest = tree.content_hash()
+    remote_src = f"{remote_root}/src-{digest}"
+    if transport.shell(f"test -f {shlex.quote(remote_src)}/.complete").code == 0:
+        return remote_src, False
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / f"src-{digest}.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            for arc_name, path in tree.files():
+                tar.add(path, arcname=arc_name)
+        remote_tar = f"{remote_root}/src-{digest}.tar.gz"
+        transport.push(archive, remote_tar)
+    q_src, q_tar = shlex.quote(remote_src), shlex.quote(remote_tar)
+    transport.shell(f"rm -rf {q_src} && mkdir -p {q_src} && tar -xzf {q_tar} -C {q_src} && touch {q_src}/.complete"
+                    f" && rm -f {q_tar}", check=True, timeout=1800)
+    return remote_src, True
+
+
+def remote_cmake_build(transport: Transport, tree: SourceTree, remote_root: str, *, project: str,
+                       build_name: str, defs: dict[str, str], targets: tuple[str, ...], jobs: int = 0,
+                       timeout: float = 7200) -> str:
+    """Configure (first time) and build `targets` on the device; returns the remote build folder."""
+    remote_root = transport.resolve(remote_root)
+    remote_src, _ = push_source(transport, tree, remote_root)
+    build_dir = f"{remote_root}/{build_name}"
+    # a value may name the pushed source folder as {src} (LLAMA_CPP_DIR={src}/llama.cpp)
+    args = " ".join(shlex.quote(f"-D{k}={v.replace('{src}', remote_src)}") for k, v in sorted(defs.items()))
+    src = shlex.quote(f"{remote_src}/{project}")
+    configure = (f"cmake -S {src} -B {shlex.quote(build_dir)} -DCMAKE_BUILD_TYPE=Release {args}")
+    result = transport.shell(configure, timeout=timeout)
+    if result.code != 0:
+        raise DeviceError(f"{transport.name}: cmake configure failed ({result.describe()}):\n"
+                          f"{(result.stderr or result.stdout).strip()[-1500:]}")
+    parallel = f"-j {jobs}" if jobs else "-j \"$(nproc)\""
+    build = f"cmake --build {shlex.quote(build_dir)} --target {' '.join(map(shlex.quote, targets))} {parallel}"
+    result = transport.shell(build, timeout=timeout)
+    if result.code != 0:
+        raise DeviceError(f"{transport.name}: remote build failed ({result.describe()}):\n"
+                          f"{(result.stderr or result.stdout).strip()[-1500:]}")
+    return build_dir
+
+
+def jetson_source_tree(llama_src: Path, kernels: Path) -> SourceTree:
+    """The edgevlm native project as the Jetson builds it: kernels/ with the pinned llama.cpp beside it."""
+    return SourceTree((("kernels", kernels), ("llama.cpp", llama_src)))
+
+
+def remote_bundle(transport: Transport, build_dir: str, bundle: str, tools: tuple[str, ...], info: dict) -> str:
+    """Collect the built tools + their shared libraries into `bundle` on the device, with build-info.json."""
+    import json
+
+    q_bin, q_bundle = shlex.quote(f"{build_dir}/bin"), shlex.quote(bundle)
+    copy = " ".join(shlex.quote(t) for t in tools)
+    transport.shell(f"rm -rf {q_bundle} && mkdir -p {q_bundle} && cd {q_bin} && cp -P {copy} {q_bundle}/ && "
+                    f"for f in *.so*; do [ -e \"$f\" ] && cp -P \"$f\" {q_bundle}/; done; true", check=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        info_file = Path(tmp) / "build-info.json"
+        info_file.write_text(json.dumps({**info, "tools": list(tools)}, indent=2) + "\n")
+        transport.push(info_file, f"{bundle}/build-info.json")
+    return bundle

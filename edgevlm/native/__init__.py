@@ -1,0 +1,18 @@
+"""edgevlm's native kernels through their C ABI (libedgevlm, built by `make native`).
+
+Nothing here loads the library at import time: the first call does, and raises
+:class:`edgevlm.errors.NativeNotBuilt` if the host build is missing.
+"""
+from __future__ import annotations
+
+from edgevlm.native._lib import NativeCallFailed, library_path, native_info
+from edgevlm.native.ldp import LdpProjector, ldp_project, ldp_tensor_names
+
+__all__ = [
+    "LdpProjector",
+    "NativeCallFailed",
+    "ldp_project",
+    "ldp_tensor_names",
+    "library_path",
+    "native_info",
+]

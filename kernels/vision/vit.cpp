@@ -1,0 +1,94 @@
+#include "vit.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace edgevlm {
+
+namespace {
+
+constexpr int kGraphNodes = 8192;  // ~30 nodes per layer, 24 layers: generous
+
+ggml_tensor *layer_norm(ggml_context *ctx, ggml_tensor *x, ggml_tensor *w, ggml_tensor *b, float eps) {
+    return ggml_add(ctx, ggml_mul(ctx, ggml_norm(ctx, x, eps), w), b);
+}
+
+ggml_tensor *linear(ggml_context *ctx, ggml_tensor *x, ggml_tensor *w, ggml_tensor *b) {
+    return ggml_add(ctx, ggml_mul_mat(ctx, w, x), b);
+}
+
+// CLIP's quick_gelu x * sigmoid(1.702 x), computed exactly: ggml_gelu_quick on f32 goes through an
+// f16 lookup table (~1e-3 relative error), which alone would cost the f32 mmproj its 0.9999 cosine.
+ggml_tensor *quick_gelu(ggml_context *ctx, ggml_tensor *x) {
+    return ggml_mul(ctx, x, ggml_sigmoid(ctx, ggml_scale(ctx, x, 1.702f)));
+}
+
+}  // namespace
+
+ggml_tensor *Vit::layer(ggml_tensor *x, const VitLayer &l) const {
+    const VitHparams &hp = m_.hp;
+    const int n_pos = hp.n_patches() + 1, d_head = hp.n_embd / hp.n_head;
+    ggml_tensor *h = layer_norm(ctx_, x, l.ln1_w, l.ln1_b, hp.eps);
+    ggml_tensor *q = ggml_reshape_3d(ctx_, linear(ctx_, h, l.q_w, l.q_b), d_head, hp.n_head, n_pos);
+    ggml_tensor *k = ggml_reshape_3d(ctx_, linear(ctx_, h, l.k_w, l.k_b), d_head, hp.n_head, n_pos);
+    ggml_tensor *v = ggml_reshape_3d(ctx_, linear(ctx_, h, l.v_w, l.v_b), d_head, hp.n_head, n_pos);
+    q = ggml_permute(ctx_, q, 0, 2, 1, 3);                    // d_head, n_pos, n_head
+    k = ggml_permute(ctx_, k, 0, 2, 1, 3);
+    v = ggml_cont(ctx_, ggml_permute(ctx_, v, 1, 2, 0, 3));   // n_pos, d_head, n_head
+    ggml_tensor *kq = ggml_mul_mat(ctx_, k, q);               // n_pos(k), n_pos(q), n_head
+    kq = ggml_soft_max_ext(ctx_, kq, nullptr, 1.0f / std::sqrt((float)d_head), 0.0f);
+    ggml_tensor *kqv = ggml_mul_mat(ctx_, v, kq);             // d_head, n_pos, n_head
+    ggml_tensor *attn = ggml_cont_2d(ctx_, ggml_permute(ctx_, kqv, 0, 2, 1, 3), hp.n_embd, n_pos);
+    x = ggml_add(ctx_, x, linear(ctx_, attn, l.o_w, l.o_b));
+    h = layer_norm(ctx_, x, l.ln2_w, l.ln2_b, hp.eps);
+    h = linear(ctx_, quick_gelu(ctx_, linear(ctx_, h, l.up_w, l.up_b)), l.down_w, l.down_b);
+    return ggml_add(ctx_, x, h);
+}
+
+Vit::Vit(const Mmproj &m, ggml_backend_t backend) : m_(m), backend_(backend) {
+    const VitHparams &hp = m.hp;
+    const VitWeights &w = m.vit;
+    ggml_init_params ip = {ggml_tensor_overhead() * kGraphNodes + ggml_graph_overhead_custom(kGraphNodes, false),
+                           nullptr, true};
+    ctx_ = ggml_init(ip);
+    graph_ = ggml_new_graph_custom(ctx_, kGraphNodes, false);
+
+    input_ = ggml_new_tensor_4d(ctx_, GGML_TYPE_F32, hp.image_size, hp.image_size, 3, 1);
+    ggml_set_name(input_, "pixels");
+    ggml_set_input(input_);
+    // Patch embedding: conv 14x14 stride 14 -> [g, g, C] -> tokens as rows [C, n_patches].
+    ggml_tensor *x = ggml_conv_2d(ctx_, w.patch_w, input_, hp.patch_size, hp.patch_size, 0, 0, 1, 1);
+    x = ggml_reshape_2d(ctx_, x, hp.n_patches(), hp.n_embd);
+    x = ggml_cont(ctx_, ggml_transpose(ctx_, x));
+    if (w.patch_b) x = ggml_add(ctx_, x, w.patch_b);
+    // CLS first (row 0), then every row i gets position embedding i: CLIP's order, which stock
+    // llama.cpp's llava graph gets wrong (it appends CLS last).
+    ggml_tensor *cls = ggml_reshape_2d(ctx_, w.class_embd, hp.n_embd, 1);
+    x = ggml_concat(ctx_, cls, x, 1);
+    x = ggml_add(ctx_, x, ggml_reshape_2d(ctx_, w.pos_embd, hp.n_embd, hp.n_patches() + 1));
+    x = layer_norm(ctx_, x, w.pre_ln_w, w.pre_ln_b, hp.eps);
+    for (const VitLayer &l : w.layers) x = layer(x, l);
+    // Drop CLS: rows 1..n_patches.
+    x = ggml_view_2d(ctx_, x, hp.n_embd, hp.n_patches(), x->nb[1], x->nb[1]);
+    output_ = ggml_cont(ctx_, x);
+    ggml_set_name(output_, "features");
+    ggml_set_output(output_);
+    ggml_build_forward_expand(graph_, output_);
+
+    alloc_ = ggml_gallocr_new(ggml_backend_get_default_buffer_type(backend_));
+    if (!ggml_gallocr_alloc_graph(alloc_, graph_)) throw std::runtime_error("cannot allocate the ViT graph");
+}
+
+Vit::~Vit() {
+    if (alloc_) ggml_gallocr_free(alloc_);
+    if (ctx_) ggml_free(ctx_);
+}
+
+void Vit::run(const float *pixels, float *features) {
+    ggml_backend_tensor_set(input_, pixels, 0, ggml_nbytes(input_));
+    if (ggml_backend_graph_compute(backend_, graph_) != GGML_STATUS_SUCCESS)
+        throw std::runtime_error("ViT graph compute failed on backend " + std::string(ggml_backend_name(backend_)));
+    ggml_backend_tensor_get(output_, features, 0, ggml_nbytes(output_));
+}
+
+}  // namespace edgevlm

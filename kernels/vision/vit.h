@@ -1,0 +1,33 @@
+// The CLIP ViT of MobileVLM as a ggml graph, built once per loaded mmproj and run on one ggml backend.
+// MobileVLM's order: patch embedding, CLS prepended as row 0, position embeddings 0..n_patches,
+// pre-LayerNorm, the selected encoder layers (quick_gelu MLP), no post-LayerNorm, CLS dropped.
+#pragma once
+
+#include "ggml-alloc.h"
+#include "ggml-backend.h"
+#include "mmproj.h"
+
+namespace edgevlm {
+
+class Vit {
+public:
+    Vit(const Mmproj &m, ggml_backend_t backend);
+    ~Vit();
+    Vit(const Vit &) = delete;
+    Vit &operator=(const Vit &) = delete;
+
+    // pixels: 3 x S x S planar floats; features: n_patches x n_embd row-major. Throws on backend failure.
+    void run(const float *pixels, float *features);
+
+private:
+    ggml_tensor *layer(ggml_tensor *x, const VitLayer &l) const;
+
+    const Mmproj &m_;
+    ggml_backend_t backend_;
+    ggml_context *ctx_ = nullptr;
+    ggml_cgraph *graph_ = nullptr;
+    ggml_gallocr_t alloc_ = nullptr;
+    ggml_tensor *input_ = nullptr, *output_ = nullptr;
+};
+
+}  // namespace edgevlm

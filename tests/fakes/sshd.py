@@ -1,0 +1,77 @@
+"""A real OpenSSH server on 127.0.0.1 for tests: generated host and user keys, no system config touched.
+
+Runs /usr/sbin/sshd in the foreground (-D) with its own config file in a temp folder, public-key auth only, as
+the current user (root in CI/containers: PermitRootLogin prohibit-password). It is the "Jetson" for the ssh
+transport tests — a CPU-only stand-in reached by exactly the code path a real Jetson is.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SSHD = "/usr/sbin/sshd"
+
+
+@dataclass(frozen=True)
+class SshServer:
+    host: str
+    port: int
+    user: str
+    identity_file: Path
+    known_hosts: Path
+    home: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+
+
+def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"sshd exited: {proc.stderr.read().decode(errors='replace')}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("sshd did not start listening")
+
+
+def start_sshd(workdir: Path) -> tuple[subprocess.Popen, SshServer]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    os.chmod(workdir, 0o700)
+    host_key, user_key = workdir / "host_ed25519", workdir / "user_ed25519"
+    _keygen(host_key)
+    _keygen(user_key)
+    authorized = workdir / "authorized_keys"
+    authorized.write_text(user_key.with_suffix(".pub").read_text())
+    os.chmod(authorized, 0o600)
+    port = _free_port()
+    known_hosts = workdir / "known_hosts"
+    known_hosts.write_text(f"[127.0.0.1]:{port} {host_key.with_suffix('.pub').read_text()}")
+    config = workdir / "sshd_config"
+    config.write_text("\n".join([
+        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {host_key}", f"AuthorizedKeysFile {authorized}",
+        "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes",
+        "PermitRootLogin prohibit-password", "StrictModes no", "UsePAM no", f"PidFile {workdir / 'sshd.pid'}",
+        "Subsystem sftp internal-sftp", "LogLevel ERROR", "",
+    ]))
+    # sshd refuses to start without its privilege-separation directory
+    Path("/run/sshd").mkdir(exist_ok=True)
+    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_listening(port, proc)
+    home = Path(os.path.expanduser("~"))
+    return proc, SshServer("127.0.0.1", port, getpass.getuser(), user_key, known_hosts, home)

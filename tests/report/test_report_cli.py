@@ -1,0 +1,86 @@
+"""`edgevlm report` end to end through the CLI: exit codes and the three output files."""
+import base64
+import json
+import subprocess
+import sys
+
+import pytest
+
+from edgevlm.cli import main
+from edgevlm.store import ResultsStore, RunRecord
+
+BASE = [21.0, 21.2, 20.8, 21.1, 20.9, 21.05]
+
+
+def seed_store(path, candidate_factor):
+    with ResultsStore(path) as store:
+        for day in range(1, 4):
+            store.add_run(RunRecord(device_name="sd888", model_name="m", quant="Q4_K_M", commit=f"aaaa000{day}",
+                                    branch="main", created=f"2025-01-0{day}T00:00:00Z",
+                                    samples={"decode_tps": BASE, "ttft_ms": [300.0, 302.0, 299.0, 301.0, 300.5]}))
+        store.add_run(RunRecord(device_name="sd888", model_name="m", quant="Q4_K_M", commit="bbbb0001",
+                                branch="pr", created="2025-01-05T00:00:00Z",
+                                samples={"decode_tps": [v * candidate_factor for v in BASE],
+                                         "ttft_ms": [300.0, 301.0, 299.5, 300.2, 300.8]}))
+
+
+def run_cli(args):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+        raise SystemExit(0)  # main returns normally on success
+    return exc.value.code
+
+
+@pytest.mark.parametrize("factor, code, verdict", [(0.85, 1, "regression"), (1.0, 0, "no change"),
+                                                   (1.2, 0, "improvement")])
+def test_exit_code_follows_verdicts_and_files_are_valid(tmp_path, capsys, factor, code, verdict):
+    db, out = tmp_path / "s.sqlite", tmp_path / "rep"
+    seed_store(db, factor)
+    assert run_cli(["report", "--baseline", "main", "--candidate", "bbbb", "--store", str(db),
+                    "--out", str(out)]) == code
+    data = json.loads((out / "report.json").read_text())
+    assert data["regressed"] == (code == 1)
+    assert {g["metric"]: g["judgement"]["verdict"] for g in data["groups"]}["decode_tps"] == verdict
+    md = (out / "report.md").read_text()
+    assert md.startswith("**edgevlm report — ") and "| status | device |" in md and f"| {verdict}" in md.replace("**", "")
+    html = (out / "report.html").read_text()
+    png = html.split("data:image/png;base64,")[1].split("'")[0]
+    assert base64.b64decode(png).startswith(b"\x89PNG\r\n\x1a\n")
+    assert html.count("data:image/png;base64,") == 2  # one chart per row: decode_tps and ttft_ms
+    assert verdict in capsys.readouterr().out  # the terminal summary
+    assert not list(out.glob("*.tmp-*"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--candidate", "nope"], "matches no run"),
+    (["--threshold", "lots"], "threshold"),
+    (["--format", "md,pdf"], "unknown report format"),
+    (["--metric", "fps"], "unknown metric"),
+])
+def test_bad_input_exits_2_without_traceback(tmp_path, capsys, args, message):
+    db = tmp_path / "s.sqlite"
+    seed_store(db, 1.0)
+    base = {"--baseline": "main", "--candidate": "bbbb"}
+    opts = dict(base, **dict(zip(args[::2], args[1::2])))
+    argv = ["report", "--store", str(db), "--out", str(tmp_path / "rep")] + [x for kv in opts.items() for x in kv]
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "rep").exists()  # nothing written on bad input
+
+
+def test_empty_and_missing_store_exit_2(tmp_path, capsys):
+    ResultsStore(tmp_path / "empty.sqlite").close()
+    assert run_cli(["report", "--baseline", "a", "--candidate", "b", "--store", str(tmp_path / "empty.sqlite")]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert run_cli(["report", "--baseline", "a", "--candidate", "b", "--store", str(tmp_path / "none.sqlite")]) == 2
+
+
+def test_subprocess_exit_code_one_for_ci(tmp_path):
+    db = tmp_path / "s.sqlite"
+    seed_store(db, 0.8)
+    proc = subprocess.run([sys.executable, "-m", "edgevlm", "report", "--baseline", "main", "--candidate", "pr",
+                           "--format", "md", "--store", str(db), "--out", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert (tmp_path / "r" / "report.md").exists() and not (tmp_path / "r" / "report.html").exists()
