@@ -39,7 +39,10 @@ def make_app() -> typer.Typer:
 def main(argv: list[str] | None = None) -> None:
     app = make_app()
     try:
-        app(args=argv, standalone_mode=False)
+        # In click's non-standalone mode a typer.Exit(code) is returned, not raised.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except EdgeVLMError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)

@@ -1,0 +1,53 @@
+"""Turn what the device binaries print into metric samples (names from edgevlm.store.metrics)."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from edgevlm.errors import DeviceError
+from edgevlm.store.metrics import (DECODE_TPS, IMAGE_ENCODE_MS, LOAD_MS, PEAK_RSS_MB, PROJECTOR_MS, PROMPT_TPS,
+                                   TTFT_MS, VIT_MS)
+
+# edgevlm-run --json keys that are metrics (same names as the store's)
+RUN_METRICS = (LOAD_MS, VIT_MS, PROJECTOR_MS, IMAGE_ENCODE_MS, PROMPT_TPS, DECODE_TPS, TTFT_MS, PEAK_RSS_MB)
+
+
+def parse_run_json(text: str, where: str) -> dict[str, Any]:
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DeviceError(f"{where}: edgevlm-run wrote invalid JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise DeviceError(f"{where}: edgevlm-run JSON must be an object")
+    return record
+
+
+def run_metrics(record: dict[str, Any]) -> dict[str, float]:
+    """The metric values of one edgevlm-run record; absent/null ones (text-only runs have no ViT) are left out."""
+    out = {}
+    for name in RUN_METRICS:
+        value = record.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+            out[name] = float(value)
+    return out
+
+
+# llama-mtmd-cli (pinned llama.cpp tools/mtmd) logs: "image slice encoded in 1234 ms",
+# "image decoded (batch 1/1) in 56 ms". Encode = ViT + projector in the stock path.
+MTMD_ENCODE = re.compile(r"image slice encoded in (\d+(?:\.\d+)?) ms")
+
+
+def mtmd_encode_ms(log: str) -> float | None:
+    matches = MTMD_ENCODE.findall(log)
+    return sum(float(m) for m in matches) if matches else None
+
+
+def llama_bench_tests(text: str, where: str) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DeviceError(f"{where}: llama-bench printed invalid JSON ({exc}): {text[:200]!r}") from None
+    if not isinstance(data, list):
+        raise DeviceError(f"{where}: llama-bench JSON must be a list of tests")
+    return data
