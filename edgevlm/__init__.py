@@ -7,4 +7,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "Runtime"]
+
+
+def __getattr__(name: str):
+    # lazy: `import edgevlm` stays cheap; the runtime (numpy, ctypes, llama_cpp) loads on first use
+    if name == "Runtime":
+        from edgevlm.runtime.runtime import Runtime
+
+        return Runtime
+    raise AttributeError(f"module 'edgevlm' has no attribute {name!r}")

@@ -19,7 +19,7 @@ COMMAND_MODULES = (
     "bench", "results", "report", "doctor", "demo",
 )
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # one line per error, whatever the width
 
 
 def make_app() -> typer.Typer:

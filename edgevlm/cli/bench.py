@@ -1,10 +1,77 @@
-"""`edgevlm bench`."""
+"""`edgevlm bench --device NAME MODEL_DIR`: measure a converted model on a device, store every raw sample."""
 from __future__ import annotations
 
-import typer
+import json
+import os
+from pathlib import Path
 
-from edgevlm.cli.pending import register_pending
+import typer
+from rich.table import Table
+
+from edgevlm.progress import console, err_console, progress_bar
 
 
 def register(app: typer.Typer) -> None:
-    register_pending(app, "bench", "Benchmark a converted model on a device.", "device transports and bench (issue 5)")
+    @app.command("bench")
+    def bench_cmd(
+        model_dir: Path = typer.Argument(..., help="converted model folder (edgevlm convert output)"),
+        device: str = typer.Option(..., "--device", help="device profile name (devices/*.toml, ~/.config/edgevlm/devices)"),
+        serial: str = typer.Option(None, "--serial", help="adb serial (default: the profile's, or the only device)"),
+        host: str = typer.Option(None, "--host", help="ssh [user@]host (default: the profile's)"),
+        image: Path = typer.Option(None, "--image", help="image to encode (default: text only)"),
+        repeat: int = typer.Option(5, "--repeat", min=1, help="measured repetitions"),
+        warmup: int = typer.Option(1, "--warmup", min=0, help="warm-up runs, not measured"),
+        threads: int = typer.Option(0, "--threads", min=0, help="threads (default: the profile's)"),
+        prompt_tokens: int = typer.Option(246, "--prompt-tokens", min=1),
+        gen: int = typer.Option(128, "--gen", min=1, help="tokens to generate"),
+        quant: str = typer.Option(None, "--quant", help="which LLM quant in MODEL_DIR (when several)"),
+        with_stock: bool = typer.Option(False, "--with-stock", help="also run stock llama-bench / llama-mtmd-cli"),
+        store: Path = typer.Option(None, "--store", help="results store (default: $EDGEVLM_STORE or ~/.local/share)"),
+        json_file: Path = typer.Option(None, "--json", help="also write the records to this JSON file"),
+    ) -> None:
+        """Warm-up + N runs of edgevlm-run on a device; temperatures, throttling, raw samples into the store."""
+        from edgevlm.bench.runner import BenchSpec
+        from edgevlm.bench.session import bench_device
+        from edgevlm.errors import DeviceError
+
+        spec = BenchSpec(repeat=repeat, warmup=warmup, threads=threads, prompt_tokens=prompt_tokens, gen=gen)
+        with progress_bar() as progress:
+            result = bench_device(device, model_dir, spec=spec, image=image, serial=serial, host=host, quant=quant,
+                                  with_stock=with_stock, progress=progress)
+        if result.records:
+            _save(result.records, store, json_file)
+            _show(result.records)
+        if result.error:
+            raise DeviceError(f"bench stopped: {result.error}",
+                              hint="the runs measured before the fault were stored, marked partial")
+
+
+def _save(records, store: Path | None, json_file: Path | None) -> None:
+    from edgevlm.paths import default_store_path
+    from edgevlm.store import ResultsStore
+
+    path = store or default_store_path()
+    with ResultsStore(path) as db:
+        ids = db.add_runs(records)
+    err_console.print(f"stored runs {', '.join(map(str, ids))} in {path}")
+    if json_file:
+        tmp = json_file.with_name(f"{json_file.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps([r.to_dict() for r in records], indent=2) + "\n")
+        os.replace(tmp, json_file)
+
+
+def _show(records) -> None:
+    from statistics import median
+
+    from edgevlm.store.metrics import METRICS
+
+    table = Table(title="bench (median of the measured runs)")
+    for column in ("source", "workload", "metric", "median", "unit", "n", "flags"):
+        table.add_column(column)
+    for record in records:
+        flags = " ".join(f for f, on in (("partial", record.partial), ("throttled", record.throttled)) if on)
+        for metric, values in record.samples.items():
+            if values:
+                table.add_row(record.source, record.workload, metric, f"{median(values):.2f}",
+                              METRICS[metric].unit, str(len(values)), flags)
+    console.print(table)

@@ -1,4 +1,4 @@
-"""`edgevlm build`: the pinned llama.cpp + edgevlm native code for a target."""
+"""`edgevlm build`: the pinned llama.cpp + edgevlm native code for a target, and device bundles."""
 from __future__ import annotations
 
 import typer
@@ -12,14 +12,62 @@ def register(app: typer.Typer) -> None:
     def build_cmd(
         target: str = typer.Option("host", "--target", help="host | android-arm64 | jetson-orin"),
         jobs: int = typer.Option(None, "--jobs", "-j", help="parallel compile jobs (default: all cores)"),
+        bundle: bool = typer.Option(None, "--bundle/--no-bundle",
+                                    help="build only the device bundle (edgevlm-run, llama-bench, llama-mtmd-cli) "
+                                         "into build/<target>/bundle; default: on for device targets"),
+        host: str = typer.Option(None, "--host", help="jetson-orin: build on this ssh host ([user@]host)"),
+        device: str = typer.Option(None, "--device", help="jetson-orin: build on this profile's device"),
     ) -> None:
-        """Build the pinned llama.cpp (shared libs + stock tools) and edgevlm's native runtime for a target."""
-        from edgevlm.build.cmake import build
+        """Build for a target. host: everything (libraries + tools + edgevlm); device targets: a bundle."""
+        from edgevlm.build.targets import get_target
 
+        get_target(target)  # unknown names fail before anything runs
+        if target == "jetson-orin" and (host or device):
+            _remote_jetson(device or "orin", host, jobs)
+            return
         with progress_bar() as progress:
-            result = build(target, jobs=jobs, progress=progress)
-        table = Table(title=f"build: {result.target}", show_header=False)
-        table.add_row("binaries", str(result.bin_dir))
-        for key in ("llama_cpp_commit", "compiler", "build_type", "last_build_seconds"):
-            table.add_row(key, str(result.info.get(key, "")))
-        console.print(table)
+            if bundle if bundle is not None else target != "host":
+                from edgevlm.build.bundle import build_bundle
+
+                made = build_bundle(target, jobs=jobs, progress=progress)
+                path, info = made.path, made.info
+            else:
+                from edgevlm.build.cmake import build
+
+                result = build(target, jobs=jobs, progress=progress)
+                path, info = result.bin_dir, result.info
+        _show(target, path, info)
+
+
+def _show(target: str, path, info: dict) -> None:
+    table = Table(title=f"build: {target}", show_header=False)
+    table.add_row("output", str(path))
+    for key in ("llama_cpp_commit", "compiler", "cxx_flags", "build_type", "tools", "missing_tools", "static",
+                "last_build_seconds"):
+        if key in info:
+            table.add_row(key, str(info[key]))
+    console.print(table)
+
+
+def _remote_jetson(device: str, host: str | None, jobs: int | None) -> None:
+    from edgevlm.build import pin
+    from edgevlm.build.source import ensure_source
+    from edgevlm.build.targets import BUNDLE_TOOLS, JETSON_ORIN
+    from edgevlm.device.connect import transport_for
+    from edgevlm.device.profiles import load_profile
+    from edgevlm.device.remote_build import jetson_source_tree, remote_bundle, remote_cmake_build
+    from edgevlm.paths import kernels_dir
+
+    profile = load_profile(device)
+    transport = transport_for(profile, host=host)
+    root = transport.resolve(profile.workdir or "~/edgevlm")
+    defs = {"LLAMA_CPP_DIR": "{src}/llama.cpp", "EDGEVLM_LLAMA_COMMIT": pin.LLAMA_CPP_COMMIT,
+            **dict(JETSON_ORIN.cmake_defs)}
+    with console.status(f"building jetson-orin on {transport.name} (source pushed once per content hash)"):
+        build_dir = remote_cmake_build(transport, jetson_source_tree(ensure_source(), kernels_dir()), root,
+                                       project="kernels", build_name="build-jetson-orin", defs=defs,
+                                       targets=BUNDLE_TOOLS, jobs=jobs or 0)
+        bundle = remote_bundle(transport, build_dir, f"{root}/bundle", BUNDLE_TOOLS,
+                               {"target": "jetson-orin", "llama_cpp_commit": pin.LLAMA_CPP_COMMIT,
+                                "cmake_defs": dict(JETSON_ORIN.cmake_defs), "built_on": transport.describe()})
+    _show("jetson-orin", f"{transport.name}:{bundle}", {"tools": list(BUNDLE_TOOLS)})

@@ -1,10 +1,28 @@
-"""`edgevlm verify`."""
+"""`edgevlm verify`: converted GGUF files vs the PyTorch reference; exit 1 when a check fails its tolerance."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
-from edgevlm.cli.pending import register_pending
-
 
 def register(app: typer.Typer) -> None:
-    register_pending(app, "verify", "Verify converted GGUF files against the PyTorch reference.", "the converter (issue 3)")
+    @app.command("verify")
+    def verify(
+        out_dir: Path = typer.Argument(..., help="Output folder of `edgevlm convert` (with manifest.json)."),
+        checkpoint: str = typer.Option(..., "--checkpoint", help="The checkpoint the files were converted from."),
+        image: Path = typer.Option(None, "--image", help="Image for the embedding checks (default: a generated one)."),
+        json_path: Path = typer.Option(None, "--json", help="Also write the report as JSON to this file."),
+    ) -> None:
+        """Verify converted GGUF files against the PyTorch reference (tokenizer, logits, image embeddings)."""
+        from edgevlm.errors import VerificationFailed
+        from edgevlm.progress import console
+        from edgevlm.verify import verify as run_verify
+
+        report = run_verify(out_dir, checkpoint, image=image, progress=True)
+        report.render(console)
+        if json_path is not None:
+            report.write_json(json_path)
+        if not report.ok:
+            names = ", ".join(c.name for c in report.failed())
+            raise VerificationFailed(f"{len(report.failed())} check(s) outside tolerance: {names}")

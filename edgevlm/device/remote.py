@@ -18,7 +18,8 @@ from edgevlm.errors import DeviceError
 # Client messages that mean the link to the device is gone, as opposed to a command failing on it.
 LINK_LOST = re.compile(r"device offline|device '.*' not found|no devices/emulators|connection reset|"
                        r"protocol fault|closed|broken pipe|connection refused|connection timed out|"
-                       r"could not resolve|no route to host|lost connection|failed to connect", re.I)
+                       r"could not resolve|no route to host|lost connection|failed to connect|couldn't (?:read from|write to) "
+                       r"device", re.I)
 NO_SPACE = re.compile(r"no space left|ENOSPC|disk quota", re.I)
 
 
@@ -29,11 +30,12 @@ class RemoteShellTransport(Transport):
 
     def _run(self, line: str, timeout: float) -> ShellResult:
         marker = f"__edgevlm_rc_{uuid.uuid4().hex}__"
+        shown = line.strip().splitlines()[0][:120] if line.strip() else line
         wrapped = f"( {line} ); printf '\\n{marker}%d\\n' $?"
-        proc = self._call(self._client(wrapped), timeout, what=f"`{line[:120]}`")
+        proc = self._call(self._client(wrapped), timeout, what=f"`{shown}`")
         match = re.search(rf"\n{marker}(\d+)\n?$", proc.stdout)
         if match is None:
-            raise self.link_error(f"running `{line[:120]}`", proc.stderr or proc.stdout)
+            raise self.link_error(f"running `{shown}`", proc.stderr or proc.stdout)
         return ShellResult(line, int(match.group(1)), proc.stdout[:match.start()], proc.stderr, proc.seconds)
 
     def _call(self, argv: list[str], timeout: float, *, what: str, stdin=None) -> "_Completed":

@@ -6,13 +6,15 @@ Nothing here loads the library at import time: the first call does, and raises
 from __future__ import annotations
 
 from edgevlm.native._lib import NativeCallFailed, library_path, native_info
-from edgevlm.native.ldp import LdpProjector, ldp_project, ldp_tensor_names
+from edgevlm.native.ldp import LdpInputError, LdpProjector, ldp_project, ldp_tensor_names, ldp_tensor_shapes
 
 __all__ = [
+    "LdpInputError",
     "LdpProjector",
     "NativeCallFailed",
     "ldp_project",
     "ldp_tensor_names",
+    "ldp_tensor_shapes",
     "library_path",
     "native_info",
 ]

@@ -64,6 +64,14 @@ def ldp_tensor_names(version: str) -> list[str]:
     return names
 
 
+def ldp_tensor_shapes(version: str, n_embd: int, width: int, se_dim: int = 0) -> dict[str, tuple[int, ...]]:
+    """Checkpoint name -> checkpoint shape (convs 4-D, as PyTorch stores them)."""
+    fields = dict(_top_names(version))
+    if version == "v1":
+        fields.update({f"{i}.{f}": n for i in (1, 2) for f, n in _v1_block_names(i).items()})
+    return {n: _expected_shapes(f.split(".")[-1], width, n_embd, se_dim)[0] for f, n in fields.items()}
+
+
 def _check_version(version: str) -> None:
     if version not in _VERSIONS:
         raise LdpInputError(f"unknown LDP version {version!r}; expected 'v1' (ldpnet) or 'v2' (ldpnetv2)")

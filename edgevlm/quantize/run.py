@@ -7,6 +7,7 @@ because parsing that format again in Python would duplicate llama.cpp's loader.
 from __future__ import annotations
 
 import ctypes
+import logging
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,8 @@ def quantize_gguf(src: Path, dst: Path, quant: str, imatrix: Path | None = None,
     from edgevlm.llama_env import import_llama_cpp
 
     llama_cpp = import_llama_cpp()
+    # llama.cpp's per-tensor log would scroll over the progress bar; warnings and errors still print
+    logging.getLogger("llama-cpp-python").setLevel(logging.WARNING)
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = FTYPES[quant]
     params.nthread = nthread

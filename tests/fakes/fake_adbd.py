@@ -51,10 +51,12 @@ class FaultPlan:
     """One-shot faults the tests arm. Each fires once and disarms itself."""
     drop_push_after_bytes: int | None = None    # close the socket once a SEND has received this many bytes
     free_bytes: int | None = None               # /data has this much room; a SEND beyond it fails ENOSPC
-    kill_pattern: str | None = None             # kill the first process whose command line contains this ...
+    kill_pattern: str | None = None             # kill the process whose command line contains this ...
+    kill_nth: int = 1                           # ... in the nth shell command that mentions it ...
     kill_signal: int = signal.SIGKILL
     kill_after_s: float = 0.3                   # ... this long after it appears
     fired: list[str] = field(default_factory=list)
+    kill_seen: int = 0
 
 
 class Stream:
@@ -245,14 +247,14 @@ class FakeAdbDevice:
     def _shell_v1(self, stream: Stream, command: str) -> None:
         self.commands.append(command)
         proc = spawn(self.root, command or "exit 0", cpu=self.cpu, stdin=subprocess.DEVNULL)
-        self._maybe_arm_kill(proc)
+        self._maybe_arm_kill(proc, command)
         out, err = proc.communicate()
         stream.write(out + err)
 
     def _shell_v2(self, stream: Stream, command: str) -> None:
         self.commands.append(command)
         proc = spawn(self.root, command or "exit 0", cpu=self.cpu, stdin=subprocess.PIPE)
-        self._maybe_arm_kill(proc)
+        self._maybe_arm_kill(proc, command)
         pumps = [threading.Thread(target=_pump, args=(pipe, ident, stream), daemon=True)
                  for pipe, ident in ((proc.stdout, 1), (proc.stderr, 2))]
         for pump in pumps:
@@ -265,24 +267,23 @@ class FakeAdbDevice:
             code = 128 - code
         stream.write(_packet(3, bytes([code & 0xFF])))
 
-    def _maybe_arm_kill(self, proc) -> None:
+    def _maybe_arm_kill(self, proc, command: str) -> None:
         pattern = self.faults.kill_pattern
-        if pattern:
+        if not pattern or pattern not in command:
+            return
+        self.faults.kill_seen += 1
+        if self.faults.kill_seen == self.faults.kill_nth:
             threading.Thread(target=self._killer, args=(proc, pattern), daemon=True).start()
 
     def _killer(self, proc, pattern: str) -> None:
         """Kill the pattern-matching process (not the shell around it), like the low-memory killer would."""
         deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline and self.faults.kill_pattern == pattern:
-            try:
-                victims = [c for c in psutil.Process(proc.pid).children(recursive=True)
-                           if pattern in " ".join(c.cmdline()) and c.name() not in ("sh", "dash", "unshare")]
-            except psutil.Error:
-                return
-            if victims:
-                time.sleep(self.faults.kill_after_s)
-                if self.faults.kill_pattern != pattern:
-                    return
+        seen_at = None
+        while proc.poll() is None and time.monotonic() < deadline:
+            victims = _matching_descendants(proc.pid, pattern)
+            if victims and seen_at is None:
+                seen_at = time.monotonic()          # let it run a little before killing it
+            if victims and time.monotonic() - seen_at >= self.faults.kill_after_s:
                 self.faults.kill_pattern = None
                 self.faults.fired.append(f"kill {pattern}")
                 for victim in victims:
@@ -376,6 +377,25 @@ class FakeAdbDevice:
             chunk = data[start:start + SYNC_DATA_MAX]
             stream.write(b"DATA" + struct.pack("<I", len(chunk)) + chunk)
         stream.write(b"DONE" + struct.pack("<I", 0))
+
+
+_WRAPPERS = {"sh", "dash", "bash", "unshare", "chroot", "env", "taskset"}
+
+
+def _matching_descendants(pid: int, pattern: str) -> list[psutil.Process]:
+    """Descendants whose command line has the pattern, excluding the shells and wrappers that carry it."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    found = []
+    for child in children:
+        try:
+            if child.name() not in _WRAPPERS and pattern in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            continue                      # exec'ing or gone: look again next round
+    return found
 
 
 def _packet(ident: int, data: bytes) -> bytes:

@@ -1,0 +1,67 @@
+"""Stock llama.cpp in the same session, for a side-by-side: llama-bench (prompt/decode tok/s) and
+llama-mtmd-cli (image encode ms, ViT + projector in the stock path).
+"""
+from __future__ import annotations
+
+import shlex
+
+from edgevlm.bench.deploy import Deployment
+from edgevlm.bench.parse import llama_bench_tests, mtmd_encode_ms
+from edgevlm.bench.runner import BenchSpec, prompt_text
+from edgevlm.device.profiles import DeviceProfile
+from edgevlm.device.transport import Transport
+from edgevlm.errors import DeviceError
+from edgevlm.store.llama_bench import parse_test
+from edgevlm.store.metrics import IMAGE_ENCODE_MS
+from edgevlm.store.record import RunRecord
+
+
+def _prefix(profile: DeviceProfile) -> str:
+    return f"taskset {profile.run.cpu_mask} " if profile.run.cpu_mask else ""
+
+
+def _threads(profile: DeviceProfile, spec: BenchSpec) -> list[str]:
+    threads = spec.threads or profile.run.threads
+    return ["-t", str(threads)] if threads else []
+
+
+def llama_bench(transport: Transport, profile: DeviceProfile, dep: Deployment, spec: BenchSpec) -> list[RunRecord]:
+    args = ["./llama-bench", "-m", dep.llm, "-p", str(spec.prompt_tokens), "-n", str(spec.gen),
+            "-r", str(spec.repeat), "-o", "json", *_threads(profile, spec)]
+    if profile.run.n_gpu_layers:
+        args += ["-ngl", str(profile.run.n_gpu_layers)]
+    result = transport.shell(_prefix(profile) + " ".join(map(shlex.quote, args)), cwd=dep.bundle, env=dep.env,
+                             timeout=spec.timeout_s)
+    if result.code != 0:
+        raise DeviceError(f"llama-bench {result.describe()}: {result.stderr.strip()[-400:]}")
+    records = []
+    for i, test in enumerate(llama_bench_tests(result.stdout, "llama-bench")):
+        record = parse_test(test, f"llama-bench test {i}", device=profile.name, commit="")
+        if record is not None:
+            records.append(record)
+    return records
+
+
+def mtmd_encode(transport: Transport, profile: DeviceProfile, dep: Deployment, spec: BenchSpec) -> list[float]:
+    """Image encode ms of the stock path, one value per repetition (llama-mtmd-cli, 1 generated token)."""
+    if not (dep.mmproj and dep.image):
+        return []
+    args = ["./llama-mtmd-cli", "-m", dep.llm, "--mmproj", dep.mmproj, "--image", dep.image,
+            "-p", prompt_text(16), "-n", "1", "--temp", "0", *_threads(profile, spec)]
+    values = []
+    for _ in range(spec.repeat):
+        result = transport.shell(_prefix(profile) + " ".join(map(shlex.quote, args)), cwd=dep.bundle, env=dep.env,
+                                 timeout=spec.timeout_s)
+        encode = mtmd_encode_ms(result.stderr + result.stdout)
+        if result.code != 0 or encode is None:
+            raise DeviceError(f"llama-mtmd-cli {result.describe()}: {result.stderr.strip()[-400:]}")
+        values.append(encode)
+    return values
+
+
+def mtmd_record(base: RunRecord, values: list[float]) -> RunRecord:
+    return RunRecord(device_name=base.device_name, model_name=base.model_name, quant=base.quant,
+                     samples={IMAGE_ENCODE_MS: values}, commit=base.commit, branch=base.branch, source="llama-bench",
+                     device_fingerprint=base.device_fingerprint, build_flags=base.build_flags,
+                     llama_cpp_commit=base.llama_cpp_commit, model_hashes=base.model_hashes, threads=base.threads,
+                     workload="img336", extra={"tool": "llama-mtmd-cli"})

@@ -1,0 +1,161 @@
+"""The native vision encoder (libedgevlm's edgevlm_vision_*): an image in, (144, W) float32 embeddings out.
+
+    enc = VisionEncoder("out/mmproj-…-F16.gguf", threads=2)
+    emb = enc.encode("photo.jpg")          # np.ndarray (144, W)
+    enc.last_timings                       # {"decode_ms": …, "vit_ms": …, "projector_ms": …, …}
+
+Preprocessing, the ViT (CLS first, MobileVLM's layer selection) and the LDP projector all run in C++;
+the stages are also exposed one by one (`preprocess_rgb`, `features`, `project`) for tests and benchmarks.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgevlm.errors import EdgeVLMError, ImageError, InputNotFound
+from edgevlm.native._lib import check, load_library
+
+ERR_IMAGE, ERR_MODEL = 16, 17  # enum edgevlm_vision_status (kernels/include/edgevlm_vision.h)
+PROJECTORS = {1: "ldp", 2: "ldpv2"}
+
+
+class MmprojError(EdgeVLMError):
+    """An mmproj file is not loadable by the native vision encoder (missing keys/tensors, wrong type)."""
+
+
+class _Timings(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_double) for name in
+                ("decode_ms", "preprocess_ms", "vit_ms", "projector_ms", "total_ms")]
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: float(getattr(self, name)) for name, _ in self._fields_}
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    p, i, f = ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(_Timings)
+    sigs = {
+        "edgevlm_vision_load": (p, [ctypes.c_char_p, i]),
+        "edgevlm_vision_encode_file": (i, [p, ctypes.c_char_p, p, f]),
+        "edgevlm_vision_encode_rgb": (i, [p, p, i, i, p, f]),
+        "edgevlm_vision_preprocess_rgb": (i, [p, p, i, i, p]),
+        "edgevlm_vision_features": (i, [p, p, p, f]),
+        "edgevlm_vision_project": (i, [p, p, p, f]),
+        "edgevlm_vision_backend": (ctypes.c_char_p, [p]),
+        "edgevlm_vision_weight_type": (ctypes.c_char_p, [p]),
+        "edgevlm_vision_free": (None, [p]),
+    }
+    for name in ("n_tokens", "n_embd", "n_patches", "width", "image_size", "n_layers", "projector"):
+        sigs[f"edgevlm_vision_{name}"] = (i, [p])
+    for name, (res, args) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
+
+
+def _default_threads() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+class VisionEncoder:
+    """An mmproj loaded once (weights on the ggml backend, projector repacked); encode many images."""
+
+    def __init__(self, mmproj_path: str | os.PathLike, threads: int | None = None):
+        path = Path(mmproj_path)
+        if not path.is_file():
+            raise InputNotFound(f"mmproj {path} does not exist", hint="pass the mmproj-*.gguf written by `edgevlm convert`")
+        self._lib = load_library()
+        _declare(self._lib)
+        self.threads = threads if threads else _default_threads()
+        self._handle = self._lib.edgevlm_vision_load(str(path).encode(), self.threads)
+        if not self._handle:
+            raise MmprojError(self._lib.edgevlm_last_error().decode(errors="replace"),
+                              hint="convert the checkpoint again with `edgevlm convert`")
+        self.path = path
+        self.last_timings: dict[str, float] = {}
+        q = lambda name: getattr(self._lib, f"edgevlm_vision_{name}")(self._handle)  # noqa: E731
+        self.n_tokens, self.n_embd, self.n_patches = q("n_tokens"), q("n_embd"), q("n_patches")
+        self.vision_width, self.image_size, self.n_layers = q("width"), q("image_size"), q("n_layers")
+        self.projector = PROJECTORS[q("projector")]
+        self.backend, self.weight_type = q("backend").decode(), q("weight_type").decode()
+
+    def encode(self, image_path: str | os.PathLike) -> np.ndarray:
+        """Decode, preprocess, ViT, project: float32 (n_tokens, n_embd)."""
+        path = Path(image_path)
+        if not path.is_file():
+            raise ImageError(f"image {path} does not exist", hint="pass the path of a PNG/JPEG file")
+        out = np.empty((self.n_tokens, self.n_embd), np.float32)
+        t = _Timings()
+        status = self._lib.edgevlm_vision_encode_file(self._handle, str(path).encode(), out.ctypes.data, ctypes.byref(t))
+        if status == ERR_IMAGE:
+            raise ImageError(self._lib.edgevlm_last_error().decode(errors="replace"), hint="pass a PNG or JPEG file")
+        check(self._lib, status, "edgevlm_vision_encode_file")
+        self.last_timings = t.as_dict()
+        return out
+
+    def encode_rgb(self, rgb: Any) -> np.ndarray:
+        """rgb: uint8 (h, w, 3) array (e.g. np.asarray(PIL image)) -> float32 (n_tokens, n_embd)."""
+        img = self._rgb(rgb)
+        out = np.empty((self.n_tokens, self.n_embd), np.float32)
+        t = _Timings()
+        status = self._lib.edgevlm_vision_encode_rgb(self._handle, img.ctypes.data, img.shape[1], img.shape[0],
+                                                     out.ctypes.data, ctypes.byref(t))
+        check(self._lib, status, "edgevlm_vision_encode_rgb")
+        self.last_timings = t.as_dict()
+        return out
+
+    def preprocess_rgb(self, rgb: Any) -> np.ndarray:
+        """The C++ preprocessing alone: float32 (3, S, S), comparable to the reference's pixel values."""
+        img = self._rgb(rgb)
+        out = np.empty((3, self.image_size, self.image_size), np.float32)
+        status = self._lib.edgevlm_vision_preprocess_rgb(self._handle, img.ctypes.data, img.shape[1], img.shape[0],
+                                                         out.ctypes.data)
+        check(self._lib, status, "edgevlm_vision_preprocess_rgb")
+        return out
+
+    def features(self, pixels: Any) -> np.ndarray:
+        """The ViT alone: pixels float32 (3, S, S) -> features float32 (n_patches, vision_width), CLS dropped."""
+        x = np.ascontiguousarray(pixels, np.float32)
+        if x.shape != (3, self.image_size, self.image_size):
+            raise EdgeVLMError(f"pixels must be (3, {self.image_size}, {self.image_size}), got {x.shape}")
+        out = np.empty((self.n_patches, self.vision_width), np.float32)
+        t = _Timings()
+        check(self._lib, self._lib.edgevlm_vision_features(self._handle, x.ctypes.data, out.ctypes.data,
+                                                           ctypes.byref(t)), "edgevlm_vision_features")
+        self.last_timings = t.as_dict()
+        return out
+
+    def project(self, features: Any) -> np.ndarray:
+        """The projector alone: features float32 (n_patches, vision_width) -> (n_tokens, n_embd)."""
+        x = np.ascontiguousarray(features, np.float32)
+        if x.shape != (self.n_patches, self.vision_width):
+            raise EdgeVLMError(f"features must be ({self.n_patches}, {self.vision_width}), got {x.shape}")
+        out = np.empty((self.n_tokens, self.n_embd), np.float32)
+        t = _Timings()
+        check(self._lib, self._lib.edgevlm_vision_project(self._handle, x.ctypes.data, out.ctypes.data,
+                                                          ctypes.byref(t)), "edgevlm_vision_project")
+        self.last_timings = t.as_dict()
+        return out
+
+    @staticmethod
+    def _rgb(rgb: Any) -> np.ndarray:
+        img = np.ascontiguousarray(np.asarray(rgb), np.uint8)
+        if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] < 1 or img.shape[1] < 1:
+            raise ImageError(f"rgb must be a uint8 (h, w, 3) array, got shape {img.shape}")
+        return img
+
+    def close(self) -> None:
+        if getattr(self, "_handle", None):
+            self._lib.edgevlm_vision_free(self._handle)
+            self._handle = None
+
+    def __enter__(self) -> "VisionEncoder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()

@@ -1,0 +1,21 @@
+"""The host runtime: edgevlm's native vision encoder + llama-cpp-python (bound to edgevlm's own llama.cpp
+build) for the LLM, with the image embeddings fed to libllama as a batch of embeddings.
+
+    rt = Runtime("out/", threads=2)            # a folder written by `edgevlm convert`
+    result = rt.generate("What is shown?", image="photo.png", max_new_tokens=64, stream=print)
+"""
+from __future__ import annotations
+
+__all__ = ["Runtime", "GenerateResult", "find_model_files"]
+
+
+def __getattr__(name: str):
+    if name in ("Runtime", "GenerateResult"):
+        from edgevlm.runtime import runtime
+
+        return getattr(runtime, name)
+    if name == "find_model_files":
+        from edgevlm.runtime.model_dir import find_model_files
+
+        return find_model_files
+    raise AttributeError(name)

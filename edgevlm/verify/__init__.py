@@ -1,0 +1,108 @@
+"""`verify()`: compare converted GGUF files against the PyTorch reference (edgevlm.reference).
+
+Checks (each with its stated tolerance, see edgevlm.verify.llm / .image): tokenizer parity, LLM logits,
+image embeddings through stock llama.cpp (file correctness + stock's measured distance from MobileVLM),
+and edgevlm's native vision encoder once it is built. `VerifyReport.ok` is false when any check fails.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from edgevlm.errors import InputNotFound, InvalidCheckpoint
+from edgevlm.verify.report import Check, VerifyReport
+
+__all__ = ["Check", "VerifyReport", "verify"]
+
+
+def read_manifest(out_dir: Path) -> dict:
+    path = out_dir / "manifest.json"
+    if not path.is_file():
+        raise InputNotFound(f"no manifest.json in {out_dir}", hint="point at the output folder of `edgevlm convert`")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidCheckpoint(f"{path} is not valid JSON: {exc}") from exc
+
+
+def verify(out_dir: str | Path, checkpoint: str | Path, image: str | Path | None = None,
+           progress: bool = False) -> VerifyReport:
+    from edgevlm.checkpoint.reader import open_checkpoint
+    from edgevlm.verify import llm as llm_checks
+
+    out_dir = Path(out_dir).resolve()
+    manifest = read_manifest(out_dir)
+    ckpt = open_checkpoint(checkpoint)
+    if manifest["source"]["config_sha256"] != ckpt.config_sha256:
+        raise InvalidCheckpoint(f"{out_dir} was converted from a different checkpoint than {ckpt.path}",
+                                hint="config.json hashes differ; pass the checkpoint the files came from")
+    llm_path = out_dir / manifest["files"]["llm"]["name"]
+    report = VerifyReport(str(out_dir), str(ckpt.path))
+    _status(progress, "tokenizer")
+    report.checks.append(llm_checks.check_tokenizer(llm_path, ckpt.tokenizer_model))
+    ref = _reference(ckpt.path, stock=False)
+    ids = llm_checks.prompt_ids(ckpt.tokenizer_model, ckpt.config.llm.bos_token_id)
+    _status(progress, "LLM logits")
+    report.checks.append(llm_checks.check_logits(llm_path, manifest["quant"], lambda x: _ref_logits(ref, x), ids))
+    if manifest["files"]["mmproj"] is not None:
+        _status(progress, "image embeddings")
+        mmproj = out_dir / manifest["files"]["mmproj"]["name"]
+        stored = manifest["vision"]["block_count_stored"]
+        report.checks += _image_checks(ckpt, ref, llm_path, mmproj, manifest["mmproj_quant"], stored, image)
+    return report
+
+
+def _status(enabled: bool, what: str) -> None:
+    if enabled:
+        from edgevlm.progress import err_console
+
+        err_console.print(f"[dim]verifying {what}…[/]")
+
+
+def _reference(path: Path, stock: bool, stored_layers: int | None = None):
+    from edgevlm.reference import MobileVLMReference
+
+    return MobileVLMReference.load(path, stock_deviations=stock, stock_stored_layers=stored_layers)
+
+
+def _ref_logits(ref, ids: list[int]):
+    import numpy as np
+    import torch
+
+    with torch.no_grad():
+        out = ref.logits(ids)
+    return np.asarray(out.float().reshape(len(ids), -1).numpy(), dtype=np.float64)
+
+
+def _ref_image(ref, img):
+    import numpy as np
+    import torch
+
+    with torch.no_grad():
+        emb = ref.encode_image(img)
+    return np.asarray(emb.float().reshape(-1, emb.shape[-1]).numpy())
+
+
+def _image_checks(ckpt, ref, llm_path: Path, mmproj: Path, mmproj_quant: str, stored_layers: int,
+                  image) -> list[Check]:
+    from edgevlm.verify import image as image_checks
+
+    img_path = Path(image) if image is not None else _default_image()
+    img = image_checks.square_336(img_path, ckpt.config.vision.image_size)
+    stock = image_checks.stock_embeddings(mmproj, llm_path, img)
+    ref_true = _ref_image(ref, img)
+    # the stock graph as it runs on THIS file: CLS order, tanh GELU, block_count - 1 of the stored layers
+    ref_stock = _ref_image(_reference(ckpt.path, stock=True, stored_layers=stored_layers), img)
+    checks = [image_checks.check_stock_file(stock, ref_stock, mmproj_quant),
+              image_checks.stock_distance(stock, ref_true)]
+    native = image_checks.native_vision_check(mmproj, img, ref_true, mmproj_quant)
+    return checks + ([native] if native is not None else [])
+
+
+def _default_image() -> Path:
+    """No --image: edgevlm's generated non-square demo picture (in a temp folder, never in OUT)."""
+    import tempfile
+
+    from edgevlm.images import make_demo_image
+
+    return make_demo_image(Path(tempfile.mkdtemp(prefix="edgevlm-verify-")) / "demo-410x250.png")

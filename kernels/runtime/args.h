@@ -1,0 +1,31 @@
+// Command line of edgevlm-run. Parsing errors throw UsageError (exit 2, one line).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace edgevlm::run {
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct Args {
+    std::string model, mmproj, image, prompt, json;
+    int n_predict = 128;
+    int threads = 4;
+    int prompt_tokens = 0;   // pad the prompt to this many tokens (benchmarks); 0 = as is
+    int n_ctx = 0;           // 0 = just enough for prompt + n_predict
+    float temp = 0.0f;       // 0 = greedy
+    int top_k = 40;
+    float top_p = 0.95f;
+    uint32_t seed = 0;
+    bool verbose = false;
+    bool no_stream = false;
+};
+
+Args parse_args(int argc, char **argv);
+const char *usage();
+
+}  // namespace edgevlm::run

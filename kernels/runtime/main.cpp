@@ -1,0 +1,202 @@
+// edgevlm-run: MobileVLM on a device with nothing but this binary, libllama and libedgevlm.
+// Image -> edgevlm's vision encoder (144 x W embeddings) -> fed to libllama as a batch of embeddings at the
+// <image> position of the vicuna v1 prompt -> greedy (or sampled) decoding streamed to stdout.
+// Errors: one line on stderr, exit code 2.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "edgevlm.h"
+#include "llama.h"
+#include "prompt.h"
+#include "record.h"
+
+using namespace edgevlm::run;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+struct Failure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+void require_file(const std::string &path, const char *what) {
+    struct stat st{};
+    if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) throw Failure(std::string(what) + " " + path + " does not exist");
+}
+
+void quiet_log(ggml_log_level level, const char *text, void *user) {
+    if (level == GGML_LOG_LEVEL_ERROR || (user && *(bool *)user)) std::fputs(text, stderr);
+}
+
+struct Llm {
+    llama_model *model = nullptr;
+    llama_context *ctx = nullptr;
+    llama_sampler *sampler = nullptr;
+    ~Llm() {
+        if (sampler) llama_sampler_free(sampler);
+        if (ctx) llama_free(ctx);
+        if (model) llama_model_free(model);
+    }
+};
+
+struct Vision {
+    edgevlm_vision *v = nullptr;
+    ~Vision() { if (v) edgevlm_vision_free(v); }
+};
+
+llama_sampler *make_sampler(const Args &a) {
+    llama_sampler *s = llama_sampler_chain_init(llama_sampler_chain_default_params());
+    if (a.temp <= 0.0f) {
+        llama_sampler_chain_add(s, llama_sampler_init_greedy());
+    } else {
+        llama_sampler_chain_add(s, llama_sampler_init_top_k(a.top_k));
+        llama_sampler_chain_add(s, llama_sampler_init_top_p(a.top_p, 1));
+        llama_sampler_chain_add(s, llama_sampler_init_temp(a.temp));
+        llama_sampler_chain_add(s, llama_sampler_init_dist(a.seed));
+    }
+    return s;
+}
+
+// Feeds tokens (or embeddings: n rows of n_embd floats) at positions pos.., logits for the last one if asked.
+void feed(llama_context *ctx, const llama_token *tokens, const float *embd, int n, int n_embd, int &pos, bool last_logits) {
+    if (n == 0) return;
+    llama_batch b = llama_batch_init(n, embd ? n_embd : 0, 1);
+    b.n_tokens = n;
+    for (int i = 0; i < n; ++i) {
+        if (embd) std::copy(embd + (size_t)i * n_embd, embd + (size_t)(i + 1) * n_embd, b.embd + (size_t)i * n_embd);
+        else b.token[i] = tokens[i];
+        b.pos[i] = pos + i;
+        b.n_seq_id[i] = 1;
+        b.seq_id[i][0] = 0;
+        b.logits[i] = last_logits && i == n - 1;
+    }
+    const int rc = llama_decode(ctx, b);
+    llama_batch_free(b);
+    if (rc != 0) throw Failure("llama_decode failed (status " + std::to_string(rc) + ")");
+    pos += n;
+}
+
+std::string piece(const llama_vocab *vocab, llama_token t) {
+    char buf[256];
+    const int n = llama_token_to_piece(vocab, t, buf, sizeof buf, 0, false);
+    return n > 0 ? std::string(buf, n) : std::string();
+}
+
+int run(const Args &a) {
+    Record r;
+    r.model = a.model;
+    r.mmproj = a.mmproj;
+    r.image = a.image;
+    r.threads = a.threads;
+    require_file(a.model, "model");
+    const bool with_image = !a.mmproj.empty();
+    if (with_image) {
+        require_file(a.mmproj, "mmproj");
+        require_file(a.image, "image");
+    }
+    bool verbose = a.verbose;
+    llama_log_set(quiet_log, &verbose);
+    llama_backend_init();
+
+    auto t0 = Clock::now();
+    Llm llm;
+    llama_model_params mp = llama_model_default_params();
+    llm.model = llama_model_load_from_file(a.model.c_str(), mp);
+    if (!llm.model) throw Failure("cannot load model " + a.model + " (not a llama.cpp GGUF?)");
+    const llama_vocab *vocab = llama_model_get_vocab(llm.model);
+    const int n_embd = llama_model_n_embd(llm.model);
+    Vision vis;
+    int n_image = 0;
+    if (with_image) {
+        vis.v = edgevlm_vision_load(a.mmproj.c_str(), a.threads);
+        if (!vis.v) throw Failure(std::string("cannot load mmproj: ") + edgevlm_last_error());
+        if (edgevlm_vision_n_embd(vis.v) != n_embd)
+            throw Failure("mmproj " + a.mmproj + " projects to width " + std::to_string(edgevlm_vision_n_embd(vis.v)) +
+                          " but the LLM " + a.model + " has n_embd " + std::to_string(n_embd) + ": not a pair");
+        n_image = edgevlm_vision_n_tokens(vis.v);
+        r.vision_backend = edgevlm_vision_backend(vis.v);
+        r.mmproj_type = edgevlm_vision_weight_type(vis.v);
+    }
+    PromptTokens pt = tokenize_prompt(vocab, vicuna_v1(a.prompt, with_image), with_image);
+    pad_prompt(vocab, pt, n_image, a.prompt_tokens);
+    r.image_tokens = n_image;
+    r.prompt_tokens = (int)(pt.before.size() + pt.after.size()) + n_image;
+
+    llama_context_params cp = llama_context_default_params();
+    const int need = r.prompt_tokens + a.n_predict + 8;
+    cp.n_ctx = a.n_ctx ? a.n_ctx : need;
+    cp.n_batch = cp.n_ubatch = std::max(512, r.prompt_tokens);
+    cp.n_threads = cp.n_threads_batch = a.threads;
+    cp.no_perf = true;
+    if ((int)cp.n_ctx < need) throw Failure("context " + std::to_string(cp.n_ctx) + " is too small for " + std::to_string(need) + " tokens");
+    llm.ctx = llama_init_from_model(llm.model, cp);
+    if (!llm.ctx) throw Failure("cannot create a llama context");
+    llm.sampler = make_sampler(a);
+    r.load_ms = ms_since(t0);
+
+    // Image, then the prompt around it; TTFT runs from here to the first sampled token.
+    const auto start = Clock::now();
+    std::vector<float> emb;
+    if (with_image) {
+        emb.resize((size_t)n_image * n_embd);
+        edgevlm_vision_timings vt{};
+        const int st = edgevlm_vision_encode_file(vis.v, a.image.c_str(), emb.data(), &vt);
+        if (st != EDGEVLM_OK) throw Failure(edgevlm_last_error());
+        r.vit_ms = vt.vit_ms;
+        r.projector_ms = vt.projector_ms;
+        r.image_encode_ms = vt.total_ms;
+    }
+    t0 = Clock::now();
+    int pos = 0;
+    feed(llm.ctx, pt.before.data(), nullptr, (int)pt.before.size(), n_embd, pos, false);
+    if (with_image) feed(llm.ctx, nullptr, emb.data(), n_image, n_embd, pos, pt.after.empty());
+    feed(llm.ctx, pt.after.data(), nullptr, (int)pt.after.size(), n_embd, pos, true);
+    r.prompt_ms = ms_since(t0);
+
+    for (int i = 0; i < a.n_predict; ++i) {
+        const llama_token tok = llama_sampler_sample(llm.sampler, llm.ctx, -1);
+        if (i == 0) r.ttft_ms = ms_since(start);
+        if (llama_vocab_is_eog(vocab, tok)) break;
+        r.tokens.push_back(tok);
+        const std::string text = piece(vocab, tok);
+        r.text += text;
+        if (!a.no_stream) {
+            std::fputs(text.c_str(), stdout);
+            std::fflush(stdout);
+        }
+        t0 = Clock::now();
+        feed(llm.ctx, &tok, nullptr, 1, n_embd, pos, true);
+        r.decode_ms += ms_since(t0);
+    }
+    r.gen_tokens = (int)r.tokens.size();
+    if (!a.no_stream) std::fputs("\n", stdout);
+    r.peak_rss_mb = peak_rss_mb();
+    if (!a.json.empty()) write_json(a.json, r);
+    llama_backend_free();
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    try {
+        return run(parse_args(argc, argv));
+    } catch (const UsageError &e) {
+        if (*e.what()) std::fprintf(stderr, "error: %s\n", e.what());
+        std::fputs(usage(), stderr);
+        return 2;
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 2;
+    }
+}

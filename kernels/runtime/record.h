@@ -1,0 +1,30 @@
+// The JSON record of one edgevlm-run invocation (read by the benchmark harness: keys are a contract).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "llama.h"
+
+namespace edgevlm::run {
+
+struct Record {
+    double load_ms = 0, vit_ms = 0, projector_ms = 0, image_encode_ms = 0;
+    int prompt_tokens = 0, image_tokens = 0;
+    double prompt_ms = 0;
+    int gen_tokens = 0;
+    double decode_ms = 0, ttft_ms = 0;
+    double peak_rss_mb = 0;
+    int threads = 0;
+    std::string text, model, mmproj, image, vision_backend, mmproj_type;
+    std::vector<llama_token> tokens;
+};
+
+double peak_rss_mb();
+std::string build_flags();   // SIMD path, compiler, -march and friends
+std::string llama_commit();
+
+// Writes to path.tmp-<pid> then renames; throws std::runtime_error on failure.
+void write_json(const std::string &path, const Record &r);
+
+}  // namespace edgevlm::run

@@ -1,0 +1,395 @@
+// Every LDP kernel path against a plain double-precision reference, by normalised mean squared error
+// (sum (out - ref)^2 / sum ref^2, as llama.cpp's test-backend-ops does). Exit code = number of failures.
+//
+// Tolerances: f32 paths 1e-10 NMSE (float rounding over K <= 600 accumulations is ~1e-13..1e-12);
+// f16 paths are compared against a reference that uses the same f16-rounded weights, so they get the
+// same bound. The GELU's erf approximation is bounded by 2e-7 absolute (A&S 7.1.26 is 1.5e-7).
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "edgevlm.h"
+#include "gemm.h"
+#include "ops.h"
+#include "simd.h"
+
+using namespace edgevlm;
+using Vec = std::vector<float>;
+using DVec = std::vector<double>;
+
+namespace {
+
+int g_failures = 0;
+std::mt19937 g_rng(1234);
+
+Vec randn(size_t n, float scale, float offset = 0.0f) {
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    Vec v(n);
+    for (auto &x : v) x = offset + scale * d(g_rng);
+    return v;
+}
+
+void expect_nmse(const std::string &name, const float *out, const DVec &ref, double tol = 1e-10) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+        const double d = out[i] - ref[i];
+        num += d * d;
+        den += ref[i] * ref[i];
+    }
+    const double nmse = den > 0 ? num / den : num;
+    const bool ok = std::isfinite(nmse) && nmse <= tol;
+    std::printf("  %-52s nmse=%.3e %s\n", name.c_str(), nmse, ok ? "OK" : "FAIL");
+    if (!ok) ++g_failures;
+}
+
+void expect(bool cond, const std::string &name) {
+    std::printf("  %-52s %s\n", name.c_str(), cond ? "OK" : "FAIL");
+    if (!cond) ++g_failures;
+}
+
+double gelu_ref(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+double hswish_ref(double x) { return x * std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0; }
+double hsig_ref(double x) { return std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0; }
+
+// Runs fn(tid, n) on a real team of n threads.
+void on_team(int n, const std::function<void(int, int)> &fn) {
+    Team team(n);
+    team.run([&](int tid) { fn(tid, n); });
+}
+
+// ---------------- reference ops (double, token-major) ----------------
+
+DVec linear_ref(const Vec &a, int m, int k, const Vec &w, int n, const float *bias, const float *colscale, bool gelu) {
+    DVec c((size_t)m * n);
+    for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+            double s = bias ? bias[j] : 0.0;
+            for (int kk = 0; kk < k; ++kk)
+                s += (double)a[(size_t)i * k + kk] * (colscale ? colscale[kk] : 1.0) * w[(size_t)j * k + kk];
+            c[(size_t)i * n + j] = gelu ? gelu_ref(s) : s;
+        }
+    return c;
+}
+
+// Depthwise 3x3, padding 1; kernel [c][9]; x g*g x w.
+DVec dw_ref(const DVec &x, int g, int w, const Vec &k, int stride) {
+    const int go = g / stride;
+    DVec out((size_t)go * go * w, 0.0);
+    for (int oy = 0; oy < go; ++oy)
+        for (int ox = 0; ox < go; ++ox)
+            for (int c = 0; c < w; ++c) {
+                double s = 0;
+                for (int t = 0; t < 9; ++t) {
+                    const int iy = oy * stride + t / 3 - 1, ix = ox * stride + t % 3 - 1;
+                    if (iy >= 0 && iy < g && ix >= 0 && ix < g) s += k[(size_t)c * 9 + t] * x[((size_t)iy * g + ix) * w + c];
+                }
+                out[((size_t)oy * go + ox) * w + c] = s;
+            }
+    return out;
+}
+
+DVec ln_ref(const DVec &x, int rows, int w, const Vec &g, const Vec &b) {
+    DVec out(x.size());
+    for (int r = 0; r < rows; ++r) {
+        double mean = 0, var = 0;
+        for (int c = 0; c < w; ++c) mean += x[(size_t)r * w + c];
+        mean /= w;
+        for (int c = 0; c < w; ++c) var += std::pow(x[(size_t)r * w + c] - mean, 2);
+        const double rstd = 1.0 / std::sqrt(var / w + 1e-5);
+        for (int c = 0; c < w; ++c) out[(size_t)r * w + c] = (x[(size_t)r * w + c] - mean) * rstd * g[c] + b[c];
+    }
+    return out;
+}
+
+Vec taps_of(const Vec &k, int w) {  // [c][9] -> [9][c], as the kernel stores them
+    Vec t((size_t)9 * w);
+    for (int c = 0; c < w; ++c)
+        for (int i = 0; i < 9; ++i) t[(size_t)i * w + c] = k[(size_t)c * 9 + i];
+    return t;
+}
+
+DVec to_d(const Vec &v) { return DVec(v.begin(), v.end()); }
+
+Vec round_f16(const Vec &v, std::vector<uint16_t> *halves) {
+    Vec out(v.size());
+    halves->resize(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+        (*halves)[i] = float_to_half(v[i]);
+        out[i] = half_to_float((*halves)[i]);
+    }
+    return out;
+}
+
+// ---------------- tests ----------------
+
+void test_gemm(int m, int k, int n, bool f16, bool bias, bool gelu, bool colscale, int threads) {
+    const Vec a = randn((size_t)m * k, 1.0f), b = randn(n, 0.5f), cs = randn(k, 0.3f, 1.0f);
+    Vec w = randn((size_t)n * k, 0.05f);
+    std::vector<uint16_t> halves;
+    if (f16) w = round_f16(w, &halves);
+    const PackedWeights pw(f16 ? (const void *)halves.data() : (const void *)w.data(), f16 ? Dtype::F16 : Dtype::F32, n, k);
+    const int ldc = n + 3;  // a row stride wider than n checks that ldc is honoured
+    Vec c((size_t)m * ldc, NAN);
+    std::vector<Vec> scratch(threads, Vec(gemm_scratch_floats(m, k)));
+    on_team(threads, [&](int tid, int nt) {
+        gemm(pw, {a.data(), m, k, colscale ? cs.data() : nullptr, c.data(), ldc, bias ? b.data() : nullptr,
+                  gelu ? Act::Gelu : Act::None}, tid, nt, scratch[tid].data());
+    });
+    Vec packed((size_t)m * n);
+    for (int i = 0; i < m; ++i) std::memcpy(&packed[(size_t)i * n], &c[(size_t)i * ldc], n * sizeof(float));
+    const DVec ref = linear_ref(a, m, k, w, n, bias ? b.data() : nullptr, colscale ? cs.data() : nullptr, gelu);
+    char name[128];
+    std::snprintf(name, sizeof name, "gemm %s m=%d k=%d n=%d%s%s%s t=%d", f16 ? "f16" : "f32", m, k, n,
+                  bias ? " +bias" : "", gelu ? " gelu" : "", colscale ? " colscale" : "", threads);
+    expect_nmse(name, packed.data(), ref);
+}
+
+void test_gelu() {
+    Vec x(4001);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = -10.0f + 20.0f * (float)i / (float)(x.size() - 1);
+    Vec y = x;
+    gelu_inplace(y.data(), (int)y.size());
+    double worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::fabs(y[i] - gelu_ref(x[i])) / (1.0 + std::fabs(x[i])));
+    std::printf("  %-52s max|err|/(1+|x|)=%.2e\n", "gelu (erf) on [-10, 10]", worst);
+    expect(worst < 2e-7, "gelu error below 2e-7");
+}
+
+void test_pool_and_peg(int g, int w, int threads) {
+    const Vec x = randn((size_t)g * g * w, 1.0f), k = randn((size_t)w * 9, 0.1f), b = randn(w, 0.1f);
+    const int go = g / 2;
+    Vec pooled((size_t)go * go * w), out(pooled.size());
+    on_team(threads, [&](int tid, int n) { avgpool2x2(x.data(), g, w, pooled.data(), split(go * go, n, tid)); });
+    DVec pref((size_t)go * go * w);
+    for (int oy = 0; oy < go; ++oy)
+        for (int ox = 0; ox < go; ++ox)
+            for (int c = 0; c < w; ++c) {
+                double s = 0;
+                for (int dy = 0; dy < 2; ++dy)
+                    for (int dx = 0; dx < 2; ++dx) s += x[((size_t)(2 * oy + dy) * g + 2 * ox + dx) * w + c];
+                pref[((size_t)oy * go + ox) * w + c] = s / 4;
+            }
+    expect_nmse("avgpool2x2 g=" + std::to_string(g), pooled.data(), pref);
+    const Vec taps = taps_of(k, w);
+    on_team(threads, [&](int tid, int n) {
+        peg_conv_residual(pooled.data(), go, w, taps.data(), b.data(), out.data(), split(go * go, n, tid));
+    });
+    DVec ref = dw_ref(to_d(pooled), go, w, k, 1);
+    for (size_t i = 0; i < ref.size(); ++i) ref[i] += pooled[i] + b[i % w];
+    expect_nmse("peg dwconv3x3 + bias + residual g=" + std::to_string(go), out.data(), ref);
+}
+
+void test_dw_ln_hswish(int g, int w, int stride, int threads) {
+    const Vec x = randn((size_t)g * g * w, 1.0f), k = randn((size_t)w * 9, 0.2f);
+    const Vec lw = randn(w, 0.1f, 1.0f), lb = randn(w, 0.1f);
+    const int go = g / stride, rows = go * go;
+    Vec out((size_t)rows * w), colsum((size_t)threads * w, 0.0f), rowbuf((size_t)threads * w);
+    const Vec taps = taps_of(k, w);
+    on_team(threads, [&](int tid, int n) {
+        dw_ln_hswish(x.data(), g, stride, w, taps.data(), lw.data(), lb.data(), out.data(), colsum.data() + (size_t)tid * w,
+                     rowbuf.data() + (size_t)tid * w, split(rows, n, tid));
+    });
+    DVec ref = ln_ref(dw_ref(to_d(x), g, w, k, stride), rows, w, lw, lb);
+    DVec sums(w, 0.0);
+    for (size_t i = 0; i < ref.size(); ++i) sums[i % w] += (ref[i] = hswish_ref(ref[i]));
+    const std::string tag = " g=" + std::to_string(g) + " stride=" + std::to_string(stride) + " t=" + std::to_string(threads);
+    expect_nmse("dwconv3x3 -> LayerNorm -> hardswish" + tag, out.data(), ref);
+    Vec total(w, 0.0f);
+    for (int t = 0; t < threads; ++t)
+        for (int c = 0; c < w; ++c) total[c] += colsum[(size_t)t * w + c];
+    expect_nmse("  its SE column sums" + tag, total.data(), sums, 1e-9);
+}
+
+void test_se_and_ln(int rows, int w, int s) {
+    const Vec m = randn(w, 1.0f), w1 = randn((size_t)s * w, 0.1f), b1 = randn(s, 0.1f);
+    const Vec w2 = randn((size_t)w * s, 0.1f), b2 = randn(w, 0.5f);
+    Vec z(s), sc(w);
+    matvec(w1.data(), m.data(), b1.data(), w, VecAct::Relu, z.data(), {0, s});
+    matvec(w2.data(), z.data(), b2.data(), s, VecAct::HardSigmoid, sc.data(), {0, w});
+    DVec zr(s), sr(w);
+    for (int i = 0; i < s; ++i) {
+        double acc = b1[i];
+        for (int c = 0; c < w; ++c) acc += (double)w1[(size_t)i * w + c] * m[c];
+        zr[i] = std::max(acc, 0.0);
+    }
+    for (int i = 0; i < w; ++i) {
+        double acc = b2[i];
+        for (int c = 0; c < s; ++c) acc += (double)w2[(size_t)i * s + c] * z[c];
+        sr[i] = hsig_ref(acc);
+    }
+    expect_nmse("SE fc1 + ReLU", z.data(), zr);
+    expect_nmse("SE fc2 + hardsigmoid", sc.data(), sr);
+    const Vec x = randn((size_t)rows * w, 2.0f, 0.5f), res = randn((size_t)rows * w, 1.0f);
+    const Vec lw = randn(w, 0.1f, 1.0f), lb = randn(w, 0.1f);
+    Vec out((size_t)rows * w);
+    layernorm_rows(x.data(), w, lw.data(), lb.data(), res.data(), out.data(), {0, rows});
+    DVec ref = ln_ref(to_d(x), rows, w, lw, lb);
+    for (size_t i = 0; i < ref.size(); ++i) ref[i] += res[i];
+    expect_nmse("LayerNorm + residual", out.data(), ref);
+}
+
+// ---------------- whole projector through the C ABI ----------------
+
+struct Weights {
+    Vec fc1, fc1b, fc2, fc2b, peg, pegb;
+    Vec dw[2], ln1w[2], ln1b[2], se1[2], se1b[2], se2[2], se2b[2], pw[2], ln2w[2], ln2b[2];
+};
+
+Weights make_weights(int c, int w, int s) {
+    Weights W;
+    W.fc1 = randn((size_t)w * c, 0.1f); W.fc1b = randn(w, 0.02f);
+    W.fc2 = randn((size_t)w * w, 0.1f); W.fc2b = randn(w, 0.02f);
+    W.peg = randn((size_t)w * 9, 0.1f); W.pegb = randn(w, 0.02f);
+    for (int i = 0; i < 2; ++i) {
+        W.dw[i] = randn((size_t)w * 9, 0.2f); W.ln1w[i] = randn(w, 0.1f, 1.0f); W.ln1b[i] = randn(w, 0.1f);
+        W.se1[i] = randn((size_t)s * w, 0.1f); W.se1b[i] = randn(s, 0.1f);
+        W.se2[i] = randn((size_t)w * s, 0.1f); W.se2b[i] = randn(w, 0.5f);
+        W.pw[i] = randn((size_t)w * w, 0.1f); W.ln2w[i] = randn(w, 0.1f, 1.0f); W.ln2b[i] = randn(w, 0.1f);
+    }
+    return W;
+}
+
+DVec projector_ref(int version, const Weights &W, const Vec &x, int g, int c, int w, int s) {
+    const int t = g * g;
+    DVec h = linear_ref(x, t, c, W.fc1, w, W.fc1b.data(), nullptr, true);
+    Vec hf(h.begin(), h.end());
+    DVec y = linear_ref(hf, t, w, W.fc2, w, W.fc2b.data(), nullptr, false);
+    if (version == EDGEVLM_LDP_V2) {
+        // reference order: Linear on all tokens, then pool (the kernel pools first; the algebra is exact)
+        const int go = g / 2;
+        DVec p((size_t)go * go * w, 0.0);
+        for (int oy = 0; oy < go; ++oy)
+            for (int ox = 0; ox < go; ++ox)
+                for (int ch = 0; ch < w; ++ch)
+                    for (int d = 0; d < 4; ++d)
+                        p[((size_t)oy * go + ox) * w + ch] += 0.25 * y[((size_t)(2 * oy + d / 2) * g + 2 * ox + d % 2) * w + ch];
+        DVec out = dw_ref(p, go, w, W.peg, 1);
+        for (size_t i = 0; i < out.size(); ++i) out[i] += p[i] + W.pegb[i % w];
+        return out;
+    }
+    DVec cur = y;
+    int gc = g;
+    for (int b = 0; b < 2; ++b) {
+        const int stride = b == 0 ? 1 : 2, go = gc / stride, rows = go * go;
+        DVec a = ln_ref(dw_ref(cur, gc, w, W.dw[b], stride), rows, w, W.ln1w[b], W.ln1b[b]);
+        DVec mean(w, 0.0);
+        for (size_t i = 0; i < a.size(); ++i) mean[i % w] += (a[i] = hswish_ref(a[i])) / rows;
+        DVec z(s), sc(w);
+        for (int i = 0; i < s; ++i) {
+            double acc = W.se1b[b][i];
+            for (int ch = 0; ch < w; ++ch) acc += W.se1[b][(size_t)i * w + ch] * mean[ch];
+            z[i] = std::max(acc, 0.0);
+        }
+        for (int i = 0; i < w; ++i) {
+            double acc = W.se2b[b][i];
+            for (int j = 0; j < s; ++j) acc += W.se2[b][(size_t)i * s + j] * z[j];
+            sc[i] = hsig_ref(acc);
+        }
+        DVec pre((size_t)rows * w, 0.0);
+        for (int r = 0; r < rows; ++r)
+            for (int o = 0; o < w; ++o) {
+                double acc = 0;
+                for (int ch = 0; ch < w; ++ch) acc += a[(size_t)r * w + ch] * sc[ch] * W.pw[b][(size_t)o * w + ch];
+                pre[(size_t)r * w + o] = acc;
+            }
+        DVec out = ln_ref(pre, rows, w, W.ln2w[b], W.ln2b[b]);
+        if (stride == 1)
+            for (size_t i = 0; i < out.size(); ++i) out[i] += cur[i];
+        cur = out;
+        gc = go;
+    }
+    return cur;
+}
+
+void test_projector(int version, bool f16, int threads) {
+    const int c = 40, w = 56, s = 16, g = 8;
+    Weights W = make_weights(c, w, s);
+    // matrices and conv kernels in the chosen dtype; the reference uses the same rounded values
+    std::vector<std::vector<uint16_t>> halves;
+    auto mat = [&](Vec &v) -> const void * {
+        if (!f16) return v.data();
+        halves.emplace_back();
+        v = round_f16(v, &halves.back());
+        return halves.back().data();
+    };
+    edgevlm_ldp_params p{};
+    p.version = version; p.dtype = f16 ? EDGEVLM_DTYPE_F16 : EDGEVLM_DTYPE_F32;
+    p.n_embd = c; p.width = w; p.se_dim = s;
+    halves.reserve(32);
+    p.fc1_w = mat(W.fc1); p.fc1_b = W.fc1b.data(); p.fc2_w = mat(W.fc2); p.fc2_b = W.fc2b.data();
+    p.peg_w = mat(W.peg); p.peg_b = W.pegb.data();
+    for (int i = 0; i < 2; ++i) {
+        edgevlm_ldp_block &b = p.blocks[i];
+        b.dw_w = mat(W.dw[i]); b.ln1_w = W.ln1w[i].data(); b.ln1_b = W.ln1b[i].data();
+        b.se_fc1_w = mat(W.se1[i]); b.se_fc1_b = W.se1b[i].data(); b.se_fc2_w = mat(W.se2[i]); b.se_fc2_b = W.se2b[i].data();
+        b.pw_w = mat(W.pw[i]); b.ln2_w = W.ln2w[i].data(); b.ln2_b = W.ln2b[i].data();
+    }
+    edgevlm_ldp *ldp = edgevlm_ldp_create(&p);
+    const std::string name = std::string("projector v") + std::to_string(version) + (f16 ? " f16" : " f32") +
+                             " C=40 W=56 g=8 t=" + std::to_string(threads);
+    if (!ldp) {
+        std::printf("  %s: create failed: %s\n", name.c_str(), edgevlm_last_error());
+        ++g_failures;
+        return;
+    }
+    const Vec x = randn((size_t)g * g * c, 1.0f);
+    Vec out((size_t)(g / 2) * (g / 2) * w, NAN);
+    const int st = edgevlm_ldp_forward(ldp, x.data(), g * g, out.data(), threads);
+    expect(st == EDGEVLM_OK, name + " forward status");
+    expect_nmse(name, out.data(), projector_ref(version, W, x, g, c, w, s));
+    expect(edgevlm_ldp_forward(ldp, x.data(), 63, out.data(), threads) == EDGEVLM_ERR_INVALID_ARGUMENT &&
+               std::strstr(edgevlm_last_error(), "n_tokens") != nullptr,
+           name + " rejects 63 tokens");
+    edgevlm_ldp_free(ldp);
+}
+
+void test_abi_errors() {
+    edgevlm_ldp_params p{};
+    p.version = 3; p.n_embd = 4; p.width = 4;
+    expect(edgevlm_ldp_create(&p) == nullptr && std::strstr(edgevlm_last_error(), "version") != nullptr,
+           "create rejects version 3 with a message");
+    p.version = EDGEVLM_LDP_V2;
+    expect(edgevlm_ldp_create(&p) == nullptr && std::strstr(edgevlm_last_error(), "fc1_w") != nullptr,
+           "create names the missing tensor");
+    expect(edgevlm_ldp_create(nullptr) == nullptr, "create rejects NULL params");
+    expect(std::strlen(edgevlm_version()) > 0 && std::strcmp(edgevlm_simd(), EDGEVLM_SIMD_NAME) == 0,
+           std::string("version ") + edgevlm_version() + ", simd " + edgevlm_simd());
+}
+
+void test_half() {
+    const float vals[] = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f, 1e-3f, 3.14159f};
+    bool ok = true;
+    for (float v : vals) {
+        const float r = half_to_float(float_to_half(v));
+        ok = ok && std::fabs(r - v) <= std::fabs(v) * 4.9e-4f;  // half has 11 significant bits: 2^-11 relative
+    }
+    expect(ok, "f16 <-> f32 conversion round trip (normal + subnormal)");
+}
+
+}  // namespace
+
+int main() {
+    std::printf("edgevlm %s, SIMD %s, micro-tile %dx%d\n", edgevlm_version(), edgevlm_simd(), simd::kMR, simd::kNR);
+    test_half();
+    test_gelu();
+    for (bool f16 : {false, true}) {
+        test_gemm(1, 1, 1, f16, false, false, false, 1);
+        test_gemm(13, 7, 33, f16, true, false, false, 1);
+        test_gemm(29, 300, 70, f16, true, true, false, 2);
+        test_gemm(64, 520, 100, f16, false, false, true, 3);
+        test_gemm(100, 64, 600, f16, true, false, false, 2);  // many panels: threads split columns
+    }
+    for (int t : {1, 3}) test_pool_and_peg(8, 37, t);
+    for (int stride : {1, 2}) test_dw_ln_hswish(8, 37, stride, 2);
+    test_se_and_ln(9, 37, 11);
+    for (int version : {EDGEVLM_LDP_V1, EDGEVLM_LDP_V2})
+        for (bool f16 : {false, true})
+            for (int t : {1, 2}) test_projector(version, f16, t);
+    test_abi_errors();
+    std::printf("%d failure(s)\n", g_failures);
+    return g_failures == 0 ? 0 : 1;
+}

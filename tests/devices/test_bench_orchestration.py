@@ -1,0 +1,141 @@
+"""The bench loop over the real adb client and the fake phone: deploy once per hash, warm-up + repetitions,
+temperatures before/after, bounded cool-down, throttled flag, partial record on a killed run, store + CLI.
+
+The device binary here is a stand-in shell script that writes edgevlm-run's --json record shape (fixed numbers),
+because what is under test is the orchestration; the real edgevlm-run on the phone is test_cross.py's job.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from edgevlm.bench.runner import BenchSpec
+from edgevlm.bench.session import bench_device
+from edgevlm.build.bundle import Bundle
+from edgevlm.store import ResultsStore
+
+STANDIN = """#!/bin/sh
+# stand-in for edgevlm-run: parse --json FILE and -t, write a record of edgevlm-run's shape
+out=""; threads=0
+while [ $# -gt 0 ]; do
+  case "$1" in --json) out=$2; shift;; -t) threads=$2; shift;; esac; shift
+done
+sleep 0.3
+printf '{"load_ms": 120.5, "vit_ms": 400.0, "projector_ms": 12.5, "image_encode_ms": 412.5, "prompt_tokens": 246,
+ "prompt_ms": 800.0, "prompt_tps": 307.5, "gen_tokens": 16, "decode_ms": 800.0, "decode_tps": 20.0,
+ "ttft_ms": 1300.0, "peak_rss_mb": 1024.0, "llama_commit": "0c1e57098", "build_flags": "test",
+ "text": "a cat", "tokens": [1, 2, 3], "threads": %s}\\n' "$threads" > "$out"
+"""
+
+PROFILE = """name = "fakephone"
+target = "android-arm64"
+transport = "adb"
+workdir = "/data/local/tmp/edgevlm"
+[run]
+threads = 4
+cpu_mask = "f0"
+[thermal]
+zones = ["/sys/class/thermal/thermal_zone0/temp", "/sys/class/thermal/thermal_zone1/temp"]
+throttle_c = 70.0
+cooldown_c = 45.0
+cooldown_max_s = 1
+"""
+
+
+@pytest.fixture
+def bench_env(tmp_path, monkeypatch, phone):
+    device, transport = phone
+    devices = tmp_path / "devices"
+    devices.mkdir()
+    (devices / "fakephone.toml").write_text(PROFILE)
+    monkeypatch.setenv("EDGEVLM_DEVICES_DIR", str(devices))
+    bundle = tmp_path / "build" / "android-arm64" / "bundle"
+    bundle.mkdir(parents=True)
+    (bundle / "edgevlm-run").write_text(STANDIN)
+    (bundle / "edgevlm-run").chmod(0o755)
+    info = {"target": "android-arm64", "tools": ["edgevlm-run"], "llama_cpp_commit": "0c1e57098",
+            "cmake_defs": {"GGML_CPU_ARM_ARCH": "armv8.2-a+dotprod+fp16"}}
+    (bundle / "build-info.json").write_text(json.dumps(info))
+    models = tmp_path / "model"
+    models.mkdir()
+    (models / "tiny-Q8_0.gguf").write_bytes(os.urandom(50_000))
+    (models / "mmproj-tiny-F16.gguf").write_bytes(os.urandom(20_000))
+    image = tmp_path / "cat.png"
+    image.write_bytes(b"\x89PNG fake bytes: the stand-in never decodes it")
+    return device, transport, Bundle("android-arm64", bundle, info), models, image
+
+
+def test_series_samples_temperatures_and_push_once(bench_env):
+    device, transport, bundle, models, image = bench_env
+    spec = BenchSpec(repeat=3, warmup=1, prompt_tokens=32, gen=16)
+    result = bench_device("fakephone", models, spec=spec, image=image, transport=transport, bundle=bundle)
+    assert result.error is None
+    [record] = result.records
+    assert record.samples["decode_tps"] == [20.0, 20.0, 20.0]           # 3 measured, the warm-up left out
+    assert record.samples["vit_ms"] == [400.0] * 3 and record.samples["projector_ms"] == [12.5] * 3
+    assert (record.partial, record.throttled, record.threads) == (False, False, 4)
+    assert record.workload == "img336+p32+g16"
+    runs = record.extra["runs"]
+    assert [r["warmup"] for r in runs] == [True, False, False, False]
+    assert all(r["temp_before_c"] == 38.5 and r["temp_after_c"] == 38.5 for r in runs)
+    assert runs[0]["raw"]["threads"] == 4                               # -t from the profile reached the binary
+    assert record.device_fingerprint["soc"] == "SM8350" and record.model_hashes["tiny-Q8_0.gguf"].startswith("sha256:")
+    ran = [c for c in device.commands if "edgevlm-run" in c and "taskset f0" in c]
+    assert len(ran) == 4                                                # pinned to cpu4-7 every time
+    # a second session pushes nothing: every file's sha256 already matches on the device
+    pushes_before = sum("sha256sum" in c for c in device.commands)
+    again = bench_device("fakephone", models, spec=BenchSpec(repeat=1, warmup=0), image=image, transport=transport,
+                         bundle=bundle)
+    assert again.error is None and sum("sha256sum" in c for c in device.commands) == pushes_before + 1
+    assert (device.root / "data/local/tmp/edgevlm/models/tiny-Q8_0.gguf").stat().st_size == 50_000
+
+
+def test_hot_device_waits_bounded_and_flags_throttled(bench_env):
+    device, transport, bundle, models, _ = bench_env
+    device.set_temperature(1, 75.0)                     # above cooldown (45) and throttle (70)
+    result = bench_device("fakephone", models, spec=BenchSpec(repeat=2, warmup=0), transport=transport,
+                          bundle=bundle)
+    [record] = result.records
+    assert record.throttled is True
+    for run in record.extra["runs"]:
+        assert run["cooldown"]["gave_up"] is True
+        assert 1.0 <= run["cooldown"]["waited_s"] < 10.0               # bounded by cooldown_max_s = 1 (+ polling)
+        assert run["temp_after_c"] == 75.0
+    assert record.workload == "p246+g128"
+
+
+def test_killed_run_keeps_samples_marked_partial(bench_env, tmp_path):
+    device, transport, bundle, models, image = bench_env
+    device.faults.kill_pattern, device.faults.kill_nth, device.faults.kill_after_s = "./edgevlm-run", 3, 0.1
+    result = bench_device("fakephone", models, spec=BenchSpec(repeat=3, warmup=1), image=image,
+                          transport=transport, bundle=bundle)
+    assert "run 3/4" in result.error and "killed by SIGKILL" in result.error
+    [record] = result.records
+    assert record.partial is True and record.samples["decode_tps"] == [20.0]   # run 2 measured, run 3 killed
+    with ResultsStore(tmp_path / "r.sqlite") as store:
+        run_id = store.add_run(record)
+        assert store.samples(run_id)["decode_tps"] == [20.0]
+
+
+def test_cli_bench_stores_and_reports_partial(bench_env, tmp_path, monkeypatch, adb_server, capsys):
+    from edgevlm.cli import main
+
+    device, transport, bundle, models, _ = bench_env
+    monkeypatch.setenv("EDGEVLM_BUILD_DIR", str(tmp_path / "build"))
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(adb_server.port))
+    store, out = tmp_path / "results.sqlite", tmp_path / "records.json"
+    args = ["bench", str(models), "--device", "fakephone", "--serial", transport.serial, "--repeat", "2",
+            "--warmup", "0", "--store", str(store), "--json", str(out)]
+    main(args)                                          # success returns normally
+    assert json.loads(out.read_text())[0]["samples"]["decode_tps"]["values"] == [20.0, 20.0]
+    device.faults.kill_pattern, device.faults.kill_nth, device.faults.kill_seen = "./edgevlm-run", 2, 0
+    device.faults.kill_after_s = 0.05
+    with pytest.raises(SystemExit) as failed:
+        main(args)
+    assert failed.value.code == 2
+    assert "bench stopped: run 2/2" in capsys.readouterr().err
+    with ResultsStore(store) as db:
+        assert db.count()[0] == 2 and sorted(r.record.partial for r in db.runs()) == [False, True]
