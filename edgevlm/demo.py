@@ -40,7 +40,7 @@ def stage_reference(ckpt: Path, image: Path) -> None:
                            f"std {float(emb.std()):.4f}")
     table.add_row("question", QUESTION)
     table.add_row("greedy tokens", " ".join(str(t) for t in tokens))
-    table.add_row("text", repr(ref.decode(tokens)) if hasattr(ref, "decode") else "(decoder pending)")
+    table.add_row("text", repr(ref.tokenizer.decode(tokens)) + "  (random weights: the words mean nothing)")
     console.print(table)
 
 

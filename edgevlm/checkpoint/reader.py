@@ -243,8 +243,10 @@ def _download(repo_id: str) -> Path:
     except ImportError as exc:  # pragma: no cover - dependency of the package
         raise InputNotFound(f"{repo_id} is not a local folder and huggingface_hub is not installed") from exc
     patterns = ["*.json", "*.model", "*.safetensors", "*.bin", "*.txt"]
+    # read HF_HUB_OFFLINE now, not when huggingface_hub was first imported
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=offline))
     except LocalEntryNotFoundError as exc:
         raise InputNotFound(f"{repo_id} is not in the local Hugging Face cache and downloads are off "
                             "(HF_HUB_OFFLINE)", hint="unset HF_HUB_OFFLINE or pass a local folder") from exc

@@ -18,5 +18,5 @@ def transport_for(profile: DeviceProfile, *, serial: str | None = None, host: st
     if profile.transport == "ssh":
         user, _, name = (host or profile.ssh.host).rpartition("@")
         return SshTransport(name, port=profile.ssh.port, user=user or profile.ssh.user,
-                            identity_file=profile.ssh.identity_file)
+                            identity_file=profile.ssh.identity_file, known_hosts=profile.ssh.known_hosts)
     raise DeviceError(f"{profile.source}: unknown transport {profile.transport!r}")

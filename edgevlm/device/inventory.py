@@ -40,6 +40,7 @@ def inventory(*, probe_ssh: bool = True, adb_server_port: int | None = None) -> 
             rows.append({"name": profile.name, "via": where, "status": "not probed"})
             continue
         transport = SshTransport(profile.ssh.host, port=profile.ssh.port, user=profile.ssh.user,
-                                 identity_file=profile.ssh.identity_file, default_timeout=30, connect_timeout=5)
+                                 identity_file=profile.ssh.identity_file, known_hosts=profile.ssh.known_hosts,
+                                 default_timeout=30, connect_timeout=5)
         rows.append(_probe(profile.name, where, transport))
     return rows

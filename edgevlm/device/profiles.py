@@ -48,6 +48,7 @@ class SshSettings:
     port: int = 22
     user: str = ""
     identity_file: str = ""
+    known_hosts: str = ""            # empty: ssh's default (~/.ssh/known_hosts)
 
 
 @dataclass(frozen=True)

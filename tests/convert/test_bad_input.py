@@ -194,3 +194,11 @@ def test_cli_bad_checkpoint_exit_2_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "edgevlm", "convert", str(tmp_path / "ckpt"), "-o",
                            str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 2 and "not valid JSON" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_repo_id_offline_not_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache: nothing to find, nothing downloaded
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputNotFound, match="HF_HUB_OFFLINE"):
+        convert("edgevlm-test/not-a-model", tmp_path / "out")

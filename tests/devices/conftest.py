@@ -5,19 +5,14 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
-
-from fake_adbd import FakeAdbDevice  # noqa: E402
-from sshd import start_sshd  # noqa: E402
-
-from edgevlm.device.adb import AdbTransport  # noqa: E402
-from edgevlm.device.ssh import SshTransport  # noqa: E402
+from edgevlm.device.adb import AdbTransport
+from edgevlm.device.ssh import SshTransport
+from tests.fakes.fake_adbd import FakeAdbDevice
+from tests.fakes.sshd import start_sshd
 
 
 def free_port() -> int:

@@ -52,7 +52,7 @@ def test_timeout(phone):
 
 
 def test_ssh_host_unreachable_is_clear(tmp_path):
-    from conftest import free_port
+    from tests.devices.conftest import free_port
     from edgevlm.device.ssh import SshTransport
 
     transport = SshTransport("127.0.0.1", port=free_port(), identity_file=str(tmp_path / "none"), connect_timeout=3)

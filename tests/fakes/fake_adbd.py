@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psutil
 
-from android_sandbox import PROPS, build_sandbox, compile_shim, spawn
+from tests.fakes.android_sandbox import PROPS, build_sandbox, compile_shim, spawn
 
 A_VERSION = 0x01000001          # skip-checksum version; adb 29 accepts it and still tolerates a checksum
 MAX_PAYLOAD = 256 * 1024
