@@ -14,9 +14,9 @@ JOBS     ?= $(shell nproc)
 # System packages: build tools, the cross compiler and qemu for android-arm64, the adb client, sshd for the
 # ssh transport tests. Installed only when missing.
 APT_PACKAGES := cmake ninja-build ccache g++ adb qemu-user-static g++-aarch64-linux-gnu \
-                openssh-server openssh-client
+                openssh-server openssh-client util-linux
 
-.PHONY: setup sysdeps venv native test demo bench clean distclean
+.PHONY: setup sysdeps venv native native-cross test demo bench clean distclean
 
 setup: sysdeps venv native
 
@@ -42,7 +42,11 @@ $(STAMP): pyproject.toml
 native: venv
 	$(EDGEVLM) build --target host --jobs $(JOBS)
 
-test: setup
+# The android-arm64 bundle (static, armv8.2-a+dotprod+fp16) runs on the fake phone under qemu in tests.
+native-cross: venv
+	$(EDGEVLM) build --target android-arm64 --jobs $(JOBS)
+
+test: setup native-cross
 	$(VPY) -m pytest
 
 demo: setup

@@ -12,6 +12,11 @@ on PYTHONPATH:
 The recipe needs the OpenAI CLIP repo as a second download; here that folder is built from the synthetic
 checkpoint's own tower (same weights, CLIPVisionModel layout) and that step is timed apart, not counted.
 The recipe writes into its input folder, so it runs on a copy of the checkpoint (copy not timed).
+The recipe's image-encoder script needs transformers 4.x (transformers 5 dropped CLIPVisionModel's
+`vision_model` wrapper it walks); those run with a side folder on PYTHONPATH holding transformers 4.57.3,
+huggingface_hub 0.36.0 and tokenizers 0.22.1 (`pip install --target build/recipe-pkgs --no-deps …`, done by
+this script when the folder is missing). The legacy converter names its output after the model
+(`<name>-F32.gguf`), not `ggml-model-f32.gguf` as the doc says.
 
 Candidate: `edgevlm convert CKPT -o OUT --quant q4_k_s --mmproj-quant f16` (the same output types).
 Each step runs as its own process; wall time and peak RSS (sum over the process tree, psutil polling every
@@ -41,6 +46,15 @@ from edgevlm.paths import build_root, host_bin_dir  # noqa: E402
 
 LLAMA_SRC = build_root() / "src" / f"llama.cpp-{LLAMA_CPP_COMMIT}"
 RESULTS = REPO / "benchmarks" / "results"
+RECIPE_PKGS = ("transformers==4.57.3", "huggingface_hub==0.36.0", "tokenizers==0.22.1")
+
+
+def recipe_pythonpath() -> str:
+    side = build_root() / "recipe-pkgs"
+    if not (side / "transformers").is_dir():
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(side), "--no-deps",
+                        *RECIPE_PKGS], check=True)
+    return f"{LLAMA_SRC / 'gguf-py'}{os.pathsep}{side}"
 
 
 def measure(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
@@ -98,7 +112,7 @@ def run_recipe(ckpt: Path, work: Path) -> dict:
     t0 = time.perf_counter()
     build_clip_folder(ckpt, clip)
     clip_seconds = time.perf_counter() - t0
-    env = dict(os.environ, PYTHONPATH=str(LLAMA_SRC / "gguf-py"))
+    env = dict(os.environ, PYTHONPATH=recipe_pythonpath())
     py, mean, std = sys.executable, ["0.48145466", "0.4578275", "0.40821073"], ["0.26862954", "0.26130258",
                                                                               "0.27577711"]
     steps = {
@@ -111,7 +125,7 @@ def run_recipe(ckpt: Path, work: Path) -> dict:
                          "--outtype", "f32"],
     }
     results = {name: measure(cmd, env=env) for name, cmd in steps.items()}
-    f32 = copy / "ggml-model-f32.gguf"
+    f32 = next(copy.glob("*-F32.gguf"))
     results["quantize"] = measure([str(host_bin_dir() / "llama-quantize"), str(f32),
                                    str(work / "recipe-q4_k_s.gguf"), "q4_k_s"])
     mmproj = next(copy.glob("mmproj-*.gguf"))

@@ -13,14 +13,18 @@ from edgevlm.store.metrics import (DECODE_TPS, IMAGE_ENCODE_MS, LOAD_MS, PEAK_RS
 RUN_METRICS = (LOAD_MS, VIT_MS, PROJECTOR_MS, IMAGE_ENCODE_MS, PROMPT_TPS, DECODE_TPS, TTFT_MS, PEAK_RSS_MB)
 
 
-def parse_run_json(text: str, where: str) -> dict[str, Any]:
+def _load(text: str, where: str, tool: str, kind: type) -> Any:
     try:
-        record = json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DeviceError(f"{where}: edgevlm-run wrote invalid JSON ({exc})") from None
-    if not isinstance(record, dict):
-        raise DeviceError(f"{where}: edgevlm-run JSON must be an object")
-    return record
+        raise DeviceError(f"{where}: {tool} wrote invalid JSON ({exc}): {text[:200]!r}") from None
+    if not isinstance(data, kind):
+        raise DeviceError(f"{where}: {tool} JSON must be {'an object' if kind is dict else 'a list'}")
+    return data
+
+
+def parse_run_json(text: str, where: str) -> dict[str, Any]:
+    return _load(text, where, "edgevlm-run", dict)
 
 
 def run_metrics(record: dict[str, Any]) -> dict[str, float]:
@@ -44,10 +48,4 @@ def mtmd_encode_ms(log: str) -> float | None:
 
 
 def llama_bench_tests(text: str, where: str) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DeviceError(f"{where}: llama-bench printed invalid JSON ({exc}): {text[:200]!r}") from None
-    if not isinstance(data, list):
-        raise DeviceError(f"{where}: llama-bench JSON must be a list of tests")
-    return data
+    return _load(text, where, "llama-bench", list)

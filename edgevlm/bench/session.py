@@ -14,7 +14,7 @@ from edgevlm.bench.deploy import Deployment, deploy
 from edgevlm.bench.model import BenchModel, find_model
 from edgevlm.bench.runner import BenchSpec, Series, model_summary, run_series, sample_log
 from edgevlm.bench.stock import llama_bench, mtmd_encode, mtmd_record
-from edgevlm.build.bundle import Bundle, build_bundle, load_bundle
+from edgevlm.build.bundle import Bundle, build_bundle, host_bundle, load_bundle
 from edgevlm.device.connect import transport_for
 from edgevlm.device.fingerprint import fingerprint
 from edgevlm.device.profiles import DeviceProfile, load_profile
@@ -40,7 +40,13 @@ def git_state() -> tuple[str, str]:
 
 def ensure_bundle(profile: DeviceProfile, progress=None) -> Bundle:
     """The local bundle for the profile's target, built when missing."""
-    bundle = load_bundle(profile.target) or build_bundle(profile.target, progress=progress)
+    if profile.target == "host":
+        bundle = host_bundle()
+        if bundle is None:
+            raise NativeNotBuilt("the host build has none of edgevlm-run, llama-bench, llama-mtmd-cli",
+                                 hint="run `make native`")
+    else:
+        bundle = load_bundle(profile.target) or build_bundle(profile.target, progress=progress)
     if not bundle.has("edgevlm-run"):
         raise NativeNotBuilt(f"the {profile.target} bundle at {bundle.path} has no edgevlm-run "
                              f"(it has {', '.join(bundle.tools) or 'nothing'})",

@@ -46,6 +46,21 @@ def load_bundle(target: str) -> Bundle | None:
     return Bundle(target, path, json.loads(info_file.read_text()))
 
 
+def host_bundle() -> Bundle | None:
+    """The host's 'bundle' is its build output folder itself (binaries find their libraries via $ORIGIN);
+    nothing is copied, and nothing is built here: `make native` / `edgevlm build` own that tree."""
+    from edgevlm.paths import host_bin_dir
+
+    bin_dir = host_bin_dir()
+    tools = [t for t in BUNDLE_TOOLS if (bin_dir / t).is_file()]
+    if not tools:
+        return None
+    info_file = bin_dir / "build-info.json"
+    info = json.loads(info_file.read_text()) if info_file.is_file() else {"target": "host"}
+    return Bundle("host", bin_dir, {**info, "tools": tools,
+                                    "missing_tools": [t for t in BUNDLE_TOOLS if t not in tools]})
+
+
 def build_bundle(target_name: str, *, jobs: int | None = None, progress=None) -> Bundle:
     """Build the bundle's tools for a target (only those the CMake graph has) and assemble the folder."""
     _, build_dir, _ = configure(target_name)

@@ -22,8 +22,8 @@ def register(app: typer.Typer) -> None:
         from edgevlm.build.targets import get_target
 
         get_target(target)  # unknown names fail before anything runs
-        if target == "jetson-orin" and (host or device):
-            _remote_jetson(device or "orin", host, jobs)
+        if target == "jetson-orin" and (host or device or not _on_jetson()):
+            _remote_jetson(device or "orin", host, jobs)   # Jetsons build natively: on the device, over ssh
             return
         with progress_bar() as progress:
             if bundle if bundle is not None else target != "host":
@@ -37,6 +37,12 @@ def register(app: typer.Typer) -> None:
                 result = build(target, jobs=jobs, progress=progress)
                 path, info = result.bin_dir, result.info
         _show(target, path, info)
+
+
+def _on_jetson() -> bool:
+    from pathlib import Path
+
+    return Path("/etc/nv_tegra_release").exists()
 
 
 def _show(target: str, path, info: dict) -> None:

@@ -16,10 +16,10 @@ from edgevlm.device.transport import ShellResult, Transport
 from edgevlm.errors import DeviceError
 
 # Client messages that mean the link to the device is gone, as opposed to a command failing on it.
-LINK_LOST = re.compile(r"device offline|device '.*' not found|no devices/emulators|connection reset|"
-                       r"protocol fault|closed|broken pipe|connection refused|connection timed out|"
-                       r"could not resolve|no route to host|lost connection|failed to connect|couldn't (?:read from|write to) "
-                       r"device", re.I)
+UNREACHABLE = re.compile(r"device '.*' not found|no devices/emulators|connection refused|connection timed out|"
+                         r"could not resolve|no route to host|failed to connect|permission denied \(publickey", re.I)
+LINK_LOST = re.compile(r"device offline|connection reset|protocol fault|closed|broken pipe|lost connection|"
+                       r"couldn't (?:read from|write to) device", re.I)
 NO_SPACE = re.compile(r"no space left|ENOSPC|disk quota", re.I)
 
 
@@ -55,6 +55,9 @@ class RemoteShellTransport(Transport):
         if NO_SPACE.search(output):
             return DeviceError(f"{self.name}: no space left on the device while {what}: {detail}",
                                hint="free space on the device (or push a smaller model)")
+        if UNREACHABLE.search(output):
+            return DeviceError(f"{self.name}: cannot reach the device while {what}: {detail}",
+                               hint="is it connected (adb devices) / reachable (ssh host, port, key)?")
         if LINK_LOST.search(output):
             return DeviceError(f"{self.name}: connection to the device lost while {what}: {detail}",
                                hint="check the cable / network and run again; finished work was kept")

@@ -1,7 +1,7 @@
 // C = act(A * W^T + bias) with W a Linear weight (out x in, PyTorch layout) packed once into column
-// panels of simd::kNR outputs, f32 or f16. Cache blocking: a KC-deep slice of a panel stays in L1 while
-// it sweeps every micro-tile of the thread's packed A slice (in L2). f16 panels are widened to f32 once
-// per slice, so the micro-kernel is shared and the conversion cost is 1/M of the FMAs.
+// panels of simd::kNR outputs, f32 or f16. Cache blocking: a KC-deep slice of a panel (L1/L2) sweeps
+// every micro-tile of the thread's packed A slice (L2). f16 panels are widened to f32 once per slice, so
+// the micro-kernel is shared and the conversion cost is 1/M of the FMAs.
 #pragma once
 
 #include <cstddef>

@@ -67,3 +67,15 @@ def test_invalid_profile_names_the_field(user_dir, edit, message):
 def test_unknown_profile_lists_known(user_dir):
     with pytest.raises(DeviceError, match="(?s)no device profile named 'nope'.*sd888"):
         load_profile("nope")
+
+
+def test_parsers_of_device_output():
+    """What the bench reads from the binaries: edgevlm-run JSON metrics and llama-mtmd-cli's encode log line."""
+    from edgevlm.bench.parse import mtmd_encode_ms, parse_run_json, run_metrics
+
+    raw = parse_run_json('{"vit_ms": 10.5, "projector_ms": 1, "decode_tps": 20, "text": "x", "ttft_ms": null}', "t")
+    assert run_metrics(raw) == {"vit_ms": 10.5, "projector_ms": 1.0, "decode_tps": 20.0}   # null ViT: text-only
+    log = "load...\nimage slice encoded in 412 ms\nimage decoded (batch 1/1) in 20 ms\n"
+    assert mtmd_encode_ms(log) == 412.0 and mtmd_encode_ms("no image") is None
+    with pytest.raises(DeviceError, match="edgevlm-run wrote invalid JSON"):
+        parse_run_json("{oops", "t")
