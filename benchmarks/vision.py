@@ -195,12 +195,16 @@ def main() -> None:
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     res = {"threads": args.threads, "reps": args.reps, "machine": machine(), **bench(args.work, args.threads, args.reps)}
+    save(res, f"vision-host-t{args.threads}", markdown)
+
+
+def save(res: dict, name: str, render) -> None:
+    """benchmarks/results/<name>.json (everything, raw samples included) and .md (the table), printed too."""
     res["loadavg_end"] = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"vision-host-t{args.threads}"
-    stem.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
-    stem.with_suffix(".md").write_text(markdown(res))
-    print(markdown(res))
+    (RESULTS / f"{name}.json").write_text(json.dumps(res, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(render(res))
+    print(render(res))
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ def _write_llm(ckpt, table, stage: Path, llm_name: str, quant: str, imatrix, nam
     bar.status(f"quantizing to {quant.upper()} (llama.cpp)")
     quantize_gguf(intermediate, stage / llm_name, quant, Path(imatrix) if imatrix else None, nthread)
     intermediate.unlink()
+    bar.status("writing tensors")
 
 
 def _sha256(path: Path) -> str:

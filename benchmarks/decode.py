@@ -1,0 +1,126 @@
+"""LLM prompt-eval and decode: edgevlm-run vs stock llama-bench on the same GGUF and threads, and decode as a
+fraction of this machine's memory-bandwidth bound.
+
+    python benchmarks/decode.py [--threads 2] [--reps 3] [--prompt 246] [--gen 64] [--work build/bench-vision]
+
+* stock: llama-bench -p PROMPT -n GEN -t THREADS -r REPS -o json (its pp / tg averages).
+* edgevlm: edgevlm-run text-only with --prompt-tokens PROMPT -n GEN (greedy), REPS processes; its JSON record's
+  prompt_tps / decode_tps (the same libllama calls; no image so only the LLM is compared).
+* bound: read bandwidth measured with a numpy read loop (THREADS threads summing disjoint 512 MB halves,
+  best of 5) ÷ bytes read per decoded token (every tensor of the GGUF except token_embd, of which one row
+  is read). Goal (issue 4): edgevlm ≥ 0.97× llama-bench on both rates.
+Model: the Q4_K_S LLM of benchmarks/vision.py's MobileVLM_V2-1.7B conversion (made if missing).
+Results: benchmarks/results/decode-host-t<threads>.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from edgevlm.paths import host_bin_dir  # noqa: E402
+from vision import machine, prepare, save  # noqa: E402
+
+
+def bandwidth_gbs(threads: int, mb_per_thread: int = 512, tries: int = 5) -> float:
+    """Read-only bandwidth: each thread sums its own array (numpy releases the GIL in the reduction)."""
+    arrays = [np.ones(mb_per_thread * (1 << 20) // 8) for _ in range(threads)]
+    best = 0.0
+    for _ in range(tries):
+        workers = [threading.Thread(target=np.add.reduce, args=(a,)) for a in arrays]
+        t0 = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        best = max(best, sum(a.nbytes for a in arrays) / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+def bytes_per_token(gguf_path: Path) -> int:
+    from gguf import GGUFReader
+
+    return sum(int(t.n_bytes) for t in GGUFReader(gguf_path).tensors if t.name != "token_embd.weight")
+
+
+def stock(llm: Path, threads: int, reps: int, n_prompt: int, n_gen: int) -> dict:
+    cmd = [str(host_bin_dir() / "llama-bench"), "-m", str(llm), "-p", str(n_prompt), "-n", str(n_gen),
+           "-t", str(threads), "-r", str(reps), "-o", "json"]
+    tests = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    pp = next(t for t in tests if t["n_prompt"] > 0 and t["n_gen"] == 0)
+    tg = next(t for t in tests if t["n_gen"] > 0 and t["n_prompt"] == 0)
+    return {"prompt_tps": pp["avg_ts"], "decode_tps": tg["avg_ts"], "prompt_samples": pp.get("samples_ts"),
+            "decode_samples": tg.get("samples_ts")}
+
+
+def ours(llm: Path, threads: int, reps: int, n_prompt: int, n_gen: int) -> dict:
+    records = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(reps):
+            out = Path(tmp) / f"r{i}.json"
+            cmd = [str(host_bin_dir() / "edgevlm-run"), "-m", str(llm), "-p", "Tell me about edge devices.",
+                   "--prompt-tokens", str(n_prompt), "-n", str(n_gen), "-t", str(threads), "--no-stream",
+                   "--json", str(out)]
+            subprocess.run(cmd, check=True, capture_output=True)
+            records.append(json.loads(out.read_text()))
+    return {"prompt_tps": statistics.median(r["prompt_tps"] for r in records),
+            "decode_tps": statistics.median(r["decode_tps"] for r in records),
+            "gen_tokens": [r["gen_tokens"] for r in records], "peak_rss_mb": max(r["peak_rss_mb"] for r in records),
+            "prompt_samples": [r["prompt_tps"] for r in records], "decode_samples": [r["decode_tps"] for r in records]}
+
+
+def markdown(res: dict) -> str:
+    m, s, e = res["machine"], res["stock"], res["edgevlm"]
+    bound = res["bound"]
+    return "\n".join([
+        f"# LLM decode: edgevlm-run vs llama-bench ({res['threads']} threads, {res['model']})", "",
+        f"Machine: {m['cpu']}, {m['cpus']} CPUs; llama.cpp {m['llama_cpp_commit']}; load average at start "
+        f"{m['loadavg_start'][0]:.1f}. Prompt {res['n_prompt']} tokens, {res['n_gen']} generated, {res['reps']} reps.", "",
+        "| side | prompt tok/s | decode tok/s |", "|---|---|---|",
+        f"| llama-bench | {s['prompt_tps']:.1f} | {s['decode_tps']:.2f} |",
+        f"| edgevlm-run | {e['prompt_tps']:.1f} | {e['decode_tps']:.2f} |",
+        f"| ratio | {e['prompt_tps'] / s['prompt_tps']:.3f}x | {e['decode_tps'] / s['decode_tps']:.3f}x |", "",
+        f"Bandwidth bound: {bound['bandwidth_gbs']:.1f} GB/s read ÷ {bound['bytes_per_token'] / 1e6:.0f} MB per token "
+        f"= {bound['tokens_per_s']:.1f} tok/s; edgevlm-run decode reaches {bound['edgevlm_fraction']:.0%}, "
+        f"llama-bench {bound['stock_fraction']:.0%}.", "",
+        "Goal ≥ 0.97× on both rates: " + ("met" if res["goal_met"] else "MISSED"), ""])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--prompt", type=int, default=246)
+    ap.add_argument("--gen", type=int, default=64)
+    ap.add_argument("--work", type=Path, default=REPO / "build" / "bench-vision")
+    args = ap.parse_args()
+    from edgevlm.runtime.model_dir import find_model_files
+
+    llm = find_model_files(prepare(args.work)["f16"]).llm
+    res = {"threads": args.threads, "reps": args.reps, "n_prompt": args.prompt, "n_gen": args.gen,
+           "model": llm.name, "machine": machine()}
+    res["stock"] = stock(llm, args.threads, args.reps, args.prompt, args.gen)
+    res["edgevlm"] = ours(llm, args.threads, args.reps, args.prompt, args.gen)
+    bw, bpt = bandwidth_gbs(args.threads), bytes_per_token(llm)
+    bound = bw * 1e9 / bpt
+    res["bound"] = {"bandwidth_gbs": bw, "bytes_per_token": bpt, "tokens_per_s": bound,
+                    "edgevlm_fraction": res["edgevlm"]["decode_tps"] / bound,
+                    "stock_fraction": res["stock"]["decode_tps"] / bound}
+    res["goal_met"] = all(res["edgevlm"][k] >= 0.97 * res["stock"][k] for k in ("prompt_tps", "decode_tps"))
+    save(res, f"decode-host-t{args.threads}", markdown)
+
+
+if __name__ == "__main__":
+    main()
