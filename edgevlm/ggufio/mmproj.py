@@ -2,8 +2,11 @@
 stock llama.cpp's clip.cpp requires (`clip.vision.*`, `clip.projector_type` = ldp | ldpv2) and edgevlm's
 own `edgevlm.vision.select_layer` (see edgevlm.mapping.vision for why every layer is stored).
 
-Precision: matrices f16 (or q8_0 where a row is a whole number of 32-blocks, f16 otherwise), conv kernels
-and embeddings f16, vectors f32; `f32` stores everything in f32 for exact parity tests.
+Precision: matrices f16 (or q8_0 where a row is a whole number of 32-blocks, f16 otherwise), embeddings
+f16, vectors f32; `f32` stores everything in f32 for parity tests — except the conv kernels (patch
+embedding, depthwise 3×3), which stay f16 in every mode: ggml's conv is im2col (f16 columns) + matmul and its
+CPU backend has no f32-kernel × f16-column matmul (the scheduler aborts). The activations are rounded to f16
+by im2col either way, so a f32 kernel would buy no accuracy in stock llama.cpp.
 """
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ _FILE_TYPES = {"f32": LlamaFileType.ALL_F32, "f16": LlamaFileType.MOSTLY_F16, "q
 
 
 def storage_type(spec: TensorSpec, quant: str):
+    if spec.kind == "conv":
+        return F16
     if quant == "f32" or spec.kind == "vector":
         return F32
     if quant == "q8_0" and spec.kind == "matrix" and block_fits(Q8_0, spec.out_shape):

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     import torch
 
-# how a tensor is stored: "matrix" (f16/quantizable), "conv" (f16, never block-quantized), "vector" (f32)
-KINDS = ("matrix", "conv", "vector")
+# how a tensor is stored: "matrix" (f16/f32/quantizable), "embedding" (f16/f32, never block-quantized),
+# "conv" (always f16: ggml's im2col makes f16 columns, and a f32 kernel × f16 columns matmul has no CPU kernel),
+# "vector" (f32)
+KINDS = ("matrix", "embedding", "conv", "vector")
 
 
 @dataclass(frozen=True)

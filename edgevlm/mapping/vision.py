@@ -53,7 +53,8 @@ def _tower(cfg: MobileVLMConfig) -> list[TensorSpec]:
     specs = [
         TensorSpec("v.class_embd", e + "class_embedding", (d,), "vector"),
         TensorSpec("v.patch_embd.weight", e + "patch_embedding.weight", (d, 3, p, p), "conv"),
-        TensorSpec("v.position_embd.weight", e + "position_embedding.weight", (v.num_patches + 1, d), "conv"),
+        TensorSpec("v.position_embd.weight", e + "position_embedding.weight", (v.num_patches + 1, d),
+                   "embedding"),
         TensorSpec("v.pre_ln.weight", TOWER + "pre_layrnorm.weight", (d,), "vector"),
         TensorSpec("v.pre_ln.bias", TOWER + "pre_layrnorm.bias", (d,), "vector"),
     ]

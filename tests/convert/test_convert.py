@@ -34,11 +34,14 @@ def test_converts_every_projector_and_format(synth_ckpt, tmp_path, read_gguf, pr
     assert kv["edgevlm.vision.select_layer"] == -2
     assert not any(n.startswith("v.post_ln") for n in tensors)
     ckpt = open_checkpoint(src)
-    # f32 storage: exact copy of the source (transform only squeezes the depthwise kernel)
+    # conv kernels are f16 in every mode (stock's im2col conv needs it); the transform only squeezes them
     peg_or_dw = "mm.model.peg.0.weight" if preset == "tiny-v2" else "mm.model.mb_block.1.block.0.0.weight"
     src_name = ("model.mm_projector.peg.peg.0.weight" if preset == "tiny-v2"
                 else "model.mm_projector.model.mb_block.1.block.0.0.weight")
-    np.testing.assert_array_equal(tensors[peg_or_dw].data, ckpt.get(src_name).squeeze(1).numpy())
+    np.testing.assert_array_equal(tensors[peg_or_dw].data, ckpt.get(src_name).squeeze(1).half().numpy())
+    np.testing.assert_array_equal(tensors["v.blk.1.ffn_up.weight"].data,  # f32 mode: other matrices exact
+                                  ckpt.get("model.vision_tower.vision_tower.vision_model.encoder.layers.1.mlp.fc1.weight"
+                                           ).numpy())
     assert tensors[peg_or_dw].data.shape == (64, 3, 3)
 
     manifest = json.loads(result.manifest.read_text())
