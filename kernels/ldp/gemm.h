@@ -6,9 +6,29 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
 namespace edgevlm {
+
+// Cache-line aligned storage: packed panels and scratch are read with full-width vector loads, which
+// split across two lines when a buffer is only malloc-aligned.
+template <class T>
+struct CacheAligned {
+    using value_type = T;
+    static constexpr std::size_t kAlign = 64;
+    CacheAligned() = default;
+    template <class U>
+    CacheAligned(const CacheAligned<U> &) {}
+    T *allocate(std::size_t n) { return static_cast<T *>(::operator new(n * sizeof(T), std::align_val_t(kAlign))); }
+    void deallocate(T *p, std::size_t) { ::operator delete(p, std::align_val_t(kAlign)); }
+    template <class U>
+    bool operator==(const CacheAligned<U> &) const { return true; }
+    template <class U>
+    bool operator!=(const CacheAligned<U> &) const { return false; }
+};
+template <class T>
+using AlignedVector = std::vector<T, CacheAligned<T>>;
 
 enum class Dtype { F32 = 0, F16 = 1 };
 enum class Act { None, Gelu };
@@ -30,8 +50,8 @@ public:
 private:
     int n_ = 0, k_ = 0, panels_ = 0;
     Dtype dtype_ = Dtype::F32;
-    std::vector<float> f32_;     // [panel][k][kNR], columns past n zero
-    std::vector<uint16_t> f16_;  // same layout, halves
+    AlignedVector<float> f32_;     // [panel][k][kNR], columns past n zero
+    AlignedVector<uint16_t> f16_;  // same layout, halves
 };
 
 struct GemmArgs {

@@ -53,8 +53,9 @@ PackedWeights pack(const void *src, Dtype dt, int n, int k, const char *what) {
 // Workspace layout of one forward; all slices of Ldp::ws_.
 struct Ldp::Buffers {
     float *h, *x1, *z;       // n_tokens x W each (v2 uses h, x1 = pooled, z = second linear)
-    float *colsum;           // threads x W, per-thread partial sums for SE pooling
-    float *mean, *se_z, *se_s, *rowbuf;  // W, S, W, threads x W
+    float *colsum;           // threads x stride, per-thread partial sums for SE pooling
+    float *mean, *se_z, *se_s, *rowbuf;  // W, S, W, threads x stride
+    size_t stride;           // per-thread row of colsum / rowbuf
     float *scratch;          // threads x gemm scratch
     size_t scratch_per_thread;
 };
@@ -100,20 +101,24 @@ void Ldp::forward(const float *in, int n_tokens, float *out, int threads) {
     if (threads <= 0) threads = (int)std::max(1u, std::thread::hardware_concurrency());
 
     std::lock_guard<std::mutex> lock(mu_);
-    const size_t tw = (size_t)n_tokens * w_, sp = gemm_scratch_floats(n_tokens, std::max(c_, w_));
-    const size_t need = 3 * tw + (size_t)threads * w_ * 2 + 2 * (size_t)w_ + std::max(s_, 1) + threads * sp;
+    // every slice starts on a cache line (16 floats)
+    auto line = [](size_t n) { return (n + 15) / 16 * 16; };
+    const size_t tw = line((size_t)n_tokens * w_), tws = (size_t)threads * line(w_);
+    const size_t sp = line(gemm_scratch_floats(n_tokens, std::max(c_, w_)));
+    const size_t need = 3 * tw + 2 * tws + 2 * line(w_) + line(std::max(s_, 1)) + threads * sp;
     if (ws_.size() < need) ws_.resize(need);  // grows once; later calls reuse the touched pages
     Buffers b;
     float *p = ws_.data();
     b.h = p; p += tw;
     b.x1 = p; p += tw;
     b.z = p; p += tw;
-    b.colsum = p; p += (size_t)threads * w_;
-    b.rowbuf = p; p += (size_t)threads * w_;
-    b.mean = p; p += w_;
-    b.se_s = p; p += w_;
-    b.se_z = p; p += std::max(s_, 1);
+    b.colsum = p; p += tws;
+    b.rowbuf = p; p += tws;
+    b.mean = p; p += line(w_);
+    b.se_s = p; p += line(w_);
+    b.se_z = p; p += line(std::max(s_, 1));
     b.scratch = p;
+    b.stride = line(w_);
     b.scratch_per_thread = sp;
 
     Team team(threads);
@@ -154,15 +159,15 @@ void Ldp::forward_v1(const float *in, int g, float *out, int tid, Team &team, Bu
 void Ldp::block(const LdpBlock &blk, const float *x, int g, int stride, const float *residual, float *act,
                 float *pre_ln, float *dst, int tid, Team &team, Buffers &b) const {
     const int n = team.size(), go = g / stride, rows = go * go;
-    float *colsum = b.colsum + (size_t)tid * w_;
+    float *colsum = b.colsum + (size_t)tid * b.stride;
     std::fill(colsum, colsum + w_, 0.0f);
     dw_ln_hswish(x, g, stride, w_, blk.taps.data(), blk.ln1_w.data(), blk.ln1_b.data(), act, colsum,
-                 b.rowbuf + (size_t)tid * w_, split(rows, n, tid));
+                 b.rowbuf + (size_t)tid * b.stride, split(rows, n, tid));
     team.barrier();
     const Range cr = split(w_, n, tid);
     for (int c = cr.begin; c < cr.end; ++c) {
         float s = 0.0f;
-        for (int i = 0; i < n; ++i) s += b.colsum[(size_t)i * w_ + c];
+        for (int i = 0; i < n; ++i) s += b.colsum[(size_t)i * b.stride + c];
         b.mean[c] = s / (float)rows;
     }
     team.barrier();

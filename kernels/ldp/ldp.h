@@ -41,7 +41,7 @@ private:
     LdpBlock blocks_[2];
 
     std::mutex mu_;                 // one forward at a time per object: the workspace below is shared
-    std::vector<float> ws_;
+    AlignedVector<float> ws_;
 };
 
 }  // namespace edgevlm
