@@ -47,6 +47,7 @@ native-cross: venv
 	$(EDGEVLM) build --target android-arm64 --jobs $(JOBS)
 
 test: setup native-cross
+	ctest --test-dir build/host --output-on-failure
 	$(VPY) -m pytest
 
 demo: setup

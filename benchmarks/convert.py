@@ -81,7 +81,8 @@ def measure(cmd: list[str], env: dict | None = None, cwd: Path | None = None) ->
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:3])}… failed ({proc.returncode}):\n{out[-3000:]}")
-    return {"cmd": " ".join(str(c) for c in cmd), "seconds": round(wall, 2), "peak_rss_bytes": peak[0]}
+    return {"cmd": " ".join(str(c) for c in cmd), "seconds": round(wall, 2), "peak_rss_bytes": peak[0],
+            "loadavg_1min_after": round(os.getloadavg()[0], 2)}  # shared machine: other jobs show up here
 
 
 def build_clip_folder(ckpt: Path, dest: Path) -> None:

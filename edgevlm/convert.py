@@ -68,8 +68,9 @@ def convert(source: str | os.PathLike, out: str | os.PathLike, quant: str = "q4_
     check_coverage(tables, {n: ckpt.meta(n).shape for n in ckpt.names()})
     name = _safe_name(name or _default_name(ckpt))
     llm_name, mm_name = output_names(name, quant, mmproj_quant, mm_table is not None)
+    created = not out.exists()
     ensure_output_dir(out)
-    with _staging(out) as stage, _Progress(progress, sum(len(t.specs) for t in tables)) as bar:
+    with _staging(out, remove_out=created) as stage, _Progress(progress, sum(len(t.specs) for t in tables)) as bar:
         _write_llm(ckpt, llm_table, stage, llm_name, quant, imatrix, name, nthread, bar)
         if mm_table is not None:
             write_mmproj_gguf(ckpt, mm_table, stage / mm_name, mmproj_quant, name, bar.advance)
@@ -168,7 +169,8 @@ def _numel(shape) -> int:
 
 
 @contextmanager
-def _staging(out: Path) -> Iterator[Path]:
+def _staging(out: Path, remove_out: bool) -> Iterator[Path]:
+    """A private folder inside OUT for files being written; on failure OUT goes too if this run created it."""
     stage = out / f".edgevlm-staging-{os.getpid()}"
     try:
         stage.mkdir(exist_ok=True)
@@ -176,8 +178,12 @@ def _staging(out: Path) -> Iterator[Path]:
         raise output_error(out, exc) from exc
     try:
         yield stage
-    finally:
+    except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
+        if remove_out and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    shutil.rmtree(stage, ignore_errors=True)
 
 
 def _commit(stage: Path, out: Path, names: list[str]) -> None:

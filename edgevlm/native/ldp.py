@@ -111,7 +111,10 @@ def _gather(weights: Mapping[str, Any], version: str) -> dict[str, dict[str, np.
 
 
 def _validate_shapes(groups: dict[str, dict[str, np.ndarray]], version: str) -> tuple[int, int, int]:
-    w, c = groups["top"]["fc1_w"].shape if groups["top"]["fc1_w"].ndim == 2 else (-1, -1)
+    fc1 = groups["top"]["fc1_w"]
+    if fc1.ndim != 2:
+        raise TensorMappingError(f"{_top_names(version)['fc1_w']}: shape {tuple(fc1.shape)}, expected (W, C)")
+    w, c = fc1.shape
     s = groups["block1"]["se_fc1_w"].shape[0] if version == "v1" else 0
     names = dict(_top_names(version))
     for i in (1, 2):

@@ -84,5 +84,5 @@ def test_llama_mtmd_cli_encodes_an_image(native_tool, synth_ckpt, test_image, tm
                           capture_output=True, text=True, timeout=300)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
-    assert "image slice encoded" in log or "encoding image" in log, log[-3000:]
-    assert f"projector:          {'ldp' if preset == 'tiny-v1' else 'ldpv2'}" in log or "ldp" in log
+    assert "mtmd batch encoding done" in log, log[-3000:]  # the mmproj loaded and the image went through it
+    assert proc.stdout.strip(), "no tokens generated after the image"
