@@ -14,6 +14,8 @@ set(EDGEVLM_ARM_MARCH "armv8.2-a+dotprod+fp16" CACHE STRING "-march for every tr
 set(CMAKE_C_FLAGS_INIT   "-march=${EDGEVLM_ARM_MARCH}")
 set(CMAKE_CXX_FLAGS_INIT "-march=${EDGEVLM_ARM_MARCH}")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")
+# A static link needs static archives: make find_library (and FindOpenMP's libgomp lookup) take the .a.
+set(CMAKE_FIND_LIBRARY_SUFFIXES .a)
 
 set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)

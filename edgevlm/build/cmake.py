@@ -71,7 +71,7 @@ def configure(target_name: str) -> tuple[BuildTarget, Path, dict]:
     build_dir = target_build_dir(target.name)
     env = {**os.environ, **dict(target.env)}
     env.setdefault("CCACHE_DIR", str(Path.home() / ".cache" / "ccache"))
-    if not (build_dir / "build.ninja").exists():
+    if not ((build_dir / "build.ninja").exists() and (build_dir / "CMakeCache.txt").exists()):
         _run_streaming(_cmake_args(target, source, build_dir), env, lambda line: None,
                        f"cmake configure for {target.name}")
     return target, build_dir, env

@@ -66,11 +66,16 @@ def test_imatrix_changes_the_quantization(native_bin, tiny_v2_ckpt, tmp_path):
 
 def test_llama_completion_generates_from_the_llm(native_tool, tiny_v2_ckpt, tmp_path):
     result = convert(tiny_v2_ckpt, tmp_path / "out", quant="q4_k_m")
-    proc = subprocess.run([str(native_tool("llama-completion")), "-m", str(result.llm), "-p", "Hello world",
-                           "-n", "8", "-no-cnv", "--temp", "0", "-t", "2", "--no-warmup", "--ignore-eos",
-                           "-nr"],  # --no-repack: the host build's AMX matmul crashes on tiny quantized rows
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    cmd = [str(native_tool("llama-completion")), "-m", str(result.llm), "-p", "Hello world", "-n", "8", "-no-cnv",
+           "--temp", "0", "-t", "2", "--no-warmup", "--ignore-eos",
+           "-nr"]  # --no-repack: the host build's AMX matmul crashes on tiny quantized rows
+    # The pinned llama-completion sometimes (≈1 run in 4 here, any model) exits 0 right after "generate:"
+    # without decoding or printing its timings; that is the tool, not the file: allow three attempts.
+    for _ in range(3):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        if "eval time =" in proc.stderr:
+            break
     text = proc.stdout.strip()  # the dummy-prefix space of the first token is printed too
     assert text.startswith("Hello world") and len(text) > len("Hello world")
     assert "eval time =" in proc.stderr and "/     7 runs" in proc.stderr  # 8 new tokens really decoded
