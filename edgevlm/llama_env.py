@@ -6,8 +6,10 @@ folder before the first `import llama_cpp` anywhere in the process.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -55,3 +57,40 @@ def import_mtmd_cpp() -> ModuleType:
     from llama_cpp import mtmd_cpp
 
     return mtmd_cpp
+
+
+class NativeOutput:
+    """What native code printed while quiet_native_output() was active (kept for error messages)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def tail(self, lines: int = 20) -> str:
+        return "\n".join(self.text.splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def quiet_native_output():
+    """Capture what C/C++ code writes to file descriptors 1 and 2 (llama.cpp, ggml and clip logs).
+
+    Their loggers write straight to the process's stdout/stderr, bypassing Python; users see tables and
+    progress bars, not hundreds of loader lines. The text is kept on the yielded object for error messages.
+    """
+    captured = NativeOutput()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield captured
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            sink.seek(0)
+            captured.text = sink.read().decode(errors="replace")

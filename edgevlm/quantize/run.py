@@ -24,7 +24,7 @@ def quantize_gguf(src: Path, dst: Path, quant: str, imatrix: Path | None = None,
     if imatrix is not None and not is_gguf(imatrix):
         _quantize_with_binary(src, dst, quant, imatrix, nthread)
         return
-    from edgevlm.llama_env import import_llama_cpp
+    from edgevlm.llama_env import import_llama_cpp, quiet_native_output
 
     llama_cpp = import_llama_cpp()
     # llama.cpp's per-tensor log would scroll over the progress bar; warnings and errors still print
@@ -38,10 +38,11 @@ def quantize_gguf(src: Path, dst: Path, quant: str, imatrix: Path | None = None,
         params.imatrix = ctypes.cast(arr, ctypes.POINTER(llama_cpp.llama_model_imatrix_data))
         keep.append(arr)
     with atomic_output(dst) as tmp:
-        rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
+        with quiet_native_output() as log:
+            rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
         if rc != 0 or not tmp.is_file():
-            raise OutputError(f"llama_model_quantize failed ({rc}) writing {dst.name}",
-                              hint="see llama.cpp's log above; check free disk space")
+            raise OutputError(f"llama_model_quantize failed ({rc}) writing {dst.name}; llama.cpp said:\n"
+                              f"{log.tail()}", hint="check free disk space")
     del keep
 
 

@@ -95,8 +95,10 @@ def _image_checks(ckpt, ref, llm_path: Path, mmproj: Path, mmproj_quant: str, st
     ref_stock = _ref_image(_reference(ckpt.path, stock=True, stored_layers=stored_layers), img)
     checks = [image_checks.check_stock_file(stock, ref_stock, mmproj_quant),
               image_checks.stock_distance(stock, ref_true)]
-    native = image_checks.native_vision_check(mmproj, img, ref_true, mmproj_quant)
-    return checks + ([native] if native is not None else [])
+    from edgevlm.images import load_rgb
+
+    ref_original = _ref_image(ref, load_rgb(img_path))
+    return checks + [image_checks.native_vision_check(mmproj, img_path, ref_original, mmproj_quant)]
 
 
 def _default_image() -> Path:

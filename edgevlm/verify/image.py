@@ -46,7 +46,14 @@ def cosine_stats(a: np.ndarray, b: np.ndarray) -> dict:
 
 
 def stock_embeddings(mmproj: Path, llm: Path, image, n_threads: int = 2) -> np.ndarray:
-    """Image embeddings from stock libmtmd (n_tokens × n_embd) for a PIL image."""
+    """Image embeddings from stock libmtmd (n_tokens × n_embd) for a PIL image (its loader log captured)."""
+    from edgevlm.llama_env import quiet_native_output
+
+    with quiet_native_output():
+        return _stock_embeddings(mmproj, llm, image, n_threads)
+
+
+def _stock_embeddings(mmproj: Path, llm: Path, image, n_threads: int) -> np.ndarray:
     from edgevlm.llama_env import import_llama_cpp, import_mtmd_cpp
 
     from edgevlm.verify.native_llm import model_params
@@ -104,19 +111,12 @@ def stock_distance(stock: np.ndarray, ref_true: np.ndarray) -> Check:
                  f"cos mean {s['cos_mean']:.4f}, min {s['cos_min']:.4f}", "—", s)
 
 
-def native_vision_check(mmproj: Path, image, ref_true: np.ndarray, mmproj_quant: str) -> Check | None:
-    """Hook for edgevlm's own vision encoder (issue 4): used when `edgevlm.native.vision` exists and is built."""
-    try:
-        from edgevlm.native import vision as native_vision
-    except ImportError:
-        return None
-    encode = getattr(native_vision, "encode_image", None)
-    if encode is None:
-        return None
-    try:
-        emb = np.asarray(encode(mmproj, image))
-    except NativeNotBuilt:
-        return None
+def native_vision_check(mmproj: Path, image_path: Path, ref_true: np.ndarray, mmproj_quant: str) -> Check:
+    """edgevlm's own vision encoder (C++ on ggml + the LDP kernel) vs the true reference, from the ORIGINAL
+    image: the native path does its own pad-then-resize, so preprocessing is part of what is judged."""
+    from edgevlm.native.vision import VisionEncoder
+
+    emb = VisionEncoder(mmproj).encode(image_path)
     s = cosine_stats(emb, ref_true)
     tol = NATIVE_TOL[mmproj_quant]
     return Check(f"edgevlm native vision vs true reference ({mmproj_quant})", s["cos_min"] >= tol,
