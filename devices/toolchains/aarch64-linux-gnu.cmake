@@ -14,8 +14,14 @@ set(EDGEVLM_ARM_MARCH "armv8.2-a+dotprod+fp16" CACHE STRING "-march for every tr
 set(CMAKE_C_FLAGS_INIT   "-march=${EDGEVLM_ARM_MARCH}")
 set(CMAKE_CXX_FLAGS_INIT "-march=${EDGEVLM_ARM_MARCH}")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")
-# A static link needs static archives: make find_library (and FindOpenMP's libgomp lookup) take the .a.
+# A static link needs static archives: make find_library take the .a, and hand FindOpenMP the static
+# libgomp directly (it searches the compiler's implicit link dirs, where the .so wins otherwise).
 set(CMAKE_FIND_LIBRARY_SUFFIXES .a)
+execute_process(COMMAND aarch64-linux-gnu-gcc -print-file-name=libgomp.a
+                OUTPUT_VARIABLE EDGEVLM_LIBGOMP_A OUTPUT_STRIP_TRAILING_WHITESPACE)
+if (EXISTS "${EDGEVLM_LIBGOMP_A}")
+    set(OpenMP_gomp_LIBRARY "${EDGEVLM_LIBGOMP_A}" CACHE FILEPATH "static libgomp for -static links")
+endif()
 
 set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
