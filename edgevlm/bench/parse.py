@@ -37,14 +37,19 @@ def run_metrics(record: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-# llama-mtmd-cli (pinned llama.cpp tools/mtmd) logs: "image slice encoded in 1234 ms",
-# "image decoded (batch 1/1) in 56 ms". Encode = ViT + projector in the stock path.
-MTMD_ENCODE = re.compile(r"image slice encoded in (\d+(?:\.\d+)?) ms")
+# llama-mtmd-cli at the pinned commit logs "mtmd batch encoding done in 28 ms" once per image batch (ViT +
+# projector of every slice); older builds logged "image slice encoded in 1234 ms" per slice.
+MTMD_BATCH_DONE = re.compile(r"mtmd batch encoding done in (\d+(?:\.\d+)?) ms")
+MTMD_SLICE = re.compile(r"image slice encoded in (\d+(?:\.\d+)?) ms")
 
 
 def mtmd_encode_ms(log: str) -> float | None:
-    matches = MTMD_ENCODE.findall(log)
-    return sum(float(m) for m in matches) if matches else None
+    """Stock image encode ms from a llama-mtmd-cli log (None when the log has no encode line)."""
+    for pattern in (MTMD_BATCH_DONE, MTMD_SLICE):
+        matches = pattern.findall(log)
+        if matches:
+            return sum(float(m) for m in matches)
+    return None
 
 
 def llama_bench_tests(text: str, where: str) -> list[dict[str, Any]]:

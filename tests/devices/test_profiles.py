@@ -77,5 +77,7 @@ def test_parsers_of_device_output():
     assert run_metrics(raw) == {"vit_ms": 10.5, "projector_ms": 1.0, "decode_tps": 20.0}   # null ViT: text-only
     log = "load...\nimage slice encoded in 412 ms\nimage decoded (batch 1/1) in 20 ms\n"
     assert mtmd_encode_ms(log) == 412.0 and mtmd_encode_ms("no image") is None
+    pinned = "0.00.032 I encoding mtmd batch, n_chunks = 1\n0.00.061 I mtmd batch encoding done in 28 ms\n"
+    assert mtmd_encode_ms(pinned) == 28.0  # the pinned llama-mtmd-cli's line
     with pytest.raises(DeviceError, match="edgevlm-run wrote invalid JSON"):
         parse_run_json("{oops", "t")
