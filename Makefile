@@ -46,8 +46,11 @@ native: venv
 native-cross: venv
 	$(EDGEVLM) build --target android-arm64 --jobs $(JOBS)
 
+# ctest (C++ kernels), then the main job as a smoke run that also benches the tiny model on this host and
+# prints a report against the committed baseline (informational: host noise never fails it), then pytest.
 test: setup native-cross
 	ctest --test-dir build/host --output-on-failure
+	$(EDGEVLM) demo --out build/ci-demo
 	$(VPY) -m pytest
 
 demo: setup

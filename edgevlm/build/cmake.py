@@ -19,7 +19,7 @@ from edgevlm.build import pin
 from edgevlm.build.source import ensure_source
 from edgevlm.build.targets import BUNDLE_TOOLS, BuildTarget, resolve_target
 from edgevlm.errors import BuildError
-from edgevlm.paths import devices_dir, kernels_dir, target_build_dir
+from edgevlm.paths import REPO_ROOT, devices_dir, kernels_dir, target_build_dir
 
 NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
 DEFAULT_BUILD_TARGET = "edgevlm-all"
@@ -71,6 +71,8 @@ def configure(target_name: str) -> tuple[BuildTarget, Path, dict]:
     build_dir = target_build_dir(target.name)
     env = {**os.environ, **dict(target.env)}
     env.setdefault("CCACHE_DIR", str(Path.home() / ".cache" / "ccache"))
+    # paths relative to the checkout in ccache's hashes: a fresh clone elsewhere reuses the cache
+    env.setdefault("CCACHE_BASEDIR", str(REPO_ROOT))
     if not ((build_dir / "build.ninja").exists() and (build_dir / "CMakeCache.txt").exists()):
         _run_streaming(_cmake_args(target, source, build_dir), env, lambda line: None,
                        f"cmake configure for {target.name}")

@@ -55,7 +55,8 @@ def _host_tokens(model) -> list[int]:
         _missing(f"{runner} not built: run `make native`")
     out = model.out_dir.parent / "host.json"
     proc = subprocess.run([str(runner), "-m", str(model.llm), "-p", PROMPT, "-n", str(GEN), "-t", "2",
-                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+                           "--json", str(out)], capture_output=True, text=True,
+                          errors="replace", timeout=600)  # streamed byte tokens may split UTF-8
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(out.read_text())["tokens"]
 

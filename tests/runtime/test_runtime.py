@@ -85,7 +85,8 @@ def test_json_record_has_the_contract_keys(converted, edgevlm_run, test_image, t
 
 
 def _binary_error(binary, *args):
-    proc = subprocess.run([str(binary), *map(str, args)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([str(binary), *map(str, args)], capture_output=True, text=True, errors="replace",
+                          timeout=120)
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     return proc.returncode, lines
 
