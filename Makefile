@@ -56,8 +56,11 @@ test: setup native-cross
 demo: setup
 	$(EDGEVLM) demo
 
+# Each comparison runs its anchor side by side and writes JSON + Markdown under benchmarks/results/.
+# The real-shape checkpoints are synthesized once into build/ (≈3.4 GB each; the 32k tokenizer ≈4 min once).
+BENCHMARKS := ldp vision decode convert
 bench: setup
-	@for script in benchmarks/*.py; do echo "== $$script"; $(VPY) $$script || exit 1; done
+	@for b in $(BENCHMARKS); do echo "== benchmarks/$$b.py"; $(VPY) benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf demo-out .pytest_cache
