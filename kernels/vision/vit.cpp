@@ -32,13 +32,14 @@ ggml_tensor *Vit::layer(ggml_tensor *x, const VitLayer &l) const {
     ggml_tensor *q = ggml_reshape_3d(ctx_, linear(ctx_, h, l.q_w, l.q_b), d_head, hp.n_head, n_pos);
     ggml_tensor *k = ggml_reshape_3d(ctx_, linear(ctx_, h, l.k_w, l.k_b), d_head, hp.n_head, n_pos);
     ggml_tensor *v = ggml_reshape_3d(ctx_, linear(ctx_, h, l.v_w, l.v_b), d_head, hp.n_head, n_pos);
+    // ggml's fused attention (one pass over K/V per query block, no n_pos² score matrix in memory), with
+    // K and V kept in f32 so the f32 parity target is unaffected.
     q = ggml_permute(ctx_, q, 0, 2, 1, 3);                    // d_head, n_pos, n_head
-    k = ggml_permute(ctx_, k, 0, 2, 1, 3);
-    v = ggml_cont(ctx_, ggml_permute(ctx_, v, 1, 2, 0, 3));   // n_pos, d_head, n_head
-    ggml_tensor *kq = ggml_mul_mat(ctx_, k, q);               // n_pos(k), n_pos(q), n_head
-    kq = ggml_soft_max_ext(ctx_, kq, nullptr, 1.0f / std::sqrt((float)d_head), 0.0f);
-    ggml_tensor *kqv = ggml_mul_mat(ctx_, v, kq);             // d_head, n_pos, n_head
-    ggml_tensor *attn = ggml_cont_2d(ctx_, ggml_permute(ctx_, kqv, 0, 2, 1, 3), hp.n_embd, n_pos);
+    k = ggml_cont(ctx_, ggml_permute(ctx_, k, 0, 2, 1, 3));
+    v = ggml_cont(ctx_, ggml_permute(ctx_, v, 0, 2, 1, 3));
+    ggml_tensor *kqv = ggml_flash_attn_ext(ctx_, q, k, v, nullptr, 1.0f / std::sqrt((float)d_head), 0.0f, 0.0f);
+    ggml_flash_attn_ext_set_prec(kqv, GGML_PREC_F32);
+    ggml_tensor *attn = ggml_reshape_2d(ctx_, kqv, hp.n_embd, n_pos);   // FA output: d_head, n_head, n_pos
     x = ggml_add(ctx_, x, linear(ctx_, attn, l.o_w, l.o_b));
     h = layer_norm(ctx_, x, l.ln2_w, l.ln2_b, hp.eps);
     h = linear(ctx_, quick_gelu(ctx_, linear(ctx_, h, l.up_w, l.up_b)), l.down_w, l.down_b);
