@@ -14,6 +14,8 @@
 
 #include "args.h"
 #include "edgevlm.h"
+#include "ggml-backend.h"
+#include "ggml-cpu.h"
 #include "llama.h"
 #include "prompt.h"
 #include "record.h"
@@ -42,12 +44,25 @@ struct Llm {
     llama_model *model = nullptr;
     llama_context *ctx = nullptr;
     llama_sampler *sampler = nullptr;
+    ggml_threadpool *threadpool = nullptr;
     ~Llm() {
         if (sampler) llama_sampler_free(sampler);
         if (ctx) llama_free(ctx);
+        if (threadpool) ggml_threadpool_free(threadpool);
         if (model) llama_model_free(model);
     }
 };
+
+// A persistent CPU threadpool that polls between graphs, as llama-bench uses: without one, ggml starts and
+// joins its worker threads for every graph (each decoded token).
+static ggml_threadpool *attach_threadpool(llama_context *ctx, int threads) {
+    if (!ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU)) return nullptr;
+    ggml_threadpool_params tpp = ggml_threadpool_params_default(threads);
+    tpp.poll = 50;  // llama-bench's default
+    ggml_threadpool *tp = ggml_threadpool_new(&tpp);
+    if (tp) llama_attach_threadpool(ctx, tp, nullptr);
+    return tp;
+}
 
 struct Vision {
     edgevlm_vision *v = nullptr;
@@ -141,6 +156,7 @@ int run(const Args &a) {
     if ((int)cp.n_ctx < need) throw Failure("context " + std::to_string(cp.n_ctx) + " is too small for " + std::to_string(need) + " tokens");
     llm.ctx = llama_init_from_model(llm.model, cp);
     if (!llm.ctx) throw Failure("cannot create a llama context");
+    llm.threadpool = attach_threadpool(llm.ctx, a.threads);
     llm.sampler = make_sampler(a);
     r.load_ms = ms_since(t0);
 
