@@ -3,7 +3,7 @@ fraction of this machine's memory-bandwidth bound.
 
     python benchmarks/decode.py [--threads 2] [--reps 3] [--prompt 246] [--gen 64] [--work build/bench-vision]
 
-* stock: llama-bench -p PROMPT -n GEN -t THREADS -r REPS -o json (its pp / tg averages).
+* stock: llama-bench -p PROMPT -n 0, then -p 0 -n GEN -d PROMPT (decode at the same KV depth as edgevlm-run).
 * edgevlm: edgevlm-run text-only with --prompt-tokens PROMPT -n GEN (greedy), REPS processes; its JSON record's
   prompt_tps / decode_tps (the same libllama calls; no image so only the LLM is compared).
 * bound: read bandwidth measured with a numpy read loop (THREADS threads summing disjoint 512 MB halves,
@@ -55,14 +55,23 @@ def bytes_per_token(gguf_path: Path) -> int:
     return sum(int(t.n_bytes) for t in GGUFReader(gguf_path).tensors if t.name != "token_embd.weight")
 
 
+def _llama_bench(llm: Path, threads: int, reps: int, *args: str) -> list[dict]:
+    cmd = [str(host_bin_dir() / "llama-bench"), "-m", str(llm), "-t", str(threads), "-r", str(reps), "-o", "json",
+           *args]
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+
+
 def stock(llm: Path, threads: int, reps: int, n_prompt: int, n_gen: int) -> dict:
-    cmd = [str(host_bin_dir() / "llama-bench"), "-m", str(llm), "-p", str(n_prompt), "-n", str(n_gen),
-           "-t", str(threads), "-r", str(reps), "-o", "json"]
-    tests = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-    pp = next(t for t in tests if t["n_prompt"] > 0 and t["n_gen"] == 0)
-    tg = next(t for t in tests if t["n_gen"] > 0 and t["n_prompt"] == 0)
+    """llama-bench at the same work as edgevlm-run: pp N from an empty cache, then tg G at depth N.
+
+    A plain `-n G` measures decode from an EMPTY KV cache, while edgevlm-run (like any real answer) decodes
+    after its prompt; `-d N` puts the N prompt tokens in the cache first, so both attend over the same depth.
+    """
+    pp = next(t for t in _llama_bench(llm, threads, reps, "-p", str(n_prompt), "-n", "0") if t["n_prompt"] > 0)
+    tg = next(t for t in _llama_bench(llm, threads, reps, "-p", "0", "-n", str(n_gen), "-d", str(n_prompt))
+              if t["n_gen"] > 0)
     return {"prompt_tps": pp["avg_ts"], "decode_tps": tg["avg_ts"], "prompt_samples": pp.get("samples_ts"),
-            "decode_samples": tg.get("samples_ts")}
+            "decode_samples": tg.get("samples_ts"), "decode_depth": tg.get("n_depth", n_prompt)}
 
 
 def ours(llm: Path, threads: int, reps: int, n_prompt: int, n_gen: int) -> dict:
