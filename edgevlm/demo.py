@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 from pathlib import Path
 
 from rich.panel import Panel
@@ -94,8 +95,7 @@ def stage_bench(model_dir: Path, image: Path, store_path: Path) -> int:
     table.add_column("metric")
     table.add_column("median")
     for metric, values in sorted(result.records[0].samples.items()):
-        values = sorted(values)
-        table.add_row(metric, f"{values[len(values) // 2]:.2f}")
+        table.add_row(metric, f"{statistics.median(values):.2f}")
     console.print(table)
     return run_ids[0]
 

@@ -3,6 +3,8 @@
 * ``synth_ckpt(preset="tiny-v1", fmt="bin", seed=0, llm_only=False) -> Path`` — session-cached factory.
 * ``tiny_v1_ckpt``, ``tiny_v2_ckpt``, ``tiny_llm_only_ckpt`` — format bin, seed 0 (read-only: do not write
   into them; copy first).
+* ``converted(preset, mmproj_quant="f32")``, ``reference(preset)`` — tiny conversions (LLM f32) and their
+  PyTorch references, cached (used by the native vision and runtime tests).
 * ``test_image`` — Path of a generated 250×410 (W×H) RGB PNG with gradients and shapes, so padding to square
   and the resize are both exercised.
 """
@@ -65,3 +67,19 @@ def test_image(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("images") / "test-250x410.png"
     make_test_image().save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def converted(tmp_path_factory, synth_ckpt):
+    """converted(preset, mmproj_quant="f32") -> folder written by `edgevlm convert` (LLM f32)."""
+    from tests.runtime.models import make_converter
+
+    return make_converter(tmp_path_factory, synth_ckpt)
+
+
+@pytest.fixture(scope="session")
+def reference(synth_ckpt):
+    """reference(preset) -> MobileVLMReference of the tiny checkpoint (f32), cached."""
+    from tests.runtime.models import make_reference
+
+    return make_reference(synth_ckpt)

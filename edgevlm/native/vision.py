@@ -87,23 +87,14 @@ class VisionEncoder:
         if not path.is_file():
             raise ImageError(f"image {path} does not exist", hint="pass the path of a PNG/JPEG file")
         out = np.empty((self.n_tokens, self.n_embd), np.float32)
-        t = _Timings()
-        status = self._lib.edgevlm_vision_encode_file(self._handle, str(path).encode(), out.ctypes.data, ctypes.byref(t))
-        if status == ERR_IMAGE:
-            raise ImageError(self._lib.edgevlm_last_error().decode(errors="replace"), hint="pass a PNG or JPEG file")
-        check(self._lib, status, "edgevlm_vision_encode_file")
-        self.last_timings = t.as_dict()
+        self._timed("edgevlm_vision_encode_file", str(path).encode(), out.ctypes.data, from_file=True)
         return out
 
     def encode_rgb(self, rgb: Any) -> np.ndarray:
         """rgb: uint8 (h, w, 3) array (e.g. np.asarray(PIL image)) -> float32 (n_tokens, n_embd)."""
         img = self._rgb(rgb)
         out = np.empty((self.n_tokens, self.n_embd), np.float32)
-        t = _Timings()
-        status = self._lib.edgevlm_vision_encode_rgb(self._handle, img.ctypes.data, img.shape[1], img.shape[0],
-                                                     out.ctypes.data, ctypes.byref(t))
-        check(self._lib, status, "edgevlm_vision_encode_rgb")
-        self.last_timings = t.as_dict()
+        self._timed("edgevlm_vision_encode_rgb", img.ctypes.data, img.shape[1], img.shape[0], out.ctypes.data)
         return out
 
     def preprocess_rgb(self, rgb: Any) -> np.ndarray:
@@ -121,10 +112,7 @@ class VisionEncoder:
         if x.shape != (3, self.image_size, self.image_size):
             raise EdgeVLMError(f"pixels must be (3, {self.image_size}, {self.image_size}), got {x.shape}")
         out = np.empty((self.n_patches, self.vision_width), np.float32)
-        t = _Timings()
-        check(self._lib, self._lib.edgevlm_vision_features(self._handle, x.ctypes.data, out.ctypes.data,
-                                                           ctypes.byref(t)), "edgevlm_vision_features")
-        self.last_timings = t.as_dict()
+        self._timed("edgevlm_vision_features", x.ctypes.data, out.ctypes.data)
         return out
 
     def project(self, features: Any) -> np.ndarray:
@@ -133,11 +121,18 @@ class VisionEncoder:
         if x.shape != (self.n_patches, self.vision_width):
             raise EdgeVLMError(f"features must be ({self.n_patches}, {self.vision_width}), got {x.shape}")
         out = np.empty((self.n_tokens, self.n_embd), np.float32)
-        t = _Timings()
-        check(self._lib, self._lib.edgevlm_vision_project(self._handle, x.ctypes.data, out.ctypes.data,
-                                                          ctypes.byref(t)), "edgevlm_vision_project")
-        self.last_timings = t.as_dict()
+        self._timed("edgevlm_vision_project", x.ctypes.data, out.ctypes.data)
         return out
+
+    def _timed(self, name: str, *args, from_file: bool = False) -> None:
+        """Call a timed C entry point (handle, *args, timings*): status checked, timings kept.
+        from_file: an undecodable image file is the user's input error (ImageError), not a native failure."""
+        t = _Timings()
+        status = getattr(self._lib, name)(self._handle, *args, ctypes.byref(t))
+        if from_file and status == ERR_IMAGE:
+            raise ImageError(self._lib.edgevlm_last_error().decode(errors="replace"), hint="pass a PNG or JPEG file")
+        check(self._lib, status, name)
+        self.last_timings = t.as_dict()
 
     @staticmethod
     def _rgb(rgb: Any) -> np.ndarray:

@@ -23,6 +23,12 @@ def _copy(src: Path, tmp_path: Path) -> Path:
     return dst
 
 
+def _relabel_projector(src: Path, projector_type: str) -> None:
+    cfg = json.loads((src / "config.json").read_text())
+    cfg["mm_projector_type"] = projector_type
+    (src / "config.json").write_text(json.dumps(cfg))
+
+
 def _assert_no_output(out: Path) -> None:
     assert not out.exists(), f"partial output left: {list(out.iterdir())}"  # OUT was created by the run
 
@@ -42,9 +48,7 @@ def test_no_config(tiny_v2_ckpt, tmp_path):
 
 def test_unknown_projector_type(tiny_v2_ckpt, tmp_path):
     src = _copy(tiny_v2_ckpt, tmp_path)
-    cfg = json.loads((src / "config.json").read_text())
-    cfg["mm_projector_type"] = "ldpnetv3"
-    (src / "config.json").write_text(json.dumps(cfg))
+    _relabel_projector(src, "ldpnetv3")
     with pytest.raises(UnsupportedModel, match="ldpnetv3"):
         convert(src, tmp_path / "out")
 
@@ -52,9 +56,7 @@ def test_unknown_projector_type(tiny_v2_ckpt, tmp_path):
 def test_wrong_projector_type_lists_every_problem(tiny_v2_ckpt, tmp_path):
     """A v2 checkpoint labelled v1: every missing v1 tensor AND every unexpected v2 tensor, in one error."""
     src = _copy(tiny_v2_ckpt, tmp_path)
-    cfg = json.loads((src / "config.json").read_text())
-    cfg["mm_projector_type"] = "ldpnet"
-    (src / "config.json").write_text(json.dumps(cfg))
+    _relabel_projector(src, "ldpnet")
     with pytest.raises(TensorMappingError) as err:
         convert(src, tmp_path / "out")
     msg = str(err.value)

@@ -12,21 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.runtime.models import make_converter, make_reference, per_token_cosine
+from tests.runtime.models import per_token_cosine
 
 pytestmark = pytest.mark.native
 
 COSINE_MIN = {"f32": 0.9999, "f16": 0.999, "q8_0": 0.99}
-
-
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory, synth_ckpt):
-    return make_converter(tmp_path_factory, synth_ckpt)
-
-
-@pytest.fixture(scope="module")
-def reference(synth_ckpt):
-    return make_reference(synth_ckpt)
 
 
 def _encoder(folder, threads=2):
