@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgevlm.build.cmake import build, configure, graph_targets
-from edgevlm.build.targets import BUNDLE_TOOLS
+from edgevlm.build.targets import BUNDLE_TOOLS, KERNEL_TESTS
 from edgevlm.errors import BuildError
 from edgevlm.paths import target_build_dir
 
@@ -62,13 +62,15 @@ def host_bundle() -> Bundle | None:
 
 
 def build_bundle(target_name: str, *, jobs: int | None = None, progress=None) -> Bundle:
-    """Build the bundle's tools for a target (only those the CMake graph has) and assemble the folder."""
+    """Build the bundle's tools for a target (only those the CMake graph has) and assemble the folder; the
+    kernel tests are built beside it (build/<target>/bin) when the tree has them."""
     _, build_dir, _ = configure(target_name)
     available = graph_targets(build_dir)
     tools = tuple(t for t in BUNDLE_TOOLS if t in available)
     if not tools:
         raise BuildError(f"the {target_name} build tree has none of {', '.join(BUNDLE_TOOLS)}")
-    result = build(target_name, jobs=jobs, cmake_target=tools, progress=progress)
+    tests = tuple(t for t in KERNEL_TESTS if t in available)
+    result = build(target_name, jobs=jobs, cmake_target=tools + tests, progress=progress)
     missing = [t for t in BUNDLE_TOOLS if t not in tools]
     return assemble(result.target, result.bin_dir, result.info, tools, missing)
 

@@ -63,6 +63,14 @@ def _run_streaming(cmd: list[str], env: dict, on_line, what: str) -> None:
         raise BuildError(f"{what} failed (exit {code}); last output:\n" + "\n".join(tail))
 
 
+def _needs_configure(target: BuildTarget, build_dir: Path) -> bool:
+    """A new tree, or one configured with other values than the target now defines (e.g. after an upgrade)."""
+    if not ((build_dir / "build.ninja").exists() and (build_dir / "CMakeCache.txt").exists()):
+        return True
+    cache = _read_cmake_cache(build_dir / "CMakeCache.txt")
+    return any(cache.get(key) != value for key, value in target.cmake_defs)
+
+
 def configure(target_name: str) -> tuple[BuildTarget, Path, dict]:
     """Fetch/verify the pinned source if needed and configure the target's build tree (first time only)."""
     target = resolve_target(target_name)
@@ -73,7 +81,7 @@ def configure(target_name: str) -> tuple[BuildTarget, Path, dict]:
     env.setdefault("CCACHE_DIR", str(Path.home() / ".cache" / "ccache"))
     # paths relative to the checkout in ccache's hashes: a fresh clone elsewhere reuses the cache
     env.setdefault("CCACHE_BASEDIR", str(REPO_ROOT))
-    if not ((build_dir / "build.ninja").exists() and (build_dir / "CMakeCache.txt").exists()):
+    if _needs_configure(target, build_dir):
         _run_streaming(_cmake_args(target, source, build_dir), env, lambda line: None,
                        f"cmake configure for {target.name}")
     return target, build_dir, env

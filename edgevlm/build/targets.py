@@ -30,8 +30,10 @@ HOST = BuildTarget(
 
 # Snapdragon 888: Cortex-A78/X1/A55 = ARMv8.2-A + dotprod + fp16 arithmetic (no SVE, no i8mm).
 SD888_ARCH = "armv8.2-a+dotprod+fp16"
+# The C++ kernel tests are built too (static, small): tests/devices runs them under qemu as a Cortex-A76, which
+# is how the NEON / dotprod paths of the LDP kernel and the int8 GEMM are checked on this x86 machine.
 _ANDROID_DEFS = (("GGML_NATIVE", "OFF"), ("GGML_CPU_ARM_ARCH", SD888_ARCH), ("BUILD_SHARED_LIBS", "OFF"),
-                 ("EDGEVLM_BUILD_TESTS", "OFF"))
+                 ("EDGEVLM_BUILD_TESTS", "ON"))
 
 ANDROID_ARM64 = BuildTarget(
     name="android-arm64",
@@ -61,6 +63,8 @@ TARGETS = MappingProxyType({t.name: t for t in (HOST, ANDROID_ARM64, JETSON_ORIN
 
 # What a device bundle holds: edgevlm's runner and the stock tools it is compared against.
 BUNDLE_TOOLS = ("edgevlm-run", "llama-bench", "llama-mtmd-cli")
+# Built beside a bundle (not shipped in it) when the tree has them: the C++ kernel tests, run under qemu.
+KERNEL_TESTS = ("test-edgevlm-ldp", "test-edgevlm-q8")
 
 
 def get_target(name: str) -> BuildTarget:

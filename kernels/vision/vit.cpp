@@ -13,10 +13,6 @@ ggml_tensor *layer_norm(ggml_context *ctx, ggml_tensor *x, ggml_tensor *w, ggml_
     return ggml_add(ctx, ggml_mul(ctx, ggml_norm(ctx, x, eps), w), b);
 }
 
-ggml_tensor *linear(ggml_context *ctx, ggml_tensor *x, ggml_tensor *w, ggml_tensor *b) {
-    return ggml_add(ctx, ggml_mul_mat(ctx, w, x), b);
-}
-
 // CLIP's quick_gelu x * sigmoid(1.702 x), computed exactly: ggml_gelu_quick on f32 goes through an
 // f16 lookup table (~1e-3 relative error), which alone would cost the f32 mmproj its 0.9999 cosine.
 ggml_tensor *quick_gelu(ggml_context *ctx, ggml_tensor *x) {
@@ -25,13 +21,18 @@ ggml_tensor *quick_gelu(ggml_context *ctx, ggml_tensor *x) {
 
 }  // namespace
 
+ggml_tensor *Vit::linear(ggml_tensor *x, ggml_tensor *w, ggml_tensor *b) const {
+    if (q8_) return q8_->apply(ctx_, x, w, b);
+    return ggml_add(ctx_, ggml_mul_mat(ctx_, w, x), b);
+}
+
 ggml_tensor *Vit::layer(ggml_tensor *x, const VitLayer &l) const {
     const VitHparams &hp = m_.hp;
     const int n_pos = hp.n_patches() + 1, d_head = hp.n_embd / hp.n_head;
     ggml_tensor *h = layer_norm(ctx_, x, l.ln1_w, l.ln1_b, hp.eps);
-    ggml_tensor *q = ggml_reshape_3d(ctx_, linear(ctx_, h, l.q_w, l.q_b), d_head, hp.n_head, n_pos);
-    ggml_tensor *k = ggml_reshape_3d(ctx_, linear(ctx_, h, l.k_w, l.k_b), d_head, hp.n_head, n_pos);
-    ggml_tensor *v = ggml_reshape_3d(ctx_, linear(ctx_, h, l.v_w, l.v_b), d_head, hp.n_head, n_pos);
+    ggml_tensor *q = ggml_reshape_3d(ctx_, linear(h, l.q_w, l.q_b), d_head, hp.n_head, n_pos);
+    ggml_tensor *k = ggml_reshape_3d(ctx_, linear(h, l.k_w, l.k_b), d_head, hp.n_head, n_pos);
+    ggml_tensor *v = ggml_reshape_3d(ctx_, linear(h, l.v_w, l.v_b), d_head, hp.n_head, n_pos);
     // ggml's fused attention (one pass over K/V per query block, no n_pos² score matrix in memory), with
     // K and V kept in f32 so the f32 parity target is unaffected.
     q = ggml_permute(ctx_, q, 0, 2, 1, 3);                    // d_head, n_pos, n_head
@@ -40,14 +41,18 @@ ggml_tensor *Vit::layer(ggml_tensor *x, const VitLayer &l) const {
     ggml_tensor *kqv = ggml_flash_attn_ext(ctx_, q, k, v, nullptr, 1.0f / std::sqrt((float)d_head), 0.0f, 0.0f);
     ggml_flash_attn_ext_set_prec(kqv, GGML_PREC_F32);
     ggml_tensor *attn = ggml_reshape_2d(ctx_, kqv, hp.n_embd, n_pos);   // FA output: d_head, n_head, n_pos
-    x = ggml_add(ctx_, x, linear(ctx_, attn, l.o_w, l.o_b));
+    x = ggml_add(ctx_, x, linear(attn, l.o_w, l.o_b));
     h = layer_norm(ctx_, x, l.ln2_w, l.ln2_b, hp.eps);
-    h = linear(ctx_, quick_gelu(ctx_, linear(ctx_, h, l.up_w, l.up_b)), l.down_w, l.down_b);
+    h = linear(quick_gelu(ctx_, linear(h, l.up_w, l.up_b)), l.down_w, l.down_b);
     return ggml_add(ctx_, x, h);
 }
 
-Vit::Vit(const Mmproj &m, ggml_backend_t backend) : m_(m), backend_(backend) {
+Vit::Vit(Mmproj &m, ggml_backend_t backend) : m_(m), backend_(backend) {
     const VitHparams &hp = m.hp;
+    if (q8_linear_wanted(m, backend)) {
+        q8_repack_layers(m);
+        q8_ = std::make_unique<Q8Linear>(hp.n_ff);
+    }
     const VitWeights &w = m.vit;
     ggml_init_params ip = {ggml_tensor_overhead() * kGraphNodes + ggml_graph_overhead_custom(kGraphNodes, false),
                            nullptr, true};

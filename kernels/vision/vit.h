@@ -3,15 +3,20 @@
 // pre-LayerNorm, the selected encoder layers (quick_gelu MLP), no post-LayerNorm, CLS dropped.
 #pragma once
 
+#include <memory>
+
 #include "ggml-alloc.h"
 #include "ggml-backend.h"
 #include "mmproj.h"
+#include "q8_linear.h"
 
 namespace edgevlm {
 
 class Vit {
 public:
-    Vit(const Mmproj &m, ggml_backend_t backend);
+    // On the CPU backend with Q8_0 matrices the Vit takes them over: they are repacked in place for the
+    // int8 GEMM (q8_linear.h), so one Mmproj serves one Vit.
+    Vit(Mmproj &m, ggml_backend_t backend);
     ~Vit();
     Vit(const Vit &) = delete;
     Vit &operator=(const Vit &) = delete;
@@ -21,6 +26,7 @@ public:
 
 private:
     ggml_tensor *layer(ggml_tensor *x, const VitLayer &l) const;
+    ggml_tensor *linear(ggml_tensor *x, ggml_tensor *w, ggml_tensor *b) const;
 
     const Mmproj &m_;
     ggml_backend_t backend_;
@@ -28,6 +34,7 @@ private:
     ggml_cgraph *graph_ = nullptr;
     ggml_gallocr_t alloc_ = nullptr;
     ggml_tensor *input_ = nullptr, *output_ = nullptr;
+    std::unique_ptr<Q8Linear> q8_;  // set when the Q8_0 matrices run on the int8 GEMM
 };
 
 }  // namespace edgevlm

@@ -86,3 +86,19 @@ def test_cortex_a72_gets_illegal_instruction(tmp_path, adb_server, android_bundl
         result = _phone_run(transport, android_bundle, tiny_model)
     assert result.code == 128 + 4, (result.code, result.stderr[-500:])     # SIGILL
     assert "illegal instruction" in result.stderr.lower()
+
+
+@pytest.mark.parametrize("test_binary, simd", [("test-edgevlm-ldp", "SIMD neon+fp16+dotprod"),
+                                                ("test-edgevlm-q8", "path neon-dotprod")])
+def test_kernel_tests_pass_on_the_phone_isa(test_binary, simd):
+    """The C++ kernel tests (normalised error vs double references), cross-built with the phone's flags and run
+    as a Cortex-A76: the NEON / fp16 / sdot code paths that x86 ctest never compiles."""
+    from edgevlm.paths import target_build_dir
+
+    binary = target_build_dir("android-arm64") / "bin" / test_binary
+    if not binary.is_file():
+        _missing(f"{binary} not built: run `edgevlm build --target android-arm64`")
+    proc = subprocess.run(["qemu-aarch64-static", "-cpu", "cortex-a76", str(binary)], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1000:]
+    assert simd in proc.stdout and "0 failure(s)" in proc.stdout
