@@ -25,7 +25,11 @@ enum edgevlm_status {
 /* Weight storage types. Matrices and convolution kernels take this type; vectors are always f32. */
 enum edgevlm_dtype {
     EDGEVLM_DTYPE_F32 = 0,
-    EDGEVLM_DTYPE_F16 = 1 /* IEEE 754 binary16, as uint16_t */
+    EDGEVLM_DTYPE_F16 = 1, /* IEEE 754 binary16, as uint16_t */
+    /* ggml's block_q8_0 rows (per 32 inputs: an f16 scale + 32 int8), run on int8 dot products. Only the
+     * Linear / pointwise matrices take it (out rows a multiple of 16, inputs of 32); with it, the depthwise
+     * conv kernels and squeeze-excitation matrices are passed as f32. */
+    EDGEVLM_DTYPE_Q8_0 = 8
 };
 
 /* "MAJOR.MINOR.PATCH" of the native library. */

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "ops.h"
+#include "q8_gemm.h"
 #include "simd.h"
 #include "team.h"
 
@@ -88,6 +91,14 @@ int PackedWeights::panel_width() { return kNR; }
 
 PackedWeights::PackedWeights(const void *w, Dtype dtype, int n, int k)
     : n_(n), k_(k), panels_((n + kNR - 1) / kNR), dtype_(dtype) {
+    if (dtype == Dtype::Q8_0) {
+        if (!q8::shape_supported(n, k))
+            throw std::invalid_argument("Q8_0 matrices need outputs in multiples of 16 and inputs in multiples of 32, got " +
+                                        std::to_string(n) + " x " + std::to_string(k));
+        q8_.resize((size_t)n * (k / q8::kBlock) * q8::kBlockBytes);
+        q8::repack(w, n, k, q8_.data());
+        return;
+    }
     const size_t total = (size_t)panels_ * k * kNR;
     if (dtype == Dtype::F32) f32_.assign(total, 0.0f);
     else f16_.assign(total, 0);
@@ -104,11 +115,16 @@ PackedWeights::PackedWeights(const void *w, Dtype dtype, int n, int k)
 }
 
 size_t gemm_scratch_floats(int m, int k) {
-    (void)k;
-    return (size_t)round_up(m, kMR) * kKC + (size_t)kKC * kNR + (size_t)kMR * kNR;
+    const size_t f = (size_t)round_up(m, kMR) * kKC + (size_t)kKC * kNR + (size_t)kMR * kNR;
+    return std::max(f, (q8::scratch_bytes(round_up(k, q8::kBlock)) + 3) / 4);
 }
 
 void gemm(const PackedWeights &w, const GemmArgs &g, int tid, int n_threads, float *scratch) {
+    if (w.dtype() == Dtype::Q8_0) {
+        q8::Problem p{g.a, g.m, g.lda, w.q8_packed(), w.n(), w.k(), g.bias, g.c, g.ldc, g.a_colscale, g.act == Act::Gelu};
+        q8::gemm(p, tid, n_threads, scratch);
+        return;
+    }
     // Split output panels when there are enough of them (each thread then reads only its part of W);
     // otherwise split rows.
     const bool by_panels = w.panels() >= 2 * n_threads;

@@ -30,13 +30,14 @@ struct CacheAligned {
 template <class T>
 using AlignedVector = std::vector<T, CacheAligned<T>>;
 
-enum class Dtype { F32 = 0, F16 = 1 };
+enum class Dtype { F32 = 0, F16 = 1, Q8_0 = 8 };  // values of enum edgevlm_dtype
 enum class Act { None, Gelu };
 
 class PackedWeights {
 public:
     PackedWeights() = default;
-    // w: row-major n x k (PyTorch Linear / 1x1 conv weight), f32 or IEEE half.
+    // w: row-major n x k (PyTorch Linear / 1x1 conv weight), f32, IEEE half, or ggml Q8_0 rows (repacked
+    // for the int8 GEMM of kernels/q8; throws std::invalid_argument when n or k do not fit its layout).
     PackedWeights(const void *w, Dtype dtype, int n, int k);
 
     int n() const { return n_; }
@@ -45,6 +46,7 @@ public:
     Dtype dtype() const { return dtype_; }
     const float *panel_f32(int p) const { return f32_.data() + (size_t)p * k_ * panel_width(); }
     const uint16_t *panel_f16(int p) const { return f16_.data() + (size_t)p * k_ * panel_width(); }
+    const void *q8_packed() const { return q8_.data(); }
     static int panel_width();
 
 private:
@@ -52,12 +54,14 @@ private:
     Dtype dtype_ = Dtype::F32;
     AlignedVector<float> f32_;     // [panel][k][kNR], columns past n zero
     AlignedVector<uint16_t> f16_;  // same layout, halves
+    AlignedVector<uint8_t> q8_;    // Q8_0: kernels/q8's packed layout
 };
 
 struct GemmArgs {
     const float *a;           // m x k, row stride lda
     int m, lda;
     const float *a_colscale;  // optional per-input-channel scale folded into A's packing (SE), or null
+                              // (Q8_0 weights: applied to A before it is quantized)
     float *c;                 // m x n, row stride ldc
     int ldc;
     const float *bias;        // optional, n

@@ -63,29 +63,30 @@ struct Ldp::Buffers {
 Ldp::Ldp(const edgevlm_ldp_params &p) : version_(p.version), c_(p.n_embd), w_(p.width), s_(p.se_dim) {
     if (p.version != EDGEVLM_LDP_V1 && p.version != EDGEVLM_LDP_V2)
         throw std::invalid_argument("version must be 1 (ldpnet) or 2 (ldpnetv2), got " + std::to_string(p.version));
-    if (p.dtype != EDGEVLM_DTYPE_F32 && p.dtype != EDGEVLM_DTYPE_F16)
-        throw std::invalid_argument("dtype must be 0 (f32) or 1 (f16), got " + std::to_string(p.dtype));
+    if (p.dtype != EDGEVLM_DTYPE_F32 && p.dtype != EDGEVLM_DTYPE_F16 && p.dtype != EDGEVLM_DTYPE_Q8_0)
+        throw std::invalid_argument("dtype must be 0 (f32), 1 (f16) or 8 (q8_0), got " + std::to_string(p.dtype));
     if (c_ <= 0 || w_ <= 0) throw std::invalid_argument("n_embd and width must be positive");
     if (version_ == EDGEVLM_LDP_V1 && s_ <= 0) throw std::invalid_argument("se_dim must be positive for v1");
     const Dtype dt = static_cast<Dtype>(p.dtype);
+    const Dtype small = dt == Dtype::Q8_0 ? Dtype::F32 : dt;  // conv kernels and SE matrices
     fc1_ = pack(p.fc1_w, dt, w_, c_, "fc1_w");
     fc2_ = pack(p.fc2_w, dt, w_, w_, "fc2_w");
     fc1_b_ = copy_vec(p.fc1_b, w_, "fc1_b");
     fc2_b_ = copy_vec(p.fc2_b, w_, "fc2_b");
     if (version_ == EDGEVLM_LDP_V2) {
-        peg_taps_ = dw_taps(p.peg_w, dt, w_, "peg_w");
+        peg_taps_ = dw_taps(p.peg_w, small, w_, "peg_w");
         peg_b_ = copy_vec(p.peg_b, w_, "peg_b");
         return;
     }
     for (int i = 0; i < 2; ++i) {
         const edgevlm_ldp_block &s = p.blocks[i];
         LdpBlock &b = blocks_[i];
-        b.taps = dw_taps(s.dw_w, dt, w_, "blocks[].dw_w");
+        b.taps = dw_taps(s.dw_w, small, w_, "blocks[].dw_w");
         b.ln1_w = copy_vec(s.ln1_w, w_, "blocks[].ln1_w");
         b.ln1_b = copy_vec(s.ln1_b, w_, "blocks[].ln1_b");
-        b.se1 = widen(s.se_fc1_w, dt, (size_t)s_ * w_, "blocks[].se_fc1_w");
+        b.se1 = widen(s.se_fc1_w, small, (size_t)s_ * w_, "blocks[].se_fc1_w");
         b.se1_b = copy_vec(s.se_fc1_b, s_, "blocks[].se_fc1_b");
-        b.se2 = widen(s.se_fc2_w, dt, (size_t)w_ * s_, "blocks[].se_fc2_w");
+        b.se2 = widen(s.se_fc2_w, small, (size_t)w_ * s_, "blocks[].se_fc2_w");
         b.se2_b = copy_vec(s.se_fc2_b, w_, "blocks[].se_fc2_b");
         b.pw = pack(s.pw_w, dt, w_, w_, "blocks[].pw_w");
         b.ln2_w = copy_vec(s.ln2_w, w_, "blocks[].ln2_w");

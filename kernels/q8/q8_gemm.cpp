@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "ops.h"   // gelu_inplace
 #include "simd.h"  // half_to_float
 #include "team.h"
 
@@ -34,23 +35,26 @@ constexpr size_t kScaleBytes = kPanel * 2;
 
 size_t align64(size_t x) { return (x + 63) / 64 * 64; }
 
-// A chunk of quantized rows: values [row][k], scales and (128 x) block sums [row][k / 32].
+// A chunk of quantized rows: values [row][k], scales and (128 x) block sums [row][k / 32], and one float row
+// for scaling a row of A before it is quantized.
 struct QRows {
     int8_t *q;
     float *d;
     int32_t *s;
+    float *scaled;
     int k, nb;
 };
 
 QRows carve(void *scratch, int k) {
-    const int nb = k / kBlock;
+    const size_t nb = (size_t)k / kBlock, q_bytes = align64((size_t)kChunk * k), v_bytes = align64(kChunk * nb * 4);
     auto *base = static_cast<uint8_t *>(scratch);
     QRows r;
     r.k = k;
-    r.nb = nb;
+    r.nb = (int)nb;
     r.q = reinterpret_cast<int8_t *>(base);
-    r.d = reinterpret_cast<float *>(base + align64((size_t)kChunk * k));
-    r.s = reinterpret_cast<int32_t *>(base + align64((size_t)kChunk * k) + align64((size_t)kChunk * nb * 4));
+    r.d = reinterpret_cast<float *>(base + q_bytes);
+    r.s = reinterpret_cast<int32_t *>(base + q_bytes + v_bytes);
+    r.scaled = reinterpret_cast<float *>(base + q_bytes + 2 * v_bytes);
     return r;
 }
 
@@ -106,6 +110,10 @@ void quantize_rows(const Problem &p, int r0, int rows, QRows &qr) {
             continue;
         }
         const float *x = p.a + (size_t)(r0 + i) * p.lda;
+        if (p.a_colscale) {
+            for (int j = 0; j < qr.k; ++j) qr.scaled[j] = x[j] * p.a_colscale[j];
+            x = qr.scaled;
+        }
         for (int b = 0; b < qr.nb; ++b) quantize_block(x + b * kBlock, q + b * kBlock, d + b, s + b);
     }
 }
@@ -262,7 +270,7 @@ void repack_in_place(void *q8_0, int n, int k) {
 
 size_t scratch_bytes(int k) {
     const size_t nb = (size_t)k / kBlock;
-    return align64((size_t)kChunk * k) + 2 * align64((size_t)kChunk * nb * 4);
+    return align64((size_t)kChunk * k) + 2 * align64((size_t)kChunk * nb * 4) + align64((size_t)k * 4);
 }
 
 void gemm(const Problem &p, int tid, int n_threads, void *scratch) {
@@ -281,6 +289,7 @@ void gemm(const Problem &p, int tid, int n_threads, void *scratch) {
                 for (int i = 0; i < std::min(kMR, n_rows - i0); ++i) {
                     float *c = p.c + (size_t)(r0 + i0 + i) * p.ldc + pn * kPanel;
                     for (int j = 0; j < kPanel; ++j) c[j] = out[i][j] + (bias ? bias[j] : 0.0f);
+                    if (p.gelu) gelu_inplace(c, kPanel);
                 }
             }
         }

@@ -47,6 +47,8 @@ struct Problem {
     const float *bias;  // n floats, or null
     float *c;           // m x n output, row stride ldc floats
     int ldc;
+    const float *a_colscale = nullptr;  // optional per-input scale applied to A before quantizing (LDP's SE)
+    bool gelu = false;                  // exact GELU on the result (after the bias)
 };
 
 // Scratch one thread needs for gemm() with k inputs (quantized rows of A).

@@ -305,32 +305,63 @@ DVec projector_ref(int version, const Weights &W, const Vec &x, int g, int c, in
     return cur;
 }
 
-void test_projector(int version, bool f16, int threads) {
-    const int c = 40, w = 56, s = 16, g = 8;
+// ggml's Q8_0 reference quantization of n x k rows (k a multiple of 32); v becomes the dequantized values.
+std::vector<uint8_t> quantize_q8_0(Vec &v, int k) {
+    std::vector<uint8_t> blocks(v.size() / 32 * 34);
+    for (size_t b = 0; b < v.size() / 32; ++b) {
+        float amax = 0.0f;
+        for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(v[b * 32 + j]));
+        const uint16_t dh = float_to_half(amax / 127.0f);
+        const float id = amax > 0.0f ? 127.0f / amax : 0.0f, d = half_to_float(dh);
+        std::memcpy(&blocks[b * 34], &dh, 2);
+        for (int j = 0; j < 32; ++j) {
+            const int q = (int)std::round(v[b * 32 + j] * id);
+            blocks[b * 34 + 2 + j] = (uint8_t)(int8_t)q;
+            v[b * 32 + j] = q * d;
+        }
+    }
+    (void)k;
+    return blocks;
+}
+
+// dtype: the matrices' storage; the reference uses the same rounded weights. Q8_0 quantizes the Linear /
+// pointwise matrices (conv kernels and SE stay f32) and the activations inside the GEMM: each product then
+// carries ~2e-5 NMSE of int8 activation rounding (test_q8_gemm); v1 chains three of them through GELU,
+// LayerNorm and hardswish (measured 2-3e-4; v2 5-7e-5). Bound 1e-3: a misread layout or scale gives ~1.
+void test_projector(int version, Dtype dtype, int threads) {
+    const bool q8 = dtype == Dtype::Q8_0;
+    const int c = q8 ? 64 : 40, w = q8 ? 64 : 56, s = 16, g = 8;
     Weights W = make_weights(c, w, s);
-    // matrices and conv kernels in the chosen dtype; the reference uses the same rounded values
     std::vector<std::vector<uint16_t>> halves;
-    auto mat = [&](Vec &v) -> const void * {
-        if (!f16) return v.data();
+    std::vector<std::vector<uint8_t>> blocks;
+    halves.reserve(32);
+    blocks.reserve(8);
+    auto small = [&](Vec &v) -> const void * {  // conv kernels, SE matrices
+        if (dtype != Dtype::F16) return v.data();
         halves.emplace_back();
         v = round_f16(v, &halves.back());
         return halves.back().data();
     };
+    auto mat = [&](Vec &v, int k) -> const void * {  // Linear / pointwise matrices
+        if (!q8) return small(v);
+        blocks.push_back(quantize_q8_0(v, k));
+        return blocks.back().data();
+    };
     edgevlm_ldp_params p{};
-    p.version = version; p.dtype = f16 ? EDGEVLM_DTYPE_F16 : EDGEVLM_DTYPE_F32;
+    p.version = version; p.dtype = (int)dtype;
     p.n_embd = c; p.width = w; p.se_dim = s;
-    halves.reserve(32);
-    p.fc1_w = mat(W.fc1); p.fc1_b = W.fc1b.data(); p.fc2_w = mat(W.fc2); p.fc2_b = W.fc2b.data();
-    p.peg_w = mat(W.peg); p.peg_b = W.pegb.data();
+    p.fc1_w = mat(W.fc1, c); p.fc1_b = W.fc1b.data(); p.fc2_w = mat(W.fc2, w); p.fc2_b = W.fc2b.data();
+    p.peg_w = small(W.peg); p.peg_b = W.pegb.data();
     for (int i = 0; i < 2; ++i) {
         edgevlm_ldp_block &b = p.blocks[i];
-        b.dw_w = mat(W.dw[i]); b.ln1_w = W.ln1w[i].data(); b.ln1_b = W.ln1b[i].data();
-        b.se_fc1_w = mat(W.se1[i]); b.se_fc1_b = W.se1b[i].data(); b.se_fc2_w = mat(W.se2[i]); b.se_fc2_b = W.se2b[i].data();
-        b.pw_w = mat(W.pw[i]); b.ln2_w = W.ln2w[i].data(); b.ln2_b = W.ln2b[i].data();
+        b.dw_w = small(W.dw[i]); b.ln1_w = W.ln1w[i].data(); b.ln1_b = W.ln1b[i].data();
+        b.se_fc1_w = small(W.se1[i]); b.se_fc1_b = W.se1b[i].data(); b.se_fc2_w = small(W.se2[i]); b.se_fc2_b = W.se2b[i].data();
+        b.pw_w = mat(W.pw[i], w); b.ln2_w = W.ln2w[i].data(); b.ln2_b = W.ln2b[i].data();
     }
     edgevlm_ldp *ldp = edgevlm_ldp_create(&p);
-    const std::string name = std::string("projector v") + std::to_string(version) + (f16 ? " f16" : " f32") +
-                             " C=40 W=56 g=8 t=" + std::to_string(threads);
+    const char *dname = dtype == Dtype::F32 ? " f32" : dtype == Dtype::F16 ? " f16" : " q8_0";
+    const std::string name = std::string("projector v") + std::to_string(version) + dname + " C=" + std::to_string(c) +
+                             " W=" + std::to_string(w) + " g=8 t=" + std::to_string(threads);
     if (!ldp) {
         std::printf("  %s: create failed: %s\n", name.c_str(), edgevlm_last_error());
         ++g_failures;
@@ -340,11 +371,21 @@ void test_projector(int version, bool f16, int threads) {
     Vec out((size_t)(g / 2) * (g / 2) * w, NAN);
     const int st = edgevlm_ldp_forward(ldp, x.data(), g * g, out.data(), threads);
     expect(st == EDGEVLM_OK, name + " forward status");
-    expect_nmse(name, out.data(), projector_ref(version, W, x, g, c, w, s));
+    expect_nmse(name, out.data(), projector_ref(version, W, x, g, c, w, s), q8 ? 1e-3 : 1e-10);
     expect(edgevlm_ldp_forward(ldp, x.data(), 63, out.data(), threads) == EDGEVLM_ERR_INVALID_ARGUMENT &&
                std::strstr(edgevlm_last_error(), "n_tokens") != nullptr,
            name + " rejects 63 tokens");
     edgevlm_ldp_free(ldp);
+}
+
+void test_q8_0_shape_errors() {
+    Weights W = make_weights(40, 56, 16);
+    edgevlm_ldp_params p{};
+    p.version = EDGEVLM_LDP_V2; p.dtype = EDGEVLM_DTYPE_Q8_0; p.n_embd = 40; p.width = 56;
+    std::vector<uint8_t> junk(56 * 56 * 2);
+    p.fc1_w = p.fc2_w = junk.data(); p.fc1_b = p.fc2_b = W.fc1b.data(); p.peg_w = W.peg.data(); p.peg_b = W.pegb.data();
+    expect(edgevlm_ldp_create(&p) == nullptr && std::strstr(edgevlm_last_error(), "multiples of 16") != nullptr,
+           "Q8_0 with a width that is not whole panels: error names the rule");
 }
 
 void test_abi_errors() {
@@ -387,8 +428,9 @@ int main() {
     for (int stride : {1, 2}) test_dw_ln_hswish(8, 37, stride, 2);
     test_se_and_ln(9, 37, 11);
     for (int version : {EDGEVLM_LDP_V1, EDGEVLM_LDP_V2})
-        for (bool f16 : {false, true})
-            for (int t : {1, 2}) test_projector(version, f16, t);
+        for (Dtype dtype : {Dtype::F32, Dtype::F16, Dtype::Q8_0})
+            for (int t : {1, 2}) test_projector(version, dtype, t);
+    test_q8_0_shape_errors();
     test_abi_errors();
     std::printf("%d failure(s)\n", g_failures);
     return g_failures == 0 ? 0 : 1;

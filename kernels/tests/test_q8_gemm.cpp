@@ -121,6 +121,22 @@ void test_case(int m, int n, int k, bool with_bias, int pad_c, int threads) {
     expect(pad_untouched, name + " leaves columns past n alone");
 }
 
+// The LDP kernel's use: a per-input scale on A (squeeze-excitation) and GELU after the bias.
+void test_colscale_gelu() {
+    const int m = 20, n = 32, k = 64;
+    const Q8Matrix w = quantize(n, k);
+    std::vector<uint8_t> packed(w.q8_0.size());
+    q8::repack(w.q8_0.data(), n, k, packed.data());
+    const auto a = randn((size_t)m * k, 1.0f), scale = randn(k, 1.0f), bias = randn(n, 0.5f);
+    std::vector<float> scaled(a.size());
+    for (size_t i = 0; i < a.size(); ++i) scaled[i] = a[i] * scale[i % k];
+    q8::Problem p{a.data(), m, k, packed.data(), n, k, bias.data(), nullptr, n, scale.data(), true};
+    const auto c = run(p, 2);
+    auto ref = matmul(fake_quantize(scaled), w.deq, bias, m, n, k);
+    for (auto &v : ref) v = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+    check("column scale + GELU m=20 n=32 k=64 vs exact", nmse(c, ref, m, n, n), 1e-9);
+}
+
 void test_in_place_repack() {
     const Q8Matrix w = quantize(48, 96);
     std::vector<uint8_t> packed(w.q8_0.size()), in_place = w.q8_0;
@@ -154,6 +170,7 @@ int main() {
     test_shapes();
     test_in_place_repack();
     test_zero_rows();
+    test_colscale_gelu();
     test_case(1, 16, 32, false, 0, 1);
     test_case(5, 48, 64, true, 3, 1);
     test_case(13, 32, 1024, true, 0, 2);
