@@ -10,6 +10,8 @@ at the real MobileVLM_V2-1.7B shapes (CLIP ViT-L/14-336 + LDPv2, W=2048), f16 an
   Stock's projector alone is timed with edgevlm-bench-ldp-stock (the LDP engineer's replica of stock's
   LDPv2 ggml graph); stock per-layer ms = (encode - projector) / 23 (an upper bound: preprocessing and the
   patch embedding are included).
+* edgevlm, ggml projector (informational): the same encoder with EDGEVLM_PROJECTOR=ggml — the projector as
+  ggml ops on the ViT's backend (the GPU path), here on the CPU backend, where the LDP kernel is the default.
 * correctness: per-token cosine of edgevlm's embeddings vs the PyTorch reference (MobileVLM's computation)
   and vs stock's... (stock's embeddings are not exposed by mtmd-cli; REFERENCE.md has its measured cosines).
 Goals (issue 4): per layer no slower than stock at equal precision; projector >= 3x faster than stock's;
@@ -19,6 +21,7 @@ Results: benchmarks/results/vision-host-t<threads>.{json,md}.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -117,8 +120,42 @@ def cosine(a: np.ndarray, b: np.ndarray) -> dict:
     return {"min": float(c.min()), "mean": float(c.mean())}
 
 
-def bench(work: Path, threads: int, reps: int) -> dict:
+@contextlib.contextmanager
+def projector_env(impl: str):
+    """EDGEVLM_PROJECTOR=impl while an encoder loads (the library reads it at load), then as it was."""
+    before = os.environ.get("EDGEVLM_PROJECTOR")
+    os.environ["EDGEVLM_PROJECTOR"] = impl
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("EDGEVLM_PROJECTOR")
+        else:
+            os.environ["EDGEVLM_PROJECTOR"] = before
+
+
+def load_encoder(mmproj: Path, threads: int, impl: str):
     from edgevlm.native.vision import VisionEncoder
+
+    with projector_env(impl):
+        return VisionEncoder(mmproj, threads)
+
+
+def ggml_projector_case(mmproj: Path, image: Path, threads: int, reps: int, ref: np.ndarray) -> dict:
+    """Whole encodes with the ggml-op projector on the CPU backend: its projector ms and its cosine."""
+    with load_encoder(mmproj, threads, "ggml") as enc:
+        emb = enc.encode(image)  # warm-up and correctness sample
+        samples = []
+        for _ in range(reps):
+            enc.encode(image)
+            samples.append(enc.last_timings)
+        return {"impl": enc.projector_impl, "backend": enc.backend,
+                "projector_ms": statistics.median(t["projector_ms"] for t in samples),
+                "vit_ms": statistics.median(t["vit_ms"] for t in samples),
+                "samples": samples, "cosine_vs_reference": cosine(emb, ref)}
+
+
+def bench(work: Path, threads: int, reps: int) -> dict:
     from edgevlm.runtime.model_dir import find_model_files
 
     dirs = prepare(work)
@@ -127,7 +164,7 @@ def bench(work: Path, threads: int, reps: int) -> dict:
     cases = {}
     for q in QUANTS:
         files = find_model_files(dirs[q])
-        enc = VisionEncoder(files.mmproj, threads)
+        enc = load_encoder(files.mmproj, threads, "kernel")
         emb = enc.encode(image)  # warm-up (also the correctness sample)
         ours: list[dict] = []
         stock: list[float] = []
@@ -141,7 +178,8 @@ def bench(work: Path, threads: int, reps: int) -> dict:
                                 "n_layers": enc.n_layers, "per_layer_ms": med("vit_ms") / enc.n_layers,
                                 "samples": ours, "cosine_vs_reference": cosine(emb, ref)},
                     "stock": {"encode_ms": statistics.median(stock), "samples_ms": stock, "n_layers": 23,
-                              "projector_ms": stock_projector_ms(threads, q)}}
+                              "projector_ms": stock_projector_ms(threads, q)},
+                    "edgevlm_ggml_projector": ggml_projector_case(files.mmproj, image, threads, reps, ref)}
         enc.close()
     return summarize(cases)
 
@@ -176,6 +214,11 @@ def markdown(res: dict) -> str:
         cs = e["cosine_vs_reference"]
         lines.append(f"| {q} | edgevlm | {e['n_layers']} | {e['total_ms']:.0f} | {e['per_layer_ms']:.1f} | "
                      f"{e['projector_ms']:.1f} | {cs['min']:.5f} / {cs['mean']:.5f} |")
+        g = c["edgevlm_ggml_projector"]
+        gs = g["cosine_vs_reference"]
+        lines.append(f"| {q} | edgevlm, ggml projector ({g['backend']}, informational) | {e['n_layers']} | "
+                     f"{g['vit_ms'] + g['projector_ms']:.0f} (ViT + projector) | - | {g['projector_ms']:.1f} | "
+                     f"{gs['min']:.5f} / {gs['mean']:.5f} |")
         proj = f"{s['projector_ms']:.1f}" if s["projector_ms"] else "n/a"
         lines.append(f"| {q} | stock mtmd | {s['n_layers']} | {s['encode_ms']:.0f} | {s['per_layer_ms']:.1f} | {proj} | "
                      "wrong CLS order (REFERENCE.md: ~0.73-0.95 mean) |")

@@ -6,6 +6,11 @@
 
 Preprocessing, the ViT (CLS first, MobileVLM's layer selection) and the LDP projector all run in C++;
 the stages are also exposed one by one (`preprocess_rgb`, `features`, `project`) for tests and benchmarks.
+
+The projector is chosen at load by the environment variable EDGEVLM_PROJECTOR: ``kernel`` (the LDP kernel on
+the CPU) or ``ggml`` (the same computation as ggml ops on the ViT's backend, the features never leaving it);
+unset, ggml when the ViT runs on a GPU backend, else the kernel. ``enc.projector_impl`` says which one runs
+("ldp-kernel" or "ggml").
 """
 from __future__ import annotations
 
@@ -21,10 +26,25 @@ from edgevlm.native._lib import check, load_library
 
 ERR_IMAGE, ERR_MODEL = 16, 17  # enum edgevlm_vision_status (kernels/include/edgevlm_vision.h)
 PROJECTORS = {1: "ldp", 2: "ldpv2"}
+PROJECTOR_ENV = "EDGEVLM_PROJECTOR"
+PROJECTOR_CHOICES = ("kernel", "ggml")  # what encoder.cpp accepts (pick_projector), by exact match
 
 
 class MmprojError(EdgeVLMError):
     """An mmproj file is not loadable by the native vision encoder (missing keys/tensors, wrong type)."""
+
+
+class ProjectorChoiceError(EdgeVLMError):
+    """EDGEVLM_PROJECTOR names no projector the native encoder has."""
+
+
+def _check_projector_env() -> None:
+    """Fail before loading with a typed error; the library would refuse the value as well (its message
+    would otherwise surface as an mmproj problem, which it is not)."""
+    value = os.environ.get(PROJECTOR_ENV, "")
+    if value and value not in PROJECTOR_CHOICES:
+        raise ProjectorChoiceError(f"{PROJECTOR_ENV}={value!r} is not a projector",
+                                   hint=f"use {' or '.join(PROJECTOR_CHOICES)}, or unset it for the default")
 
 
 class _Timings(ctypes.Structure):
@@ -46,6 +66,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "edgevlm_vision_project": (i, [p, p, p, f]),
         "edgevlm_vision_backend": (ctypes.c_char_p, [p]),
         "edgevlm_vision_weight_type": (ctypes.c_char_p, [p]),
+        "edgevlm_vision_projector_impl": (ctypes.c_char_p, [p]),
         "edgevlm_vision_free": (None, [p]),
     }
     for name in ("n_tokens", "n_embd", "n_patches", "width", "image_size", "n_layers", "projector"):
@@ -66,6 +87,7 @@ class VisionEncoder:
         path = Path(mmproj_path)
         if not path.is_file():
             raise InputNotFound(f"mmproj {path} does not exist", hint="pass the mmproj-*.gguf written by `edgevlm convert`")
+        _check_projector_env()
         self._lib = load_library()
         _declare(self._lib)
         self.threads = threads if threads else _default_threads()
@@ -80,6 +102,7 @@ class VisionEncoder:
         self.vision_width, self.image_size, self.n_layers = q("width"), q("image_size"), q("n_layers")
         self.projector = PROJECTORS[q("projector")]
         self.backend, self.weight_type = q("backend").decode(), q("weight_type").decode()
+        self.projector_impl = q("projector_impl").decode()  # "ldp-kernel" or "ggml"
 
     def encode(self, image_path: str | os.PathLike) -> np.ndarray:
         """Decode, preprocess, ViT, project: float32 (n_tokens, n_embd)."""

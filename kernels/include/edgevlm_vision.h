@@ -2,7 +2,11 @@
  * CLIP ViT-L/14-336). Loads edgevlm's mmproj GGUF through ggml's gguf API, preprocesses exactly as
  * MobileVLM does (pad to square with the mean colour, PIL bicubic resize, CLIP normalisation), runs the
  * CLIP ViT on a ggml backend with the CLS token first and MobileVLM's layer selection, drops CLS, then
- * the LDP / LDPv2 projector (edgevlm_ldp, on the CPU). Include edgevlm.h, not this file. */
+ * the LDP / LDPv2 projector: edgevlm_ldp on the CPU, or the same computation as ggml ops on the ViT's
+ * backend. Environment, read by edgevlm_vision_load: EDGEVLM_VISION_DEVICE=cpu keeps the ViT on the CPU
+ * backend; EDGEVLM_PROJECTOR=kernel|ggml picks the projector (unset: ggml when the ViT backend is not the
+ * CPU, else kernel; any other value fails the load with EDGEVLM_ERR_INVALID_ARGUMENT).
+ * Include edgevlm.h, not this file. */
 #ifndef EDGEVLM_VISION_H
 #define EDGEVLM_VISION_H
 
@@ -23,7 +27,7 @@ typedef struct edgevlm_vision_timings {
     double decode_ms;     /* image file decode (0 for encode_rgb) */
     double preprocess_ms; /* pad + resize + normalise */
     double vit_ms;        /* patch embedding + encoder layers (graph compute) */
-    double projector_ms;  /* LDP / LDPv2 */
+    double projector_ms;  /* LDP / LDPv2 (ggml projector: graph compute + embeddings download) */
     double total_ms;
 } edgevlm_vision_timings;
 
@@ -57,6 +61,7 @@ EDGEVLM_API int edgevlm_vision_image_size(const edgevlm_vision *ctx);   /* 336 *
 EDGEVLM_API int edgevlm_vision_n_layers(const edgevlm_vision *ctx);     /* ViT layers run (23) */
 EDGEVLM_API int edgevlm_vision_projector(const edgevlm_vision *ctx);    /* enum edgevlm_ldp_version */
 EDGEVLM_API const char *edgevlm_vision_backend(const edgevlm_vision *ctx); /* ggml backend name, "CPU" */
+EDGEVLM_API const char *edgevlm_vision_projector_impl(const edgevlm_vision *ctx); /* "ldp-kernel" or "ggml" */
 EDGEVLM_API const char *edgevlm_vision_weight_type(const edgevlm_vision *ctx); /* of attn_q: "f16", ... */
 
 EDGEVLM_API void edgevlm_vision_free(edgevlm_vision *ctx);

@@ -1,8 +1,12 @@
 // The C ABI of the vision encoder: an edgevlm_vision owns the backend, the loaded mmproj, the ViT graph
-// and the LDP projector. Where the ViT runs: the first GPU device ggml registered (CUDA on Jetson) unless
-// EDGEVLM_VISION_DEVICE=cpu, else the CPU backend. The projector always runs on the CPU (edgevlm_ldp):
-// on a GPU build its 576 x 1024 input is copied back (2.4 MB), which costs far less than stock's
-// projector graph; a ggml-op projector for the GPU is the documented next step.
+// and one of two projectors. Where the ViT runs: the first GPU device ggml registered (CUDA on Jetson) unless
+// EDGEVLM_VISION_DEVICE=cpu, else the CPU backend. The projector (EDGEVLM_PROJECTOR, read at load):
+//   kernel  the LDP kernel (edgevlm_ldp) on the CPU, weights on the host; the ViT's 576 x 1024 output comes
+//           back to the host (2.4 MB). The default on the CPU backend, where it is several times faster than
+//           ggml ops.
+//   ggml    the same computation as ggml ops on the ViT's backend (projector_graph.h), weights in the
+//           backend buffer; the ViT writes its output into a persistent backend tensor that the projector
+//           graph reads, so a GPU never round-trips it through the host. The default on a GPU backend.
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +23,7 @@
 #include "image.h"
 #include "mmproj.h"
 #include "projector.h"
+#include "projector_graph.h"
 #include "status.h"
 #include "vit.h"
 
@@ -27,6 +32,21 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+enum class ProjectorImpl { Kernel, Ggml };
+
+const char *impl_name(ProjectorImpl p) { return p == ProjectorImpl::Ggml ? "ggml" : "ldp-kernel"; }
+
+// EDGEVLM_PROJECTOR by exact match; unset or empty: ggml ops when the ViT runs off the CPU, else the kernel.
+ProjectorImpl pick_projector(ggml_backend_t backend) {
+    const char *want = std::getenv("EDGEVLM_PROJECTOR");
+    if (!want || !*want) return ggml_backend_is_cpu(backend) ? ProjectorImpl::Kernel : ProjectorImpl::Ggml;
+    if (std::strcmp(want, "kernel") == 0) return ProjectorImpl::Kernel;
+    if (std::strcmp(want, "ggml") == 0) return ProjectorImpl::Ggml;
+    throw std::invalid_argument(std::string("EDGEVLM_PROJECTOR=") + want +
+                                " is not a projector: use kernel (the LDP kernel, CPU) or ggml (ggml ops on the"
+                                " ViT's backend), or unset it for the default");
 }
 
 ggml_backend_t pick_backend(int threads) {
@@ -47,12 +67,15 @@ struct edgevlm_vision {
     ggml_backend_t backend = nullptr;
     std::unique_ptr<edgevlm::Mmproj> mmproj;
     std::unique_ptr<edgevlm::Vit> vit;
-    edgevlm_ldp *ldp = nullptr;
+    ProjectorImpl impl = ProjectorImpl::Kernel;
+    edgevlm_ldp *ldp = nullptr;                        // impl == Kernel
+    std::unique_ptr<edgevlm::ProjectorGraph> graph;   // impl == Ggml
     int threads = 1;
     std::string backend_name;
     std::mutex mu;  // one encode at a time: the graph's buffers are shared
     ~edgevlm_vision() {
         vit.reset();
+        graph.reset();
         mmproj.reset();
         if (ldp) edgevlm_ldp_free(ldp);
         if (backend) ggml_backend_free(backend);
@@ -100,20 +123,34 @@ int encode_image(edgevlm_vision *v, const edgevlm::RgbImage &img, float *out, ed
     edgevlm_vision_timings local{};
     if (!t) t = &local;
     const auto &hp = v->mmproj->hp;
-    std::vector<float> pixels((size_t)3 * hp.image_size * hp.image_size), feats((size_t)hp.n_patches() * hp.n_embd);
+    const bool on_backend = v->impl == ProjectorImpl::Ggml;  // features stay in the backend tensor
+    std::vector<float> pixels((size_t)3 * hp.image_size * hp.image_size);
+    std::vector<float> feats(on_backend ? 0 : (size_t)hp.n_patches() * hp.n_embd);
     auto t0 = Clock::now();
     int st = guarded(EDGEVLM_ERR_INTERNAL, [&] { preprocess(v, img, pixels.data()); });
     t->preprocess_ms = ms_since(t0);
     if (st) return st;
     t0 = Clock::now();
-    st = guarded(EDGEVLM_ERR_INTERNAL, [&] { v->vit->run(pixels.data(), feats.data()); });
+    st = guarded(EDGEVLM_ERR_INTERNAL, [&] { v->vit->run(pixels.data(), on_backend ? nullptr : feats.data()); });
     t->vit_ms = ms_since(t0);
     if (st) return st;
     t0 = Clock::now();
-    st = edgevlm_ldp_forward(v->ldp, feats.data(), hp.n_patches(), out, v->threads);
+    if (on_backend) st = guarded(EDGEVLM_ERR_INTERNAL, [&] { v->graph->run(out); });
+    else st = edgevlm_ldp_forward(v->ldp, feats.data(), hp.n_patches(), out, v->threads);
     t->projector_ms = ms_since(t0);
     t->total_ms = t->decode_ms + t->preprocess_ms + t->vit_ms + t->projector_ms;
     return st;
+}
+
+// The mmproj with its projector weights where the chosen projector reads them, then the projector and
+// the ViT (which writes straight into the graph projector's input tensor when there is one).
+void load_model(edgevlm_vision *v, const char *mmproj_path) {
+    const bool on_backend = v->impl == ProjectorImpl::Ggml;
+    v->mmproj = edgevlm::load_mmproj(
+        mmproj_path, v->backend, on_backend ? edgevlm::ProjectorPlacement::Backend : edgevlm::ProjectorPlacement::Host);
+    if (on_backend) v->graph = std::make_unique<edgevlm::ProjectorGraph>(*v->mmproj, v->backend);
+    else v->ldp = edgevlm::make_projector(*v->mmproj);
+    v->vit = std::make_unique<edgevlm::Vit>(*v->mmproj, v->backend, on_backend ? v->graph->features() : nullptr);
 }
 
 }  // namespace
@@ -131,10 +168,9 @@ edgevlm_vision *edgevlm_vision_load(const char *mmproj_path, int threads) {
         v->backend = pick_backend(v->threads);
         if (!v->backend) throw std::runtime_error("no ggml backend could be initialised");
         v->backend_name = ggml_backend_name(v->backend);
-        v->mmproj = edgevlm::load_mmproj(mmproj_path, v->backend);
-        v->ldp = edgevlm::make_projector(*v->mmproj);
-        v->vit = std::make_unique<edgevlm::Vit>(*v->mmproj, v->backend);
     });
+    if (st == EDGEVLM_OK) st = guarded(EDGEVLM_ERR_INVALID_ARGUMENT, [&] { v->impl = pick_projector(v->backend); });
+    if (st == EDGEVLM_OK) st = guarded(EDGEVLM_ERR_MODEL, [&] { load_model(v.get(), mmproj_path); });
     return st == EDGEVLM_OK ? v.release() : nullptr;
 }
 
@@ -181,19 +217,25 @@ int edgevlm_vision_project(edgevlm_vision *v, const float *features, float *out,
     if (!v || !features || !out) return fail(EDGEVLM_ERR_INVALID_ARGUMENT, "null argument");
     std::lock_guard<std::mutex> lock(v->mu);
     const auto t0 = Clock::now();
-    const int st = edgevlm_ldp_forward(v->ldp, features, v->mmproj->hp.n_patches(), out, v->threads);
+    const int st = v->impl == ProjectorImpl::Ggml
+                       ? guarded(EDGEVLM_ERR_INTERNAL, [&] { v->graph->run(features, out); })
+                       : edgevlm_ldp_forward(v->ldp, features, v->mmproj->hp.n_patches(), out, v->threads);
     if (t) t->projector_ms = ms_since(t0);
     return st;
 }
 
 int edgevlm_vision_n_tokens(const edgevlm_vision *v) { return v ? v->mmproj->hp.n_patches() / 4 : 0; }
-int edgevlm_vision_n_embd(const edgevlm_vision *v) { return v ? edgevlm_ldp_width(v->ldp) : 0; }
+int edgevlm_vision_n_embd(const edgevlm_vision *v) {
+    if (!v) return 0;
+    return v->impl == ProjectorImpl::Ggml ? v->graph->width() : edgevlm_ldp_width(v->ldp);
+}
 int edgevlm_vision_n_patches(const edgevlm_vision *v) { return v ? v->mmproj->hp.n_patches() : 0; }
 int edgevlm_vision_width(const edgevlm_vision *v) { return v ? v->mmproj->hp.n_embd : 0; }
 int edgevlm_vision_image_size(const edgevlm_vision *v) { return v ? v->mmproj->hp.image_size : 0; }
 int edgevlm_vision_n_layers(const edgevlm_vision *v) { return v ? v->mmproj->hp.n_layer_run : 0; }
 int edgevlm_vision_projector(const edgevlm_vision *v) { return v ? v->mmproj->projector : 0; }
 const char *edgevlm_vision_backend(const edgevlm_vision *v) { return v ? v->backend_name.c_str() : ""; }
+const char *edgevlm_vision_projector_impl(const edgevlm_vision *v) { return v ? impl_name(v->impl) : ""; }
 const char *edgevlm_vision_weight_type(const edgevlm_vision *v) { return v ? v->mmproj->weight_type.c_str() : ""; }
 
 void edgevlm_vision_free(edgevlm_vision *v) { delete v; }

@@ -7,6 +7,7 @@
 
 #include "edgevlm.h"
 #include "gguf.h"
+#include "projector_graph.h"
 
 namespace edgevlm {
 
@@ -131,7 +132,51 @@ const HostTensor &Mmproj::proj_tensor(const std::string &name) const {
     throw std::runtime_error("mmproj has no projector tensor " + name);
 }
 
-std::unique_ptr<Mmproj> load_mmproj(const std::string &path, ggml_backend_t backend) {
+ggml_tensor *Mmproj::proj_weight(const std::string &name) const {
+    ggml_tensor *t = name.rfind("mm.", 0) == 0 ? ggml_get_tensor(ctx, name.c_str()) : nullptr;
+    if (!t) throw std::runtime_error("mmproj has no projector tensor " + name + " on the backend");
+    return t;
+}
+
+namespace {
+
+// A tensor created in the Mmproj's context, filled from the file once the backend buffer exists.
+struct Pending {
+    ggml_tensor *t;
+    int64_t id;
+    bool dw_kernel;  // rearranged tap-major on the way (ggml projector graph)
+};
+
+HostTensor host_tensor(ggml_type type, const int64_t *ne, const std::vector<uint8_t> &raw) {
+    HostTensor h;
+    std::memcpy(h.ne, ne, sizeof h.ne);
+    const int64_t n = ne[0] * ne[1] * ne[2] * ne[3];
+    if (type == GGML_TYPE_F16) h.f16.assign((const uint16_t *)raw.data(), (const uint16_t *)raw.data() + n);
+    else h.f32 = to_f32(type, raw.data(), n);
+    return h;
+}
+
+ggml_tensor *new_named(ggml_context *ctx, ggml_type type, const int64_t *ne, const std::string &name) {
+    ggml_tensor *t = ggml_new_tensor(ctx, type, 4, ne);
+    ggml_set_name(t, name.c_str());
+    return t;
+}
+
+// File bytes -> the pending tensor: as stored when the types agree, else widened to f32 (and, for a
+// depthwise kernel of the projector graph, rearranged tap-major).
+void upload(const Pending &p, ggml_type src, const std::vector<uint8_t> &raw) {
+    if (src == p.t->type && !p.dw_kernel) {
+        ggml_backend_tensor_set(p.t, raw.data(), 0, raw.size());
+        return;
+    }
+    auto f = to_f32(src, raw.data(), ggml_nelements(p.t));
+    if (p.dw_kernel) f = dw_kernel_tap_major(f, p.t->ne[0]);
+    ggml_backend_tensor_set(p.t, f.data(), 0, f.size() * sizeof(float));
+}
+
+}  // namespace
+
+std::unique_ptr<Mmproj> load_mmproj(const std::string &path, ggml_backend_t backend, ProjectorPlacement placement) {
     GgufFile gf;
     gguf_init_params params = {/*no_alloc*/ true, /*ctx*/ nullptr};
     gf.g = gguf_init_from_file(path.c_str(), params);
@@ -144,44 +189,35 @@ std::unique_ptr<Mmproj> load_mmproj(const std::string &path, ggml_backend_t back
     file.f = fopen(path.c_str(), "rb");
     if (!file.f) bad(path, "cannot open");
     const size_t data_off = gguf_get_data_offset(g);
+    auto tensor_data = [&](int64_t id) {
+        return read_data(file, data_off + gguf_get_tensor_offset(g, id), gguf_get_tensor_size(g, id), path);
+    };
 
     const int64_t n_tensors = gguf_get_n_tensors(g);
     ggml_init_params ip = {ggml_tensor_overhead() * (size_t)(n_tensors + 1), nullptr, true};
     m->ctx = ggml_init(ip);
-    struct Pending { ggml_tensor *t; int64_t id; };
     std::vector<Pending> pending;
     for (int64_t i = 0; i < n_tensors; ++i) {
         const std::string name = gguf_get_tensor_name(g, i);
         const ggml_type type = gguf_get_tensor_type(g, i);
         const int64_t *ne = gguf_get_tensor_ne(g, i);
-        if (name.rfind("mm.", 0) == 0) {
-            HostTensor h;
-            std::memcpy(h.ne, ne, sizeof h.ne);
-            const auto raw = read_data(file, data_off + gguf_get_tensor_offset(g, i), gguf_get_tensor_size(g, i), path);
-            const int64_t n = ne[0] * ne[1] * ne[2] * ne[3];
-            if (type == GGML_TYPE_F16) h.f16.assign((const uint16_t *)raw.data(), (const uint16_t *)raw.data() + n);
-            else h.f32 = to_f32(type, raw.data(), n);
-            m->proj.emplace_back(name, std::move(h));
-            continue;
+        if (name.rfind("mm.", 0) == 0 && placement == ProjectorPlacement::Host) {
+            m->proj.emplace_back(name, host_tensor(type, ne, tensor_data(i)));
+        } else if (name.rfind("mm.", 0) == 0) {
+            GraphWeightSpec spec;
+            try {
+                spec = graph_weight_spec(m->projector, name, type, ne);
+            } catch (const std::runtime_error &e) {
+                bad(path, e.what());
+            }
+            pending.push_back({new_named(m->ctx, spec.type, spec.ne, name), i, spec.role == GraphWeightRole::DwKernel});
+        } else if (name.rfind("v.", 0) == 0 && layer_is_run(name, m->hp.n_layer_run)) {
+            pending.push_back({new_named(m->ctx, keep_type(name, type) ? type : GGML_TYPE_F32, ne, name), i, false});
         }
-        if (name.rfind("v.", 0) != 0 || !layer_is_run(name, m->hp.n_layer_run)) continue;
-        const ggml_type t = keep_type(name, type) ? type : GGML_TYPE_F32;
-        ggml_tensor *tensor = ggml_new_tensor(m->ctx, t, 4, ne);
-        ggml_set_name(tensor, name.c_str());
-        pending.push_back({tensor, i});
     }
     m->buffer = ggml_backend_alloc_ctx_tensors(m->ctx, backend);
     if (!m->buffer) bad(path, "cannot allocate the ViT weights on the backend");
-    for (const auto &p : pending) {
-        auto raw = read_data(file, data_off + gguf_get_tensor_offset(g, p.id), gguf_get_tensor_size(g, p.id), path);
-        const ggml_type src = gguf_get_tensor_type(g, p.id);
-        if (src == p.t->type) {
-            ggml_backend_tensor_set(p.t, raw.data(), 0, raw.size());
-        } else {
-            const auto f = to_f32(src, raw.data(), ggml_nelements(p.t));
-            ggml_backend_tensor_set(p.t, f.data(), 0, f.size() * sizeof(float));
-        }
-    }
+    for (const auto &p : pending) upload(p, gguf_get_tensor_type(g, p.id), tensor_data(p.id));
 
     auto get = [&](const std::string &name, bool required) -> ggml_tensor * {
         ggml_tensor *t = ggml_get_tensor(m->ctx, name.c_str());

@@ -1,6 +1,6 @@
 // An mmproj GGUF read through ggml's gguf API: the CLIP hyper-parameters, the ViT weights in a ggml
-// backend buffer (any backend: CPU now, CUDA on Jetson), and the projector weights on the host for the
-// LDP kernel.
+// backend buffer (any backend: CPU now, CUDA on Jetson), and the projector weights either on the host for
+// the LDP kernel or beside the ViT's in the backend buffer for the ggml projector graph (never both).
 #pragma once
 
 #include <memory>
@@ -41,20 +41,24 @@ struct HostTensor {
     bool is_f16() const { return !f16.empty(); }
 };
 
+// Where the projector's mm.* tensors go: the LDP kernel reads host vectors, the ggml graph backend tensors.
+enum class ProjectorPlacement { Host, Backend };
+
 struct Mmproj {
     VitHparams hp;
     int projector = 0;  // enum edgevlm_ldp_version
     std::string weight_type;
     VitWeights vit;
-    std::vector<std::pair<std::string, HostTensor>> proj;  // every mm.* tensor
+    std::vector<std::pair<std::string, HostTensor>> proj;  // every mm.* tensor (ProjectorPlacement::Host)
 
     ggml_context *ctx = nullptr;                // tensor metadata (no data)
     ggml_backend_buffer_t buffer = nullptr;     // tensor data on the backend
     ~Mmproj();
-    const HostTensor &proj_tensor(const std::string &name) const;  // throws if absent
+    const HostTensor &proj_tensor(const std::string &name) const;  // Host placement; throws if absent
+    ggml_tensor *proj_weight(const std::string &name) const;       // Backend placement; throws if absent
 };
 
 // Throws std::runtime_error with a message naming the file and the problem.
-std::unique_ptr<Mmproj> load_mmproj(const std::string &path, ggml_backend_t backend);
+std::unique_ptr<Mmproj> load_mmproj(const std::string &path, ggml_backend_t backend, ProjectorPlacement placement);
 
 }  // namespace edgevlm

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ggml.h"
+#include "ldp_names.h"
 
 namespace edgevlm {
 
@@ -45,12 +46,13 @@ edgevlm_ldp *make_projector(const Mmproj &m) {
     edgevlm_ldp_params p{};
     p.version = m.projector;
     p.n_embd = m.hp.n_embd;
-    const bool v2 = m.projector == EDGEVLM_LDP_V2;
-    const std::string fc1 = v2 ? "mm.model.mlp.0." : "mm.model.mlp.1.", fc2 = v2 ? "mm.model.mlp.2." : "mm.model.mlp.3.";
+    const LdpNames names(m.projector);
+    const bool v2 = names.v2;
+    const std::string &fc1 = names.fc1, &fc2 = names.fc2, &peg = names.peg;
+    const auto &blk = names.block;  // std::string[2]
     std::vector<std::string> mats = {fc1 + "weight", fc2 + "weight"};
-    const std::string blk[2] = {"mm.model.mb_block.1.block.", "mm.model.mb_block.2.block."};
     if (v2) {
-        mats.push_back("mm.model.peg.0.weight");
+        mats.push_back(peg + "weight");
     } else {
         for (const auto &b : blk)
             for (const char *s : {"0.0.weight", "1.fc1.weight", "1.fc2.weight", "2.0.weight"}) mats.push_back(b + s);
@@ -63,8 +65,8 @@ edgevlm_ldp *make_projector(const Mmproj &m) {
     p.fc2_w = ws.matrix(fc2 + "weight");
     p.fc2_b = ws.vec(fc2 + "bias");
     if (v2) {
-        p.peg_w = ws.matrix("mm.model.peg.0.weight");
-        p.peg_b = ws.vec("mm.model.peg.0.bias");
+        p.peg_w = ws.matrix(peg + "weight");
+        p.peg_b = ws.vec(peg + "bias");
     } else {
         p.se_dim = (int)m.proj_tensor(blk[0] + "1.fc1.weight").ne[1];
         for (int i = 0; i < 2; ++i) {

@@ -47,7 +47,7 @@ ggml_tensor *Vit::layer(ggml_tensor *x, const VitLayer &l) const {
     return ggml_add(ctx_, x, h);
 }
 
-Vit::Vit(Mmproj &m, ggml_backend_t backend) : m_(m), backend_(backend) {
+Vit::Vit(Mmproj &m, ggml_backend_t backend, ggml_tensor *features_dst) : m_(m), backend_(backend) {
     const VitHparams &hp = m.hp;
     if (q8_linear_wanted(m, backend)) {
         q8_repack_layers(m);
@@ -76,7 +76,7 @@ Vit::Vit(Mmproj &m, ggml_backend_t backend) : m_(m), backend_(backend) {
     for (const VitLayer &l : w.layers) x = layer(x, l);
     // Drop CLS: rows 1..n_patches.
     x = ggml_view_2d(ctx_, x, hp.n_embd, hp.n_patches(), x->nb[1], x->nb[1]);
-    output_ = ggml_cont(ctx_, x);
+    output_ = features_dst ? ggml_cpy(ctx_, x, features_dst) : ggml_cont(ctx_, x);
     ggml_set_name(output_, "features");
     ggml_set_output(output_);
     ggml_build_forward_expand(graph_, output_);
@@ -94,7 +94,7 @@ void Vit::run(const float *pixels, float *features) {
     ggml_backend_tensor_set(input_, pixels, 0, ggml_nbytes(input_));
     if (ggml_backend_graph_compute(backend_, graph_) != GGML_STATUS_SUCCESS)
         throw std::runtime_error("ViT graph compute failed on backend " + std::string(ggml_backend_name(backend_)));
-    ggml_backend_tensor_get(output_, features, 0, ggml_nbytes(output_));
+    if (features) ggml_backend_tensor_get(output_, features, 0, ggml_nbytes(output_));
 }
 
 }  // namespace edgevlm

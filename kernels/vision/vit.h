@@ -14,14 +14,17 @@ namespace edgevlm {
 
 class Vit {
 public:
+    // features_dst (optional): a persistent n_embd x n_patches f32 tensor on the same backend that the graph
+    // writes its output into, so a projector graph can read it there (no round trip through the host).
     // On the CPU backend with Q8_0 matrices the Vit takes them over: they are repacked in place for the
     // int8 GEMM (q8_linear.h), so one Mmproj serves one Vit.
-    Vit(Mmproj &m, ggml_backend_t backend);
+    Vit(Mmproj &m, ggml_backend_t backend, ggml_tensor *features_dst = nullptr);
     ~Vit();
     Vit(const Vit &) = delete;
     Vit &operator=(const Vit &) = delete;
 
-    // pixels: 3 x S x S planar floats; features: n_patches x n_embd row-major. Throws on backend failure.
+    // pixels: 3 x S x S planar floats; features: n_patches x n_embd row-major, or nullptr to leave them on
+    // the backend only (in features_dst). Throws on backend failure.
     void run(const float *pixels, float *features);
 
 private:
