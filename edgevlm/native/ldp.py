@@ -1,6 +1,6 @@
 """The native LDP / LDPv2 projector: checkpoint-named weights in, (144, W) float32 embeddings out.
 
-    proj = LdpProjector(weights, "v2", dtype="f16")   # validates names/shapes, repacks once
+    proj = LdpProjector(weights, "v2", dtype="f16")   # validates names/shapes, repacks once ("q8_0": int8 GEMM)
     emb = proj.forward(features, threads=2)           # features float32 (576, 1024)
     emb = ldp_project(features, weights, "v2")        # one-shot form
 """
@@ -19,7 +19,9 @@ V1_PREFIX = "model.mm_projector.model."
 V2_PREFIX = "model.mm_projector."
 PROJECTOR_PREFIX = "model.mm_projector."
 _VERSIONS = {"v1": 1, "v2": 2}
-_DTYPES = {"f32": (0, np.float32), "f16": (1, np.float16)}
+_DTYPES = {"f32": (0, np.float32), "f16": (1, np.float16), "q8_0": (8, np.float32)}
+# With q8_0 only these (Linear / pointwise) matrices are Q8_0 blocks; conv kernels and SE matrices are f32.
+_Q8_0_FIELDS = ("fc1_w", "fc2_w", "pw_w")
 
 
 class LdpInputError(EdgeVLMError):
@@ -134,7 +136,7 @@ class LdpProjector:
     def __init__(self, weights: Mapping[str, Any], version: str, dtype: str = "f32"):
         _check_version(version)
         if dtype not in _DTYPES:
-            raise LdpInputError(f"unknown weight dtype {dtype!r}; expected 'f32' or 'f16'")
+            raise LdpInputError(f"unknown weight dtype {dtype!r}; expected 'f32', 'f16' or 'q8_0'")
         self._lib = load_library()
         _declare(self._lib)
         groups = _gather(weights, version)
@@ -144,8 +146,10 @@ class LdpProjector:
         keep: list[np.ndarray] = []  # alive until create() has copied them
 
         def ptr(field: str, arr: np.ndarray) -> int:
-            want = np.float32 if arr.ndim == 1 else np_dtype
-            keep.append(np.ascontiguousarray(arr, dtype=want))
+            if dtype == "q8_0" and field in _Q8_0_FIELDS:
+                keep.append(_q8_0_blocks(arr))
+            else:
+                keep.append(np.ascontiguousarray(arr, dtype=np.float32 if arr.ndim == 1 else np_dtype))
             return keep[-1].ctypes.data
 
         params = _Params(version=_VERSIONS[version], dtype=code, n_embd=self.n_embd, width=self.width, se_dim=se_dim)
@@ -182,6 +186,18 @@ class LdpProjector:
 
     def __del__(self) -> None:
         self.close()
+
+
+def _q8_0_blocks(matrix: np.ndarray) -> np.ndarray:
+    """An (out, in[, 1, 1]) matrix as ggml Q8_0 rows, quantized by gguf-py as a Q8_0 mmproj stores them."""
+    from gguf import GGMLQuantizationType
+    from gguf.quants import quantize
+
+    rows = np.ascontiguousarray(matrix.reshape(matrix.shape[0], -1), dtype=np.float32)
+    if rows.shape[0] % 16 or rows.shape[1] % 32:
+        raise LdpInputError(f"q8_0 needs widths in multiples of 16 and inputs in multiples of 32, "
+                            f"got a {rows.shape[0]} x {rows.shape[1]} matrix")
+    return np.ascontiguousarray(quantize(rows, GGMLQuantizationType.Q8_0))
 
 
 def ldp_project(features: Any, weights: Mapping[str, Any], version: str, threads: int | None = None,

@@ -126,6 +126,12 @@ Mmproj::~Mmproj() {
     if (ctx) ggml_free(ctx);
 }
 
+std::vector<float> HostTensor::widened() const {
+    if (is_f16()) return to_f32(GGML_TYPE_F16, reinterpret_cast<const uint8_t *>(f16.data()), size());
+    if (is_q8_0()) return to_f32(GGML_TYPE_Q8_0, q8_0.data(), size());
+    return f32;
+}
+
 const HostTensor &Mmproj::proj_tensor(const std::string &name) const {
     for (const auto &p : proj)
         if (p.first == name) return p.second;
@@ -152,6 +158,7 @@ HostTensor host_tensor(ggml_type type, const int64_t *ne, const std::vector<uint
     std::memcpy(h.ne, ne, sizeof h.ne);
     const int64_t n = ne[0] * ne[1] * ne[2] * ne[3];
     if (type == GGML_TYPE_F16) h.f16.assign((const uint16_t *)raw.data(), (const uint16_t *)raw.data() + n);
+    else if (type == GGML_TYPE_Q8_0) h.q8_0 = raw;
     else h.f32 = to_f32(type, raw.data(), n);
     return h;
 }

@@ -33,12 +33,17 @@ struct VitWeights {
     std::vector<VitLayer> layers;  // only the n_layer_run layers that are executed
 };
 
-// A projector tensor on the host: f16 kept as is (uint16 halves), everything else widened to f32.
+// A projector tensor on the host: f16 (uint16 halves) and Q8_0 (ggml blocks) kept as stored, everything
+// else widened to f32.
 struct HostTensor {
     std::vector<float> f32;
     std::vector<uint16_t> f16;
+    std::vector<uint8_t> q8_0;
     int64_t ne[4] = {1, 1, 1, 1};
     bool is_f16() const { return !f16.empty(); }
+    bool is_q8_0() const { return !q8_0.empty(); }
+    int64_t size() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
+    std::vector<float> widened() const;  // any storage as f32
 };
 
 // Where the projector's mm.* tensors go: the LDP kernel reads host vectors, the ggml graph backend tensors.
