@@ -67,6 +67,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "edgevlm_vision_backend": (ctypes.c_char_p, [p]),
         "edgevlm_vision_weight_type": (ctypes.c_char_p, [p]),
         "edgevlm_vision_projector_impl": (ctypes.c_char_p, [p]),
+        "edgevlm_vision_vit_matmul": (ctypes.c_char_p, [p]),
         "edgevlm_vision_free": (None, [p]),
     }
     for name in ("n_tokens", "n_embd", "n_patches", "width", "image_size", "n_layers", "projector"):
@@ -103,6 +104,7 @@ class VisionEncoder:
         self.projector = PROJECTORS[q("projector")]
         self.backend, self.weight_type = q("backend").decode(), q("weight_type").decode()
         self.projector_impl = q("projector_impl").decode()  # "ldp-kernel" or "ggml"
+        self.vit_matmul = q("vit_matmul").decode()  # "int8-gemm/<isa>" or "ggml"
 
     def encode(self, image_path: str | os.PathLike) -> np.ndarray:
         """Decode, preprocess, ViT, project: float32 (n_tokens, n_embd)."""

@@ -62,6 +62,9 @@ EDGEVLM_API int edgevlm_vision_n_layers(const edgevlm_vision *ctx);     /* ViT l
 EDGEVLM_API int edgevlm_vision_projector(const edgevlm_vision *ctx);    /* enum edgevlm_ldp_version */
 EDGEVLM_API const char *edgevlm_vision_backend(const edgevlm_vision *ctx); /* ggml backend name, "CPU" */
 EDGEVLM_API const char *edgevlm_vision_projector_impl(const edgevlm_vision *ctx); /* "ldp-kernel" or "ggml" */
+/* What runs the ViT's linear layers: "int8-gemm/<isa>" (Q8_0 matrices on the CPU with an int8 dot product,
+ * EDGEVLM_Q8_GEMM unset or not 0) or "ggml" (ggml's mul_mat). */
+EDGEVLM_API const char *edgevlm_vision_vit_matmul(const edgevlm_vision *ctx);
 EDGEVLM_API const char *edgevlm_vision_weight_type(const edgevlm_vision *ctx); /* of attn_q: "f16", ... */
 
 EDGEVLM_API void edgevlm_vision_free(edgevlm_vision *ctx);

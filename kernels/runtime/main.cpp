@@ -141,6 +141,8 @@ int run(const Args &a) {
         n_image = edgevlm_vision_n_tokens(vis.v);
         r.vision_backend = edgevlm_vision_backend(vis.v);
         r.mmproj_type = edgevlm_vision_weight_type(vis.v);
+        r.projector_impl = edgevlm_vision_projector_impl(vis.v);
+        r.vit_matmul = edgevlm_vision_vit_matmul(vis.v);
     }
     PromptTokens pt = tokenize_prompt(vocab, vicuna_v1(a.prompt, with_image), with_image);
     pad_prompt(vocab, pt, n_image, a.prompt_tokens);

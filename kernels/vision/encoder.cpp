@@ -236,6 +236,7 @@ int edgevlm_vision_n_layers(const edgevlm_vision *v) { return v ? v->mmproj->hp.
 int edgevlm_vision_projector(const edgevlm_vision *v) { return v ? v->mmproj->projector : 0; }
 const char *edgevlm_vision_backend(const edgevlm_vision *v) { return v ? v->backend_name.c_str() : ""; }
 const char *edgevlm_vision_projector_impl(const edgevlm_vision *v) { return v ? impl_name(v->impl) : ""; }
+const char *edgevlm_vision_vit_matmul(const edgevlm_vision *v) { return v ? v->vit->matmul_impl() : ""; }
 const char *edgevlm_vision_weight_type(const edgevlm_vision *v) { return v ? v->mmproj->weight_type.c_str() : ""; }
 
 void edgevlm_vision_free(edgevlm_vision *v) { delete v; }

@@ -1,6 +1,9 @@
 #include "vit.h"
 
+#include "q8_gemm.h"
+
 #include <cmath>
+#include <string>
 #include <stdexcept>
 
 namespace edgevlm {
@@ -13,10 +16,12 @@ ggml_tensor *layer_norm(ggml_context *ctx, ggml_tensor *x, ggml_tensor *w, ggml_
     return ggml_add(ctx, ggml_mul(ctx, ggml_norm(ctx, x, eps), w), b);
 }
 
-// CLIP's quick_gelu x * sigmoid(1.702 x), computed exactly: ggml_gelu_quick on f32 goes through an
-// f16 lookup table (~1e-3 relative error), which alone would cost the f32 mmproj its 0.9999 cosine.
+// CLIP's quick_gelu x * sigmoid(1.702 x) = silu(1.702 x) / 1.702. ggml_gelu_quick on f32 goes through an f16
+// lookup table (~1e-3 relative error, which alone would cost the f32 mmproj its 0.9999 cosine), and
+// ggml_sigmoid calls scalar expf per element; ggml's silu is vectorised (AVX-512 / AVX2 / NEON exp, ~1.5 ulp).
 ggml_tensor *quick_gelu(ggml_context *ctx, ggml_tensor *x) {
-    return ggml_mul(ctx, x, ggml_sigmoid(ctx, ggml_scale(ctx, x, 1.702f)));
+    constexpr float kAlpha = 1.702f;
+    return ggml_scale(ctx, ggml_silu(ctx, ggml_scale(ctx, x, kAlpha)), 1.0f / kAlpha);
 }
 
 }  // namespace
@@ -52,6 +57,7 @@ Vit::Vit(Mmproj &m, ggml_backend_t backend, ggml_tensor *features_dst) : m_(m), 
     if (q8_linear_wanted(m, backend)) {
         q8_repack_layers(m);
         q8_ = std::make_unique<Q8Linear>(hp.n_ff);
+        matmul_impl_ = std::string("int8-gemm/") + q8::isa_name();
     }
     const VitWeights &w = m.vit;
     ggml_init_params ip = {ggml_tensor_overhead() * kGraphNodes + ggml_graph_overhead_custom(kGraphNodes, false),

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "ggml-alloc.h"
 #include "ggml-backend.h"
@@ -25,6 +26,9 @@ public:
 
     // pixels: 3 x S x S planar floats; features: n_patches x n_embd row-major, or nullptr to leave them on
     // the backend only (in features_dst). Throws on backend failure.
+    // "int8-gemm/<isa>" when the Q8_0 matrices run on the int8 GEMM, else "ggml".
+    const char *matmul_impl() const { return matmul_impl_.c_str(); }
+
     void run(const float *pixels, float *features);
 
 private:
@@ -38,6 +42,7 @@ private:
     ggml_gallocr_t alloc_ = nullptr;
     ggml_tensor *input_ = nullptr, *output_ = nullptr;
     std::unique_ptr<Q8Linear> q8_;  // set when the Q8_0 matrices run on the int8 GEMM
+    std::string matmul_impl_ = "ggml";
 };
 
 }  // namespace edgevlm

@@ -21,15 +21,16 @@ def _features(folder, pixels):
     from edgevlm.runtime.model_dir import require_mmproj
 
     with VisionEncoder(require_mmproj(folder), 2) as enc:
-        return enc.features(pixels)
+        return enc.vit_matmul, enc.features(pixels)
 
 
 def test_int8_gemm_agrees_with_ggml_q8_0(native_bin, converted, reference, test_image, monkeypatch):
     folder = converted("tiny-v2", "q8_0")
     pixels = reference("tiny-v2").preprocess(test_image).numpy()
-    ours = _features(folder, pixels)
+    impl, ours = _features(folder, pixels)
     monkeypatch.setenv("EDGEVLM_Q8_GEMM", "0")
-    ggml = _features(folder, pixels)
+    ggml_impl, ggml = _features(folder, pixels)
+    assert impl.startswith("int8-gemm/") and ggml_impl == "ggml", (impl, ggml_impl)
     assert ours.shape == ggml.shape == (576, 64)
     assert (ours != ggml).any(), "identical output: the int8 GEMM path did not run"
     cos = per_token_cosine(ours, ggml)
