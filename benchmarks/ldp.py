@@ -4,7 +4,8 @@
 
 Per (width, version), in interleaved rounds so machine-load drift hits every side alike:
   * torch: edgevlm.reference.projector's module (f32 weights, torch.set_num_threads(threads), no_grad);
-  * edgevlm f32 and f16: edgevlm.native.LdpProjector (weights repacked once, outside the timing);
+  * edgevlm f32, f16 and q8_0: edgevlm.native.LdpProjector (weights repacked once, outside the timing; q8_0 =
+    Q8_0 Linear / pointwise matrices on the int8 GEMM, informational: issue 4 lists Q8_0 as optional);
   * stock f16: kernels/tests/bench_ldp_stock.cpp — the ggml ops tools/mtmd/models/llava.cpp builds for
     PROJECTOR_TYPE_LDP/LDPV2 at the pinned commit, on ggml's CPU backend with f16 matrices / conv kernels
     and f32 vectors (an f16 mmproj's types); one warm-up + one timed compute per round, in its own process.
@@ -24,7 +25,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+# numpy's OpenBLAS threads busy-wait after a BLAS call; nothing timed here uses them, and spinning they would
+# steal a core from whichever side runs next. Must be set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -39,7 +43,10 @@ from edgevlm.progress import progress_bar  # noqa: E402
 RESULTS = REPO / "benchmarks" / "results"
 STOCK_BENCH = "edgevlm-bench-ldp-stock"
 N_EMBD, TOKENS = 1024, 576
-SIDES = ("torch", "edgevlm_f32", "edgevlm_f16", "stock_f16")
+SIDES = ("torch", "edgevlm_f32", "edgevlm_f16", "edgevlm_q8_0", "stock_f16")
+# Idle time before each timed side: torch's OpenMP workers keep spinning for a while after a parallel region
+# (libgomp's spin count, KMP_BLOCKTIME), which would slow whichever side follows torch in a round.
+SETTLE_S = 0.3
 
 
 def _machine() -> dict:
@@ -94,14 +101,16 @@ def _timed(fn) -> float:
 def bench_case(version: str, width: int, threads: int, reps: int, warmup: int, bar, task) -> dict:
     weights = random_ldp_weights(version, N_EMBD, width, seed=0)
     x = np.random.default_rng(1).standard_normal((TOKENS, N_EMBD)).astype(np.float32)
-    ours = {dt: LdpProjector(weights, version, dt) for dt in ("f32", "f16")}
+    ours = {dt: LdpProjector(weights, version, dt) for dt in ("f32", "f16", "q8_0")}
     runners = {"torch": lambda r=_torch_runner(version, width, weights, x, threads): _timed(r),
                "edgevlm_f32": lambda: _timed(lambda: ours["f32"].forward(x, threads)),
                "edgevlm_f16": lambda: _timed(lambda: ours["f16"].forward(x, threads)),
+               "edgevlm_q8_0": lambda: _timed(lambda: ours["q8_0"].forward(x, threads)),
                "stock_f16": _stock_runner(version, width, threads)}
     samples: dict[str, list[float]] = {s: [] for s in SIDES}
     for rnd in range(warmup + reps):
         for side in SIDES:  # interleaved: each round times every side once
+            time.sleep(SETTLE_S)
             ms = runners[side]()
             if rnd >= warmup:
                 samples[side].append(round(ms, 3))
@@ -113,13 +122,16 @@ def bench_case(version: str, width: int, threads: int, reps: int, warmup: int, b
                         "f16_vs_torch": med["torch"] / med["edgevlm_f16"],
                         "f16_vs_stock_f16": med["stock_f16"] / med["edgevlm_f16"],
                         "f32_vs_stock_f16": med["stock_f16"] / med["edgevlm_f32"],
-                        "f16_vs_f32": med["edgevlm_f32"] / med["edgevlm_f16"]}}
+                        "f16_vs_f32": med["edgevlm_f32"] / med["edgevlm_f16"],
+                        "q8_0_vs_stock_f16": med["stock_f16"] / med["edgevlm_q8_0"],
+                        "q8_0_vs_f32": med["edgevlm_f32"] / med["edgevlm_q8_0"]}}
 
 
 def goals(case: dict) -> dict[str, bool]:
     s = case["speedup"]
     torch_goal = 2.0 if case["version"] == "v2" else 1.0
     return {f"f32 >= {torch_goal:g}x torch": s["f32_vs_torch"] >= torch_goal,
+            "f32 >= 3x stock f16": s["f32_vs_stock_f16"] >= 3.0,
             "f16 >= 3x stock f16": s["f16_vs_stock_f16"] >= 3.0,
             "f16 faster than f32": s["f16_vs_f32"] > 1.0}
 
@@ -130,16 +142,18 @@ def markdown(res: dict) -> str:
              f"Machine: {m['cpu']}, {m['cpus']} CPUs; edgevlm SIMD `{m['native']['simd']}`; torch {m['torch']}; "
              f"llama.cpp {m['llama_cpp_commit']}; load average at start {m['loadavg_start'][0]:.1f}, "
              f"end {res['loadavg_end'][0]:.1f}.",
-             f"Input 576 x 1024, output 144 x W; median of {res['reps']} interleaved rounds after "
-             f"{res['warmup']} warm-up. Torch runs f32 weights; stock runs an f16 mmproj's tensor types.", "",
-             "| W | ver | torch ms | edgevlm f32 ms | edgevlm f16 ms | stock f16 ms | f32/torch | f16/torch "
-             "| f16/stock | f16/f32 | goals |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"Input 576 x 1024, output 144 x W; median of {res['reps']} interleaved rounds (0.3 s idle before "
+             f"each side) after {res['warmup']} warm-up. Torch runs f32 weights; stock runs an f16 mmproj's tensor types.", "",
+             "| W | ver | torch ms | edgevlm f32 ms | edgevlm f16 ms | edgevlm q8_0 ms | stock f16 ms | f32/torch "
+             "| f16/torch | f32/stock | f16/stock | q8_0/stock | f16/f32 | goals |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in res["cases"]:
         md, s = c["median_ms"], c["speedup"]
         verdict = ", ".join(f"{k}: {'met' if ok else 'MISSED'}" for k, ok in c["goals"].items())
         lines.append(f"| {c['width']} | {c['version']} | {md['torch']:.1f} | {md['edgevlm_f32']:.1f} | "
-                     f"{md['edgevlm_f16']:.1f} | {md['stock_f16']:.1f} | {s['f32_vs_torch']:.2f}x | "
-                     f"{s['f16_vs_torch']:.2f}x | {s['f16_vs_stock_f16']:.2f}x | {s['f16_vs_f32']:.2f}x | {verdict} |")
+                     f"{md['edgevlm_f16']:.1f} | {md['edgevlm_q8_0']:.1f} | {md['stock_f16']:.1f} | "
+                     f"{s['f32_vs_torch']:.2f}x | {s['f16_vs_torch']:.2f}x | {s['f32_vs_stock_f16']:.2f}x | "
+                     f"{s['f16_vs_stock_f16']:.2f}x | {s['q8_0_vs_stock_f16']:.2f}x | {s['f16_vs_f32']:.2f}x | {verdict} |")
     return "\n".join(lines) + "\n"
 
 
