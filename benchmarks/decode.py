@@ -8,8 +8,8 @@ fraction of this machine's memory-bandwidth bound.
   prompt_tps / decode_tps (the same libllama calls; no image so only the LLM is compared).
 * REPS interleaved rounds of both; ratios are medians of the per-round ratios.
 * bound: read bandwidth measured with a numpy read loop (THREADS threads summing disjoint 512 MB halves,
-  best of 5, before and after the rounds) ÷ bytes read per decoded token (every tensor of the GGUF except token_embd, of which one row
-  is read). Goal (issue 4): edgevlm ≥ 0.97× llama-bench on both rates.
+  best of 5, before and after the rounds) ÷ bytes read per decoded token (every tensor of the GGUF except
+  token_embd, of which one row is read). Goal (issue 4): edgevlm ≥ 0.97× llama-bench on both rates.
 Model: the Q4_K_S LLM of benchmarks/vision.py's MobileVLM_V2-1.7B conversion (made if missing).
 Results: benchmarks/results/decode-host-t<threads>.{json,md}.
 """
