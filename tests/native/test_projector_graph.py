@@ -13,10 +13,10 @@ Tolerances:
   f16: ggml's CPU mul_mat rounds the activations to f16 before the dot products with f16 weights, the
   kernel keeps them f32; 2^-11 relative rounding per element (measured 4e-4 v1, 2e-4 v2): 2e-3, issue 4's
   f16 bound.
-  q8_0: ggml quantises the activations to 8-bit blocks of 32 for q8_0 weights, the kernel widens the
-  weights and keeps activations f32; ~1/254 relative per element, amplified by LDP v1's LayerNorms over
-  a 64-wide tiny model (measured 1.5e-2 v1, 7e-3 v2): 5e-2 — a gross error (wrong layout, wrong weight)
-  is O(1).
+  q8_0: both quantise the activations to int8 blocks of 32 against the same Q8_0 weights, but round them
+  differently (ggml rounds each block scale to f16, the kernel keeps it f32; ggml's GELU / norms in between
+  differ in the last bits too); ~1/254 relative per element, amplified by LDP v1's LayerNorms over a 64-wide
+  tiny model (measured 9e-3 v1, 1.4e-3 v2): 5e-2 — a gross error (wrong layout, wrong weight) is O(1).
 """
 from __future__ import annotations
 
