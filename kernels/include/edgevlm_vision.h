@@ -62,8 +62,9 @@ EDGEVLM_API int edgevlm_vision_n_layers(const edgevlm_vision *ctx);     /* ViT l
 EDGEVLM_API int edgevlm_vision_projector(const edgevlm_vision *ctx);    /* enum edgevlm_ldp_version */
 EDGEVLM_API const char *edgevlm_vision_backend(const edgevlm_vision *ctx); /* ggml backend name, "CPU" */
 EDGEVLM_API const char *edgevlm_vision_projector_impl(const edgevlm_vision *ctx); /* "ldp-kernel" or "ggml" */
-/* What runs the ViT's linear layers: "int8-gemm/<isa>" (Q8_0 matrices on the CPU with an int8 dot product,
- * EDGEVLM_Q8_GEMM unset or not 0) or "ggml" (ggml's mul_mat). */
+/* What runs the ViT's linear layers on the CPU backend: "int8-gemm/<isa>" (Q8_0 matrices, where the build has
+ * an int8 dot product), "f32-gemm/<simd>" (f16 / f32 matrices), or "ggml" (ggml's mul_mat: other backends,
+ * shapes the packed layouts do not cover, or EDGEVLM_VIT_MATMUL=ggml). */
 EDGEVLM_API const char *edgevlm_vision_vit_matmul(const edgevlm_vision *ctx);
 EDGEVLM_API const char *edgevlm_vision_weight_type(const edgevlm_vision *ctx); /* of attn_q: "f16", ... */
 

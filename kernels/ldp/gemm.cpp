@@ -114,6 +114,37 @@ PackedWeights::PackedWeights(const void *w, Dtype dtype, int n, int k)
     }
 }
 
+namespace {
+
+template <class T>
+void pack_panels_in_place(T *w, int n, int k) {
+    // Panel p's packed values ([k][kNR]) occupy exactly the bytes of its own kNR source rows.
+    std::vector<T> rows((size_t)kNR * k);
+    for (int p = 0; p < n / kNR; ++p) {
+        T *panel = w + (size_t)p * kNR * k;
+        std::copy(panel, panel + rows.size(), rows.begin());
+        for (int j = 0; j < kNR; ++j)
+            for (int kk = 0; kk < k; ++kk) panel[(size_t)kk * kNR + j] = rows[(size_t)j * k + kk];
+    }
+}
+
+}  // namespace
+
+PackedWeights PackedWeights::pack_in_place(void *w, Dtype dtype, int n, int k) {
+    if (!packs_in_place(n) || k <= 0 || dtype == Dtype::Q8_0)
+        throw std::invalid_argument("pack_in_place needs an f32/f16 matrix of whole panels of " +
+                                    std::to_string(panel_width()) + " rows, got " + std::to_string(n));
+    if (dtype == Dtype::F32) pack_panels_in_place(static_cast<float *>(w), n, k);
+    else pack_panels_in_place(static_cast<uint16_t *>(w), n, k);
+    PackedWeights v;
+    v.n_ = n;
+    v.k_ = k;
+    v.panels_ = n / kNR;
+    v.dtype_ = dtype;
+    v.external_ = w;
+    return v;
+}
+
 size_t gemm_scratch_floats(int m, int k) {
     const size_t f = (size_t)round_up(m, kMR) * kKC + (size_t)kKC * kNR + (size_t)kMR * kNR;
     return std::max(f, (q8::scratch_bytes(round_up(k, q8::kBlock)) + 3) / 4);

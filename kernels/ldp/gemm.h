@@ -40,12 +40,21 @@ public:
     // for the int8 GEMM of kernels/q8; throws std::invalid_argument when n or k do not fit its layout).
     PackedWeights(const void *w, Dtype dtype, int n, int k);
 
+    // An f32 / f16 matrix whose rows fill whole panels (n % panel_width() == 0) packs into exactly its own
+    // bytes: rewrites w in place and returns a view of it (w must outlive the view; nothing is copied).
+    static bool packs_in_place(int n) { return n > 0 && n % panel_width() == 0; }
+    static PackedWeights pack_in_place(void *w, Dtype dtype, int n, int k);
+
     int n() const { return n_; }
     int k() const { return k_; }
     int panels() const { return panels_; }
     Dtype dtype() const { return dtype_; }
-    const float *panel_f32(int p) const { return f32_.data() + (size_t)p * k_ * panel_width(); }
-    const uint16_t *panel_f16(int p) const { return f16_.data() + (size_t)p * k_ * panel_width(); }
+    const float *panel_f32(int p) const {
+        return (external_ ? static_cast<const float *>(external_) : f32_.data()) + (size_t)p * k_ * panel_width();
+    }
+    const uint16_t *panel_f16(int p) const {
+        return (external_ ? static_cast<const uint16_t *>(external_) : f16_.data()) + (size_t)p * k_ * panel_width();
+    }
     const void *q8_packed() const { return q8_.data(); }
     static int panel_width();
 
@@ -55,6 +64,7 @@ private:
     AlignedVector<float> f32_;     // [panel][k][kNR], columns past n zero
     AlignedVector<uint16_t> f16_;  // same layout, halves
     AlignedVector<uint8_t> q8_;    // Q8_0: kernels/q8's packed layout
+    const void *external_ = nullptr;  // pack_in_place: the panels live in the caller's memory
 };
 
 struct GemmArgs {

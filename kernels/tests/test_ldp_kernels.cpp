@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -146,6 +147,31 @@ void test_gemm(int m, int k, int n, bool f16, bool bias, bool gelu, bool colscal
     std::snprintf(name, sizeof name, "gemm %s m=%d k=%d n=%d%s%s%s t=%d", f16 ? "f16" : "f32", m, k, n,
                   bias ? " +bias" : "", gelu ? " gelu" : "", colscale ? " colscale" : "", threads);
     expect_nmse(name, packed.data(), ref);
+}
+
+// pack_in_place (the ViT's matrices, packed inside the mmproj's buffer) gives the same panels as the copying
+// constructor: the same products, bit for bit.
+void test_pack_in_place(bool f16) {
+    const int m = 37, k = 70, n = 3 * PackedWeights::panel_width();
+    const Vec a = randn((size_t)m * k, 1.0f);
+    Vec w = randn((size_t)n * k, 0.05f);
+    std::vector<uint16_t> halves;
+    if (f16) w = round_f16(w, &halves);
+    const void *src = f16 ? (const void *)halves.data() : (const void *)w.data();
+    const PackedWeights copied(src, f16 ? Dtype::F16 : Dtype::F32, n, k);
+    std::vector<uint8_t> buffer((const uint8_t *)src, (const uint8_t *)src + (size_t)n * k * (f16 ? 2 : 4));
+    const PackedWeights view = PackedWeights::pack_in_place(buffer.data(), f16 ? Dtype::F16 : Dtype::F32, n, k);
+    Vec c1((size_t)m * n), c2((size_t)m * n), scratch(gemm_scratch_floats(m, k));
+    gemm(copied, {a.data(), m, k, nullptr, c1.data(), n, nullptr, Act::None}, 0, 1, scratch.data());
+    gemm(view, {a.data(), m, k, nullptr, c2.data(), n, nullptr, Act::None}, 0, 1, scratch.data());
+    expect(c1 == c2, std::string("pack_in_place == packed copy (") + (f16 ? "f16)" : "f32)"));
+    bool threw = false;
+    try {
+        PackedWeights::pack_in_place(buffer.data(), Dtype::F32, n - 1, k);
+    } catch (const std::invalid_argument &) {
+        threw = true;
+    }
+    expect(threw, "pack_in_place rejects a partial panel");
 }
 
 void test_gelu() {
@@ -417,6 +443,8 @@ int main() {
     std::printf("edgevlm %s, SIMD %s, micro-tile %dx%d\n", edgevlm_version(), edgevlm_simd(), simd::kMR, simd::kNR);
     test_half();
     test_gelu();
+    test_pack_in_place(false);
+    test_pack_in_place(true);
     for (bool f16 : {false, true}) {
         test_gemm(1, 1, 1, f16, false, false, false, 1);
         test_gemm(13, 7, 33, f16, true, false, false, 1);

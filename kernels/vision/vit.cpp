@@ -1,7 +1,5 @@
 #include "vit.h"
 
-#include "q8_gemm.h"
-
 #include <cmath>
 #include <string>
 #include <stdexcept>
@@ -27,7 +25,7 @@ ggml_tensor *quick_gelu(ggml_context *ctx, ggml_tensor *x) {
 }  // namespace
 
 ggml_tensor *Vit::linear(ggml_tensor *x, ggml_tensor *w, ggml_tensor *b) const {
-    if (q8_) return q8_->apply(ctx_, x, w, b);
+    if (cpu_linear_) return cpu_linear_->apply(ctx_, x, w, b);
     return ggml_add(ctx_, ggml_mul_mat(ctx_, w, x), b);
 }
 
@@ -54,10 +52,10 @@ ggml_tensor *Vit::layer(ggml_tensor *x, const VitLayer &l) const {
 
 Vit::Vit(Mmproj &m, ggml_backend_t backend, ggml_tensor *features_dst) : m_(m), backend_(backend) {
     const VitHparams &hp = m.hp;
-    if (q8_linear_wanted(m, backend)) {
-        q8_repack_layers(m);
-        q8_ = std::make_unique<Q8Linear>(hp.n_ff);
-        matmul_impl_ = std::string("int8-gemm/") + q8::isa_name();
+    const CpuLinearKind kind = cpu_linear_kind(m, backend);
+    if (kind != CpuLinearKind::None) {
+        cpu_linear_ = std::make_unique<CpuLinear>(m, kind, hp.n_patches() + 1);
+        matmul_impl_ = cpu_linear_->name();
     }
     const VitWeights &w = m.vit;
     ggml_init_params ip = {ggml_tensor_overhead() * kGraphNodes + ggml_graph_overhead_custom(kGraphNodes, false),

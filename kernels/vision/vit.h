@@ -9,7 +9,7 @@
 #include "ggml-alloc.h"
 #include "ggml-backend.h"
 #include "mmproj.h"
-#include "q8_linear.h"
+#include "cpu_linear.h"
 
 namespace edgevlm {
 
@@ -17,8 +17,8 @@ class Vit {
 public:
     // features_dst (optional): a persistent n_embd x n_patches f32 tensor on the same backend that the graph
     // writes its output into, so a projector graph can read it there (no round trip through the host).
-    // On the CPU backend with Q8_0 matrices the Vit takes them over: they are repacked in place for the
-    // int8 GEMM (q8_linear.h), so one Mmproj serves one Vit.
+    // On the CPU backend the Vit takes the layer matrices over: they are repacked in place for edgevlm's
+    // GEMMs (cpu_linear.h), so one Mmproj serves one Vit.
     Vit(Mmproj &m, ggml_backend_t backend, ggml_tensor *features_dst = nullptr);
     ~Vit();
     Vit(const Vit &) = delete;
@@ -26,7 +26,7 @@ public:
 
     // pixels: 3 x S x S planar floats; features: n_patches x n_embd row-major, or nullptr to leave them on
     // the backend only (in features_dst). Throws on backend failure.
-    // "int8-gemm/<isa>" when the Q8_0 matrices run on the int8 GEMM, else "ggml".
+    // "int8-gemm/<isa>" or "f32-gemm/<simd>" when edgevlm's GEMMs run the matrices, else "ggml".
     const char *matmul_impl() const { return matmul_impl_.c_str(); }
 
     void run(const float *pixels, float *features);
@@ -41,7 +41,7 @@ private:
     ggml_cgraph *graph_ = nullptr;
     ggml_gallocr_t alloc_ = nullptr;
     ggml_tensor *input_ = nullptr, *output_ = nullptr;
-    std::unique_ptr<Q8Linear> q8_;  // set when the Q8_0 matrices run on the int8 GEMM
+    std::unique_ptr<CpuLinear> cpu_linear_;  // set when edgevlm's GEMMs run the layer matrices
     std::string matmul_impl_ = "ggml";
 };
 
