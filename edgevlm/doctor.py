@@ -76,4 +76,20 @@ def native_checks() -> list[Check]:
         missing = [part for part in NATIVE_PARTS if part not in present]
         detail = f"{bin_dir}: {len(present)}/{len(NATIVE_PARTS)} parts" + (f"; missing {', '.join(missing)}" if missing else "")
         checks.append(Check(f"build/{target}", not missing, detail))
+    if "host" in targets and (build_root() / "host" / "bin" / "libedgevlm.so").exists():
+        checks.append(_kernel_check())
     return checks
+
+
+def _kernel_check() -> Check:
+    from edgevlm.errors import EdgeVLMError
+    from edgevlm.native import native_info
+
+    try:
+        info = native_info()
+    except (EdgeVLMError, OSError) as exc:
+        return Check("edgevlm kernels", False, f"libedgevlm does not load: {exc}")
+    int8 = info["int8_dot"]
+    fast = f"int8 dot {int8}: a q8_0 mmproj runs on edgevlm's int8 GEMM" if int8 else \
+        "no int8 dot product compiled in: a q8_0 mmproj stays on ggml's mul_mat (f16 is the better choice)"
+    return Check("edgevlm kernels", True, f"SIMD {info['simd']}; {fast}")

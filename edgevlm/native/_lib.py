@@ -22,7 +22,7 @@ def library_path() -> Path:
 @functools.lru_cache(maxsize=None)
 def _load(path: str) -> ctypes.CDLL:
     lib = ctypes.CDLL(path)
-    for name in ("edgevlm_version", "edgevlm_simd", "edgevlm_last_error"):
+    for name in ("edgevlm_version", "edgevlm_simd", "edgevlm_int8_dot", "edgevlm_last_error"):
         fn = getattr(lib, name)
         fn.restype = ctypes.c_char_p
         fn.argtypes = []
@@ -48,10 +48,12 @@ def check(lib: ctypes.CDLL, status: int, what: str) -> None:
 
 
 def native_info() -> dict[str, str]:
-    """Version and compiled SIMD path of the loaded library (recorded with benchmark results)."""
+    """Version, compiled SIMD path and int8 dot product ("" if none) of the loaded library (recorded with
+    benchmark results)."""
     lib = load_library()
     return {
         "version": lib.edgevlm_version().decode(),
         "simd": lib.edgevlm_simd().decode(),
+        "int8_dot": lib.edgevlm_int8_dot().decode(),
         "path": str(library_path()),
     }

@@ -38,6 +38,10 @@ EDGEVLM_API const char *edgevlm_version(void);
 /* The SIMD path compiled in: "avx512f", "avx2+fma", "neon+fp16+dotprod", "neon+fp16", "neon", "scalar". */
 EDGEVLM_API const char *edgevlm_simd(void);
 
+/* The int8 dot product the Q8_0 GEMM uses: "avx512vnni", "neon-dotprod", or "" (none compiled in: Q8_0
+ * matrices then stay on ggml's mul_mat in the vision encoder). */
+EDGEVLM_API const char *edgevlm_int8_dot(void);
+
 /* Message of the last failed call on this thread ("" if none). Valid until the next call on this thread. */
 EDGEVLM_API const char *edgevlm_last_error(void);
 

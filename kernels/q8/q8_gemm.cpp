@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "edgevlm.h"
 #include "ops.h"   // gelu_inplace
 #include "simd.h"  // half_to_float
 #include "team.h"
@@ -298,3 +299,7 @@ void gemm(const Problem &p, int tid, int n_threads, void *scratch) {
 
 }  // namespace q8
 }  // namespace edgevlm
+
+extern "C" const char *edgevlm_int8_dot(void) {
+    return edgevlm::q8::has_int8_dot() ? edgevlm::q8::isa_name() : "";
+}

@@ -40,6 +40,7 @@ def test_doctor_reports_pin_and_tools():
     assert "0c1e57098" in proc.stdout
     for tool in ("cmake", "adb", "qemu-aarch64-static", "nvcc"):
         assert tool in proc.stdout
+    assert "edgevlm kernels" in proc.stdout  # SIMD path and int8 dot product of the host build
 
 
 def test_unknown_build_target_is_a_user_error():

@@ -35,6 +35,11 @@ def test_native_info(ldp_lib):
     info = native_info()
     assert info["simd"] in {"avx512f", "avx2+fma", "neon+fp16+dotprod", "neon+fp16", "neon", "scalar"}
     assert info["version"].count(".") == 2
+    assert info["int8_dot"] in {"avx512vnni", "neon-dotprod", ""}
+    # the build follows the host CPU (GGML_NATIVE): an AVX512-VNNI CPU must get the int8 path compiled in
+    flags = open("/proc/cpuinfo").read().split()
+    if info["simd"] == "avx512f" and "avx512_vnni" in flags and "avx512bw" in flags:
+        assert info["int8_dot"] == "avx512vnni"
 
 
 def test_missing_tensor_is_named(ldp_lib, tiny_v2):
