@@ -7,123 +7,25 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <functional>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "edgevlm.h"
 #include "gemm.h"
+#include "ggml.h"
+#include "kernel_check.h"
+#include "ldp_reference.h"
 #include "ops.h"
 #include "simd.h"
 
 using namespace edgevlm;
-using Vec = std::vector<float>;
-using DVec = std::vector<double>;
+using namespace edgevlm::check;
+using namespace edgevlm::ldpref;
 
 namespace {
 
-int g_failures = 0;
-std::mt19937 g_rng(1234);
-
-Vec randn(size_t n, float scale, float offset = 0.0f) {
-    std::normal_distribution<float> d(0.0f, 1.0f);
-    Vec v(n);
-    for (auto &x : v) x = offset + scale * d(g_rng);
-    return v;
-}
-
-void expect_nmse(const std::string &name, const float *out, const DVec &ref, double tol = 1e-10) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < ref.size(); ++i) {
-        const double d = out[i] - ref[i];
-        num += d * d;
-        den += ref[i] * ref[i];
-    }
-    const double nmse = den > 0 ? num / den : num;
-    const bool ok = std::isfinite(nmse) && nmse <= tol;
-    std::printf("  %-52s nmse=%.3e %s\n", name.c_str(), nmse, ok ? "OK" : "FAIL");
-    if (!ok) ++g_failures;
-}
-
-void expect(bool cond, const std::string &name) {
-    std::printf("  %-52s %s\n", name.c_str(), cond ? "OK" : "FAIL");
-    if (!cond) ++g_failures;
-}
-
-double gelu_ref(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
-double hswish_ref(double x) { return x * std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0; }
-double hsig_ref(double x) { return std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0; }
-
-// Runs fn(tid, n) on a real team of n threads.
-void on_team(int n, const std::function<void(int, int)> &fn) {
-    Team team(n);
-    team.run([&](int tid) { fn(tid, n); });
-}
-
-// ---------------- reference ops (double, token-major) ----------------
-
-DVec linear_ref(const Vec &a, int m, int k, const Vec &w, int n, const float *bias, const float *colscale, bool gelu) {
-    DVec c((size_t)m * n);
-    for (int i = 0; i < m; ++i)
-        for (int j = 0; j < n; ++j) {
-            double s = bias ? bias[j] : 0.0;
-            for (int kk = 0; kk < k; ++kk)
-                s += (double)a[(size_t)i * k + kk] * (colscale ? colscale[kk] : 1.0) * w[(size_t)j * k + kk];
-            c[(size_t)i * n + j] = gelu ? gelu_ref(s) : s;
-        }
-    return c;
-}
-
-// Depthwise 3x3, padding 1; kernel [c][9]; x g*g x w.
-DVec dw_ref(const DVec &x, int g, int w, const Vec &k, int stride) {
-    const int go = g / stride;
-    DVec out((size_t)go * go * w, 0.0);
-    for (int oy = 0; oy < go; ++oy)
-        for (int ox = 0; ox < go; ++ox)
-            for (int c = 0; c < w; ++c) {
-                double s = 0;
-                for (int t = 0; t < 9; ++t) {
-                    const int iy = oy * stride + t / 3 - 1, ix = ox * stride + t % 3 - 1;
-                    if (iy >= 0 && iy < g && ix >= 0 && ix < g) s += k[(size_t)c * 9 + t] * x[((size_t)iy * g + ix) * w + c];
-                }
-                out[((size_t)oy * go + ox) * w + c] = s;
-            }
-    return out;
-}
-
-DVec ln_ref(const DVec &x, int rows, int w, const Vec &g, const Vec &b) {
-    DVec out(x.size());
-    for (int r = 0; r < rows; ++r) {
-        double mean = 0, var = 0;
-        for (int c = 0; c < w; ++c) mean += x[(size_t)r * w + c];
-        mean /= w;
-        for (int c = 0; c < w; ++c) var += std::pow(x[(size_t)r * w + c] - mean, 2);
-        const double rstd = 1.0 / std::sqrt(var / w + 1e-5);
-        for (int c = 0; c < w; ++c) out[(size_t)r * w + c] = (x[(size_t)r * w + c] - mean) * rstd * g[c] + b[c];
-    }
-    return out;
-}
-
-Vec taps_of(const Vec &k, int w) {  // [c][9] -> [9][c], as the kernel stores them
-    Vec t((size_t)9 * w);
-    for (int c = 0; c < w; ++c)
-        for (int i = 0; i < 9; ++i) t[(size_t)i * w + c] = k[(size_t)c * 9 + i];
-    return t;
-}
-
-DVec to_d(const Vec &v) { return DVec(v.begin(), v.end()); }
-
-Vec round_f16(const Vec &v, std::vector<uint16_t> *halves) {
-    Vec out(v.size());
-    halves->resize(v.size());
-    for (size_t i = 0; i < v.size(); ++i) {
-        (*halves)[i] = float_to_half(v[i]);
-        out[i] = half_to_float((*halves)[i]);
-    }
-    return out;
-}
+constexpr double kTol = 1e-10;  // f32 / f16 paths (see the header comment)
 
 // ---------------- tests ----------------
 
@@ -146,7 +48,7 @@ void test_gemm(int m, int k, int n, bool f16, bool bias, bool gelu, bool colscal
     char name[128];
     std::snprintf(name, sizeof name, "gemm %s m=%d k=%d n=%d%s%s%s t=%d", f16 ? "f16" : "f32", m, k, n,
                   bias ? " +bias" : "", gelu ? " gelu" : "", colscale ? " colscale" : "", threads);
-    expect_nmse(name, packed.data(), ref);
+    expect_nmse(name, packed.data(), ref, kTol);
 }
 
 // pack_in_place (the ViT's matrices, packed inside the mmproj's buffer) gives the same panels as the copying
@@ -199,14 +101,14 @@ void test_pool_and_peg(int g, int w, int threads) {
                     for (int dx = 0; dx < 2; ++dx) s += x[((size_t)(2 * oy + dy) * g + 2 * ox + dx) * w + c];
                 pref[((size_t)oy * go + ox) * w + c] = s / 4;
             }
-    expect_nmse("avgpool2x2 g=" + std::to_string(g), pooled.data(), pref);
+    expect_nmse("avgpool2x2 g=" + std::to_string(g), pooled.data(), pref, kTol);
     const Vec taps = taps_of(k, w);
     on_team(threads, [&](int tid, int n) {
         peg_conv_residual(pooled.data(), go, w, taps.data(), b.data(), out.data(), split(go * go, n, tid));
     });
     DVec ref = dw_ref(to_d(pooled), go, w, k, 1);
     for (size_t i = 0; i < ref.size(); ++i) ref[i] += pooled[i] + b[i % w];
-    expect_nmse("peg dwconv3x3 + bias + residual g=" + std::to_string(go), out.data(), ref);
+    expect_nmse("peg dwconv3x3 + bias + residual g=" + std::to_string(go), out.data(), ref, kTol);
 }
 
 void test_dw_ln_hswish(int g, int w, int stride, int threads) {
@@ -223,7 +125,7 @@ void test_dw_ln_hswish(int g, int w, int stride, int threads) {
     DVec sums(w, 0.0);
     for (size_t i = 0; i < ref.size(); ++i) sums[i % w] += (ref[i] = hswish_ref(ref[i]));
     const std::string tag = " g=" + std::to_string(g) + " stride=" + std::to_string(stride) + " t=" + std::to_string(threads);
-    expect_nmse("dwconv3x3 -> LayerNorm -> hardswish" + tag, out.data(), ref);
+    expect_nmse("dwconv3x3 -> LayerNorm -> hardswish" + tag, out.data(), ref, kTol);
     Vec total(w, 0.0f);
     for (int t = 0; t < threads; ++t)
         for (int c = 0; c < w; ++c) total[c] += colsum[(size_t)t * w + c];
@@ -247,106 +149,25 @@ void test_se_and_ln(int rows, int w, int s) {
         for (int c = 0; c < s; ++c) acc += (double)w2[(size_t)i * s + c] * z[c];
         sr[i] = hsig_ref(acc);
     }
-    expect_nmse("SE fc1 + ReLU", z.data(), zr);
-    expect_nmse("SE fc2 + hardsigmoid", sc.data(), sr);
+    expect_nmse("SE fc1 + ReLU", z.data(), zr, kTol);
+    expect_nmse("SE fc2 + hardsigmoid", sc.data(), sr, kTol);
     const Vec x = randn((size_t)rows * w, 2.0f, 0.5f), res = randn((size_t)rows * w, 1.0f);
     const Vec lw = randn(w, 0.1f, 1.0f), lb = randn(w, 0.1f);
     Vec out((size_t)rows * w);
     layernorm_rows(x.data(), w, lw.data(), lb.data(), res.data(), out.data(), {0, rows});
     DVec ref = ln_ref(to_d(x), rows, w, lw, lb);
     for (size_t i = 0; i < ref.size(); ++i) ref[i] += res[i];
-    expect_nmse("LayerNorm + residual", out.data(), ref);
+    expect_nmse("LayerNorm + residual", out.data(), ref, kTol);
 }
 
 // ---------------- whole projector through the C ABI ----------------
 
-struct Weights {
-    Vec fc1, fc1b, fc2, fc2b, peg, pegb;
-    Vec dw[2], ln1w[2], ln1b[2], se1[2], se1b[2], se2[2], se2b[2], pw[2], ln2w[2], ln2b[2];
-};
-
-Weights make_weights(int c, int w, int s) {
-    Weights W;
-    W.fc1 = randn((size_t)w * c, 0.1f); W.fc1b = randn(w, 0.02f);
-    W.fc2 = randn((size_t)w * w, 0.1f); W.fc2b = randn(w, 0.02f);
-    W.peg = randn((size_t)w * 9, 0.1f); W.pegb = randn(w, 0.02f);
-    for (int i = 0; i < 2; ++i) {
-        W.dw[i] = randn((size_t)w * 9, 0.2f); W.ln1w[i] = randn(w, 0.1f, 1.0f); W.ln1b[i] = randn(w, 0.1f);
-        W.se1[i] = randn((size_t)s * w, 0.1f); W.se1b[i] = randn(s, 0.1f);
-        W.se2[i] = randn((size_t)w * s, 0.1f); W.se2b[i] = randn(w, 0.5f);
-        W.pw[i] = randn((size_t)w * w, 0.1f); W.ln2w[i] = randn(w, 0.1f, 1.0f); W.ln2b[i] = randn(w, 0.1f);
-    }
-    return W;
-}
-
-DVec projector_ref(int version, const Weights &W, const Vec &x, int g, int c, int w, int s) {
-    const int t = g * g;
-    DVec h = linear_ref(x, t, c, W.fc1, w, W.fc1b.data(), nullptr, true);
-    Vec hf(h.begin(), h.end());
-    DVec y = linear_ref(hf, t, w, W.fc2, w, W.fc2b.data(), nullptr, false);
-    if (version == EDGEVLM_LDP_V2) {
-        // reference order: Linear on all tokens, then pool (the kernel pools first; the algebra is exact)
-        const int go = g / 2;
-        DVec p((size_t)go * go * w, 0.0);
-        for (int oy = 0; oy < go; ++oy)
-            for (int ox = 0; ox < go; ++ox)
-                for (int ch = 0; ch < w; ++ch)
-                    for (int d = 0; d < 4; ++d)
-                        p[((size_t)oy * go + ox) * w + ch] += 0.25 * y[((size_t)(2 * oy + d / 2) * g + 2 * ox + d % 2) * w + ch];
-        DVec out = dw_ref(p, go, w, W.peg, 1);
-        for (size_t i = 0; i < out.size(); ++i) out[i] += p[i] + W.pegb[i % w];
-        return out;
-    }
-    DVec cur = y;
-    int gc = g;
-    for (int b = 0; b < 2; ++b) {
-        const int stride = b == 0 ? 1 : 2, go = gc / stride, rows = go * go;
-        DVec a = ln_ref(dw_ref(cur, gc, w, W.dw[b], stride), rows, w, W.ln1w[b], W.ln1b[b]);
-        DVec mean(w, 0.0);
-        for (size_t i = 0; i < a.size(); ++i) mean[i % w] += (a[i] = hswish_ref(a[i])) / rows;
-        DVec z(s), sc(w);
-        for (int i = 0; i < s; ++i) {
-            double acc = W.se1b[b][i];
-            for (int ch = 0; ch < w; ++ch) acc += W.se1[b][(size_t)i * w + ch] * mean[ch];
-            z[i] = std::max(acc, 0.0);
-        }
-        for (int i = 0; i < w; ++i) {
-            double acc = W.se2b[b][i];
-            for (int j = 0; j < s; ++j) acc += W.se2[b][(size_t)i * s + j] * z[j];
-            sc[i] = hsig_ref(acc);
-        }
-        DVec pre((size_t)rows * w, 0.0);
-        for (int r = 0; r < rows; ++r)
-            for (int o = 0; o < w; ++o) {
-                double acc = 0;
-                for (int ch = 0; ch < w; ++ch) acc += a[(size_t)r * w + ch] * sc[ch] * W.pw[b][(size_t)o * w + ch];
-                pre[(size_t)r * w + o] = acc;
-            }
-        DVec out = ln_ref(pre, rows, w, W.ln2w[b], W.ln2b[b]);
-        if (stride == 1)
-            for (size_t i = 0; i < out.size(); ++i) out[i] += cur[i];
-        cur = out;
-        gc = go;
-    }
-    return cur;
-}
-
-// ggml's Q8_0 reference quantization of n x k rows (k a multiple of 32); v becomes the dequantized values.
+// n x k rows quantized to Q8_0 by ggml itself; v becomes ggml's dequantization of them.
 std::vector<uint8_t> quantize_q8_0(Vec &v, int k) {
-    std::vector<uint8_t> blocks(v.size() / 32 * 34);
-    for (size_t b = 0; b < v.size() / 32; ++b) {
-        float amax = 0.0f;
-        for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(v[b * 32 + j]));
-        const uint16_t dh = float_to_half(amax / 127.0f);
-        const float id = amax > 0.0f ? 127.0f / amax : 0.0f, d = half_to_float(dh);
-        std::memcpy(&blocks[b * 34], &dh, 2);
-        for (int j = 0; j < 32; ++j) {
-            const int q = (int)std::round(v[b * 32 + j] * id);
-            blocks[b * 34 + 2 + j] = (uint8_t)(int8_t)q;
-            v[b * 32 + j] = q * d;
-        }
-    }
-    (void)k;
+    const int64_t n = (int64_t)v.size() / k;
+    std::vector<uint8_t> blocks(ggml_row_size(GGML_TYPE_Q8_0, k) * n);
+    ggml_quantize_chunk(GGML_TYPE_Q8_0, v.data(), blocks.data(), 0, n, k, nullptr);
+    ggml_get_type_traits(GGML_TYPE_Q8_0)->to_float(blocks.data(), v.data(), (int64_t)v.size());
     return blocks;
 }
 
@@ -390,7 +211,7 @@ void test_projector(int version, Dtype dtype, int threads) {
                              " W=" + std::to_string(w) + " g=8 t=" + std::to_string(threads);
     if (!ldp) {
         std::printf("  %s: create failed: %s\n", name.c_str(), edgevlm_last_error());
-        ++g_failures;
+        ++failures();
         return;
     }
     const Vec x = randn((size_t)g * g * c, 1.0f);
@@ -460,6 +281,5 @@ int main() {
             for (int t : {1, 2}) test_projector(version, dtype, t);
     test_q8_0_shape_errors();
     test_abi_errors();
-    std::printf("%d failure(s)\n", g_failures);
-    return g_failures == 0 ? 0 : 1;
+    return finish();
 }

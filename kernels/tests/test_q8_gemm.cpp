@@ -10,49 +10,17 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "ggml.h"
+#include "kernel_check.h"
 #include "q8_gemm.h"
-#include "team.h"
 
 using namespace edgevlm;
+using namespace edgevlm::check;
 
 namespace {
-
-int g_failures = 0;
-std::mt19937 g_rng(4321);
-
-std::vector<float> randn(size_t n, float scale) {
-    std::normal_distribution<float> d(0.0f, scale);
-    std::vector<float> v(n);
-    for (auto &x : v) x = d(g_rng);
-    return v;
-}
-
-void check(const std::string &name, double nmse, double tol) {
-    const bool ok = std::isfinite(nmse) && nmse <= tol;
-    std::printf("  %-60s nmse=%.3e (<= %.0e) %s\n", name.c_str(), nmse, tol, ok ? "OK" : "FAIL");
-    if (!ok) ++g_failures;
-}
-
-void expect(bool cond, const std::string &name) {
-    std::printf("  %-60s %s\n", name.c_str(), cond ? "OK" : "FAIL");
-    if (!cond) ++g_failures;
-}
-
-double nmse(const std::vector<float> &out, const std::vector<double> &ref, int m, int n, int ldc) {
-    double num = 0, den = 0;
-    for (int i = 0; i < m; ++i)
-        for (int j = 0; j < n; ++j) {
-            const double r = ref[(size_t)i * n + j], d = out[(size_t)i * ldc + j] - r;
-            num += d * d;
-            den += r * r;
-        }
-    return den > 0 ? num / den : num;
-}
 
 // The activations as the kernel quantizes them, dequantized: per 32-block, scale amax / 127.
 std::vector<double> fake_quantize(const std::vector<float> &a) {
@@ -98,8 +66,7 @@ std::vector<float> run(const q8::Problem &proto, int threads) {
     q8::Problem p = proto;
     p.c = c.data();
     std::vector<std::vector<uint8_t>> scratch(threads, std::vector<uint8_t>(q8::scratch_bytes(p.k)));
-    Team team(threads);
-    team.run([&](int tid) { q8::gemm(p, tid, threads, scratch[tid].data()); });
+    on_team(threads, [&](int tid, int n) { q8::gemm(p, tid, n, scratch[tid].data()); });
     return c;
 }
 
@@ -113,8 +80,8 @@ void test_case(int m, int n, int k, bool with_bias, int pad_c, int threads) {
     const auto c = run(p, threads);
     const std::string name = "m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k) +
                              (with_bias ? " bias" : "") + " t=" + std::to_string(threads);
-    check(name + " vs exact", nmse(c, matmul(fake_quantize(a), w.deq, bias, m, n, k), m, n, p.ldc), 1e-9);
-    check(name + " vs float", nmse(c, matmul(a, w.deq, bias, m, n, k), m, n, p.ldc), 2e-4);
+    expect_nmse(name + " vs exact", c.data(), matmul(fake_quantize(a), w.deq, bias, m, n, k), 1e-9, n, p.ldc);
+    expect_nmse(name + " vs float", c.data(), matmul(a, w.deq, bias, m, n, k), 2e-4, n, p.ldc);
     bool pad_untouched = true;  // the kernel writes only n columns of each ldc-wide row
     for (int i = 0; i < m; ++i)
         for (int j = n; j < n + pad_c; ++j) pad_untouched = pad_untouched && c[(size_t)i * p.ldc + j] == -7.0f;
@@ -133,8 +100,8 @@ void test_colscale_gelu() {
     q8::Problem p{a.data(), m, k, packed.data(), n, k, bias.data(), nullptr, n, scale.data(), true};
     const auto c = run(p, 2);
     auto ref = matmul(fake_quantize(scaled), w.deq, bias, m, n, k);
-    for (auto &v : ref) v = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
-    check("column scale + GELU m=20 n=32 k=64 vs exact", nmse(c, ref, m, n, n), 1e-9);
+    for (auto &v : ref) v = gelu_ref(v);
+    expect_nmse("column scale + GELU m=20 n=32 k=64 vs exact", c.data(), ref, 1e-9);
 }
 
 void test_in_place_repack() {
@@ -177,6 +144,5 @@ int main() {
     test_case(100, 64, 256, false, 16, 3);   // rows split over 3 threads, several chunks
     test_case(577, 48, 128, true, 0, 2);     // the ViT's 577 rows: tail tile and tail chunk
     test_case(30, 16, 4096, true, 0, 2);     // the MLP's down projection depth
-    std::printf("%d failure(s)\n", g_failures);
-    return g_failures == 0 ? 0 : 1;
+    return finish();
 }
