@@ -25,7 +25,7 @@ import contextlib
 import importlib.util
 import json
 import os
-import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -36,8 +36,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgevlm.bench.parse import mtmd_encode_ms  # noqa: E402
-from edgevlm.bench.stock import MTMD_LOST_LOG_ATTEMPTS  # noqa: E402
+from edgevlm.bench.stock import mtmd_encode_once  # noqa: E402
+from edgevlm.device.local import LocalTransport  # noqa: E402
 from edgevlm.images import make_demo_image  # noqa: E402
 from edgevlm.native import native_info  # noqa: E402
 from edgevlm.paths import host_bin_dir  # noqa: E402
@@ -75,19 +75,11 @@ def prepare(work: Path) -> dict[str, Path]:
 
 
 def stock_encode_ms(files, image: Path, threads: int) -> float:
-    """One llama-mtmd-cli run's encode time. Its async logger loses all output in about 1 run in 3 (exit 0, no
-    timing line): such runs are repeated, as edgevlm's bench does (MTMD_LOST_LOG_ATTEMPTS)."""
-    exe = host_bin_dir() / "llama-mtmd-cli"
-    cmd = [str(exe), "-m", str(files.llm), "--mmproj", str(files.mmproj), "--image", str(image), "-p", "Describe.",
-           "-n", "1", "-t", str(threads), "--temp", "0"]
-    for _ in range(MTMD_LOST_LOG_ATTEMPTS):
-        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=900)
-        ms = mtmd_encode_ms(proc.stdout + proc.stderr)
-        if proc.returncode != 0 or ms is not None:
-            break
-    if proc.returncode != 0 or ms is None:
-        raise RuntimeError(f"llama-mtmd-cli failed ({proc.returncode}): {proc.stderr[-400:]}")
-    return ms
+    """One llama-mtmd-cli run's encode time, through the bench's own runner (which repeats the runs whose
+    output the stock tool's async logger lost)."""
+    args = [str(host_bin_dir() / "llama-mtmd-cli"), "-m", str(files.llm), "--mmproj", str(files.mmproj),
+            "--image", str(image), "-p", "Describe.", "-n", "1", "-t", str(threads), "--temp", "0"]
+    return mtmd_encode_once(LocalTransport(), " ".join(map(shlex.quote, args)), timeout_s=900)
 
 
 def stock_projector_ms(threads: int, wtype: str) -> float | None:

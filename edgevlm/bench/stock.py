@@ -49,7 +49,8 @@ def mtmd_encode(transport: Transport, profile: DeviceProfile, dep: Deployment, s
     args = ["./llama-mtmd-cli", "-m", dep.llm, "--mmproj", dep.mmproj, "--image", dep.image,
             "-p", prompt_text(16), "-n", "1", "--temp", "0", *_threads(profile, spec)]
     command = _prefix(profile) + " ".join(map(shlex.quote, args))
-    return [_one_mtmd_encode(transport, command, dep, spec) for _ in range(spec.repeat)]
+    return [mtmd_encode_once(transport, command, cwd=dep.bundle, env=dep.env, timeout_s=spec.timeout_s)
+            for _ in range(spec.repeat)]
 
 
 # The pinned llama-mtmd-cli logs through common's asynchronous logger, which sometimes (about 1 run in 3 on
@@ -58,9 +59,11 @@ def mtmd_encode(transport: Transport, profile: DeviceProfile, dep: Deployment, s
 MTMD_LOST_LOG_ATTEMPTS = 8
 
 
-def _one_mtmd_encode(transport: Transport, command: str, dep: Deployment, spec: BenchSpec) -> float:
+def mtmd_encode_once(transport: Transport, command: str, *, cwd: str | None = None,
+                     env: dict[str, str] | None = None, timeout_s: float | None = None) -> float:
+    """One llama-mtmd-cli run's image encode ms, repeating runs whose log was lost; DeviceError on failure."""
     for _ in range(MTMD_LOST_LOG_ATTEMPTS):
-        result = transport.shell(command, cwd=dep.bundle, env=dep.env, timeout=spec.timeout_s)
+        result = transport.shell(command, cwd=cwd, env=env, timeout=timeout_s)
         if result.code != 0:
             break
         encode = mtmd_encode_ms(result.stderr + result.stdout)
