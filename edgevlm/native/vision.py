@@ -26,25 +26,28 @@ from edgevlm.native._lib import check, load_library
 
 ERR_IMAGE, ERR_MODEL = 16, 17  # enum edgevlm_vision_status (kernels/include/edgevlm_vision.h)
 PROJECTORS = {1: "ldp", 2: "ldpv2"}
-PROJECTOR_ENV = "EDGEVLM_PROJECTOR"
-PROJECTOR_CHOICES = ("kernel", "ggml")  # what encoder.cpp accepts (pick_projector), by exact match
+# The encoder's switches, read when it loads, and the values encoder.cpp accepts (by exact match; unset or
+# empty: the default): variable -> (what it chooses, values).
+ENV_SWITCHES = {"EDGEVLM_PROJECTOR": ("projector", ("kernel", "ggml")),
+                "EDGEVLM_VIT_MATMUL": ("ViT matmul path", ("edgevlm", "ggml"))}
 
 
 class MmprojError(EdgeVLMError):
     """An mmproj file is not loadable by the native vision encoder (missing keys/tensors, wrong type)."""
 
 
-class ProjectorChoiceError(EdgeVLMError):
-    """EDGEVLM_PROJECTOR names no projector the native encoder has."""
+class SwitchError(EdgeVLMError):
+    """An EDGEVLM_* switch of the native encoder has a value it does not know."""
 
 
-def _check_projector_env() -> None:
+def _check_env_switches() -> None:
     """Fail before loading with a typed error; the library would refuse the value as well (its message
     would otherwise surface as an mmproj problem, which it is not)."""
-    value = os.environ.get(PROJECTOR_ENV, "")
-    if value and value not in PROJECTOR_CHOICES:
-        raise ProjectorChoiceError(f"{PROJECTOR_ENV}={value!r} is not a projector",
-                                   hint=f"use {' or '.join(PROJECTOR_CHOICES)}, or unset it for the default")
+    for name, (what, choices) in ENV_SWITCHES.items():
+        value = os.environ.get(name, "")
+        if value and value not in choices:
+            raise SwitchError(f"{name}={value!r} is not a {what}",
+                              hint=f"use {' or '.join(choices)}, or unset it for the default")
 
 
 class _Timings(ctypes.Structure):
@@ -88,7 +91,7 @@ class VisionEncoder:
         path = Path(mmproj_path)
         if not path.is_file():
             raise InputNotFound(f"mmproj {path} does not exist", hint="pass the mmproj-*.gguf written by `edgevlm convert`")
-        _check_projector_env()
+        _check_env_switches()
         self._lib = load_library()
         _declare(self._lib)
         self.threads = threads if threads else _default_threads()
@@ -104,7 +107,7 @@ class VisionEncoder:
         self.projector = PROJECTORS[q("projector")]
         self.backend, self.weight_type = q("backend").decode(), q("weight_type").decode()
         self.projector_impl = q("projector_impl").decode()  # "ldp-kernel" or "ggml"
-        self.vit_matmul = q("vit_matmul").decode()  # "int8-gemm/<isa>" or "ggml"
+        self.vit_matmul = q("vit_matmul").decode()  # "int8-gemm/<isa>", "f32-gemm/<simd>" or "ggml"
 
     def encode(self, image_path: str | os.PathLike) -> np.ndarray:
         """Decode, preprocess, ViT, project: float32 (n_tokens, n_embd)."""

@@ -1,7 +1,6 @@
 #include "cpu_linear.h"
 
-#include <cstdlib>
-#include <cstring>
+#include <algorithm>
 #include <stdexcept>
 #include <thread>
 
@@ -30,8 +29,6 @@ bool fits(CpuLinearKind kind, const ggml_tensor *w) {
 }  // namespace
 
 CpuLinearKind cpu_linear_kind(const Mmproj &m, ggml_backend_t backend) {
-    const char *env = std::getenv("EDGEVLM_VIT_MATMUL");
-    if (env && std::strcmp(env, "ggml") == 0) return CpuLinearKind::None;
     if (!ggml_backend_is_cpu(backend) || !ggml_backend_buffer_is_host(m.buffer)) return CpuLinearKind::None;
     const auto mats = layer_matrices(m);
     if (mats.empty()) return CpuLinearKind::None;

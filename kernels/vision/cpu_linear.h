@@ -3,7 +3,8 @@
 //   f16 / f32     -> the LDP kernel's register-blocked f32 GEMM (kernels/ldp/gemm.h; f16 panels widened per
 //                    cache slice, activations stay f32 — ggml's f16 path rounds them to f16).
 // The matrices are repacked in place once at load (same bytes: no extra memory) and each linear layer becomes
-// one ggml custom op (x W^T + b) that ggml's own threads execute. EDGEVLM_VIT_MATMUL=ggml keeps ggml's mul_mat.
+// one ggml custom op (x W^T + b) that ggml's own threads execute. The encoder decides whether to use it
+// (EDGEVLM_VIT_MATMUL, encoder.cpp).
 #pragma once
 
 #include <cstdint>
@@ -19,8 +20,7 @@ namespace edgevlm {
 enum class CpuLinearKind { None, Int8, Float };
 
 // Which of edgevlm's GEMMs can take over the ViT's matrices on this backend (None: keep ggml's mul_mat): the
-// CPU backend, host memory, one weight type for all of them, shapes the packed layouts cover, and
-// EDGEVLM_VIT_MATMUL not set to "ggml".
+// CPU backend, host memory, one weight type for all of them, shapes the packed layouts cover.
 CpuLinearKind cpu_linear_kind(const Mmproj &m, ggml_backend_t backend);
 
 // Owns the packed views and per-thread scratch for one ViT graph (one encode at a time, as the graph itself).

@@ -7,6 +7,8 @@
 //   ggml    the same computation as ggml ops on the ViT's backend (projector_graph.h), weights in the
 //           backend buffer; the ViT writes its output into a persistent backend tensor that the projector
 //           graph reads, so a GPU never round-trips it through the host. The default on a GPU backend.
+// The ViT's matrices (EDGEVLM_VIT_MATMUL, read at load): edgevlm's GEMMs on the CPU backend (cpu_linear.h,
+// the default) or ggml's mul_mat. An unknown value of either switch fails the load.
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -49,6 +51,16 @@ ProjectorImpl pick_projector(ggml_backend_t backend) {
                                 " ViT's backend), or unset it for the default");
 }
 
+// EDGEVLM_VIT_MATMUL by exact match; unset, empty or "edgevlm": edgevlm's GEMMs wherever they apply.
+bool pick_edgevlm_matmul() {
+    const char *want = std::getenv("EDGEVLM_VIT_MATMUL");
+    if (!want || !*want || std::strcmp(want, "edgevlm") == 0) return true;
+    if (std::strcmp(want, "ggml") == 0) return false;
+    throw std::invalid_argument(std::string("EDGEVLM_VIT_MATMUL=") + want +
+                                " is not a ViT matmul path: use edgevlm (edgevlm's GEMMs on the CPU) or ggml"
+                                " (ggml's mul_mat), or unset it for the default");
+}
+
 ggml_backend_t pick_backend(int threads) {
     const char *want = std::getenv("EDGEVLM_VISION_DEVICE");
     const bool cpu_only = want && std::strcmp(want, "cpu") == 0;
@@ -68,6 +80,7 @@ struct edgevlm_vision {
     std::unique_ptr<edgevlm::Mmproj> mmproj;
     std::unique_ptr<edgevlm::Vit> vit;
     ProjectorImpl impl = ProjectorImpl::Kernel;
+    bool edgevlm_matmul = true;                         // EDGEVLM_VIT_MATMUL
     edgevlm_ldp *ldp = nullptr;                        // impl == Kernel
     std::unique_ptr<edgevlm::ProjectorGraph> graph;   // impl == Ggml
     int threads = 1;
@@ -150,7 +163,8 @@ void load_model(edgevlm_vision *v, const char *mmproj_path) {
         mmproj_path, v->backend, on_backend ? edgevlm::ProjectorPlacement::Backend : edgevlm::ProjectorPlacement::Host);
     if (on_backend) v->graph = std::make_unique<edgevlm::ProjectorGraph>(*v->mmproj, v->backend);
     else v->ldp = edgevlm::make_projector(*v->mmproj);
-    v->vit = std::make_unique<edgevlm::Vit>(*v->mmproj, v->backend, on_backend ? v->graph->features() : nullptr);
+    v->vit = std::make_unique<edgevlm::Vit>(*v->mmproj, v->backend, on_backend ? v->graph->features() : nullptr,
+                                            v->edgevlm_matmul);
 }
 
 }  // namespace
@@ -169,7 +183,11 @@ edgevlm_vision *edgevlm_vision_load(const char *mmproj_path, int threads) {
         if (!v->backend) throw std::runtime_error("no ggml backend could be initialised");
         v->backend_name = ggml_backend_name(v->backend);
     });
-    if (st == EDGEVLM_OK) st = guarded(EDGEVLM_ERR_INVALID_ARGUMENT, [&] { v->impl = pick_projector(v->backend); });
+    if (st == EDGEVLM_OK)
+        st = guarded(EDGEVLM_ERR_INVALID_ARGUMENT, [&] {
+            v->impl = pick_projector(v->backend);
+            v->edgevlm_matmul = pick_edgevlm_matmul();
+        });
     if (st == EDGEVLM_OK) st = guarded(EDGEVLM_ERR_MODEL, [&] { load_model(v.get(), mmproj_path); });
     return st == EDGEVLM_OK ? v.release() : nullptr;
 }

@@ -50,9 +50,10 @@ ggml_tensor *Vit::layer(ggml_tensor *x, const VitLayer &l) const {
     return ggml_add(ctx_, x, h);
 }
 
-Vit::Vit(Mmproj &m, ggml_backend_t backend, ggml_tensor *features_dst) : m_(m), backend_(backend) {
+Vit::Vit(Mmproj &m, ggml_backend_t backend, ggml_tensor *features_dst, bool edgevlm_matmul)
+    : m_(m), backend_(backend) {
     const VitHparams &hp = m.hp;
-    const CpuLinearKind kind = cpu_linear_kind(m, backend);
+    const CpuLinearKind kind = edgevlm_matmul ? cpu_linear_kind(m, backend) : CpuLinearKind::None;
     if (kind != CpuLinearKind::None) {
         cpu_linear_ = std::make_unique<CpuLinear>(m, kind, hp.n_patches() + 1);
         matmul_impl_ = cpu_linear_->name();

@@ -17,9 +17,9 @@ class Vit {
 public:
     // features_dst (optional): a persistent n_embd x n_patches f32 tensor on the same backend that the graph
     // writes its output into, so a projector graph can read it there (no round trip through the host).
-    // On the CPU backend the Vit takes the layer matrices over: they are repacked in place for edgevlm's
-    // GEMMs (cpu_linear.h), so one Mmproj serves one Vit.
-    Vit(Mmproj &m, ggml_backend_t backend, ggml_tensor *features_dst = nullptr);
+    // edgevlm_matmul: where cpu_linear_kind() allows, the Vit takes the layer matrices over: they are repacked
+    // in place for edgevlm's GEMMs (cpu_linear.h), so one Mmproj serves one Vit. false: ggml's mul_mat.
+    Vit(Mmproj &m, ggml_backend_t backend, ggml_tensor *features_dst, bool edgevlm_matmul);
     ~Vit();
     Vit(const Vit &) = delete;
     Vit &operator=(const Vit &) = delete;

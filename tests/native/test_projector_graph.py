@@ -107,9 +107,9 @@ def test_default_on_the_cpu_backend_is_the_kernel(native_bin, converted, monkeyp
 
 
 def test_unknown_projector_is_a_typed_error(native_bin, converted, monkeypatch):
-    from edgevlm.native.vision import ProjectorChoiceError
+    from edgevlm.native.vision import SwitchError
 
-    with pytest.raises(ProjectorChoiceError, match="EDGEVLM_PROJECTOR='cuda' is not a projector"):
+    with pytest.raises(SwitchError, match="EDGEVLM_PROJECTOR='cuda' is not a projector"):
         _encoder(converted("tiny-v2"), "cuda", monkeypatch)
 
 

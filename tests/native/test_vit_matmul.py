@@ -1,6 +1,7 @@
 """The ViT's linear layers on edgevlm's GEMMs (kernels/vision/cpu_linear.cpp) against ggml's own mul_mat.
 
-EDGEVLM_VIT_MATMUL=ggml (read when the encoder loads) keeps ggml's mul_mat, so both paths run on the same file.
+EDGEVLM_VIT_MATMUL=ggml (read when the encoder loads) keeps ggml's mul_mat, so both paths run on the same file;
+an unknown value is refused (typed error in Python, a failed load in the C ABI).
 The tiny ViT's 64/256 widths are whole panels and 32-blocks, so edgevlm's path must take every matrix.
 Tolerance, min per-token cosine of the 576 features between the two paths:
 * f32: both f32 arithmetic; summation order only (measured 1 - 3e-14): >= 0.999999.
@@ -43,3 +44,34 @@ def test_edgevlm_gemm_agrees_with_ggml(native_bin, converted, reference, test_im
     assert (ours != ggml).any(), "identical output: edgevlm's GEMM did not run"
     cos = per_token_cosine(ours, ggml)
     assert cos.min() >= COSINE_MIN[quant], f"min per-token cosine {cos.min():.7f} ({quant})"
+
+
+
+def test_explicit_edgevlm_is_the_default(native_bin, converted, reference, test_image, monkeypatch):
+    monkeypatch.setenv("EDGEVLM_VIT_MATMUL", "edgevlm")
+    impl, _ = _features(converted("tiny-v2", "q8_0"), reference("tiny-v2").preprocess(test_image).numpy())
+    assert impl.startswith("int8-gemm/")
+
+
+def test_unknown_vit_matmul_is_a_typed_error(native_bin, converted, monkeypatch):
+    from edgevlm.native.vision import SwitchError, VisionEncoder
+    from edgevlm.runtime.model_dir import require_mmproj
+
+    monkeypatch.setenv("EDGEVLM_VIT_MATMUL", "ggm")
+    with pytest.raises(SwitchError, match="EDGEVLM_VIT_MATMUL='ggm' is not a ViT matmul path"):
+        VisionEncoder(require_mmproj(converted("tiny-v2")), 2)
+
+
+def test_library_refuses_an_unknown_vit_matmul(native_bin, converted, monkeypatch):
+    """The C ABI checks the variable too (edgevlm-run has no Python in front of it)."""
+    import ctypes
+
+    from edgevlm.native._lib import load_library
+    from edgevlm.runtime.model_dir import require_mmproj
+
+    lib = load_library()
+    lib.edgevlm_vision_load.restype = ctypes.c_void_p
+    lib.edgevlm_vision_load.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    monkeypatch.setenv("EDGEVLM_VIT_MATMUL", "GGML")  # exact match only: case matters
+    assert lib.edgevlm_vision_load(str(require_mmproj(converted("tiny-v2"))).encode(), 1) is None
+    assert "EDGEVLM_VIT_MATMUL=GGML is not a ViT matmul path" in lib.edgevlm_last_error().decode()
