@@ -57,12 +57,22 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         sys.exit(1)
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, _usage_errors()):
             exc.show()
             sys.exit(2)
         raise
+
+
+def _usage_errors() -> tuple[type, ...]:
+    """click's usage-error base class: typer 0.2x vendors click as typer._click (its errors are not
+    click.ClickException), older typer uses click itself."""
+    found = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(importlib.import_module(module).ClickException)
+        except ImportError:
+            continue
+    return tuple(found)
 
 
 def escape(text: str) -> str:

@@ -43,6 +43,14 @@ def test_doctor_reports_pin_and_tools():
     assert "edgevlm kernels" in proc.stdout  # SIMD path and int8 dot product of the host build
 
 
+@pytest.mark.parametrize("args", [("run",), ("convert",), ("synth", "tiny-v2", "--format", "pickle")])
+def test_usage_errors_exit_2_without_traceback(args):
+    proc = run_cli(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip(), "the usage error says what is wrong"
+
+
 def test_unknown_build_target_is_a_user_error():
     proc = run_cli("build", "--target", "toaster")
     assert proc.returncode == 2
