@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from edgevlm.bench.parse import llama_bench_tests  # noqa: E402
 from edgevlm.paths import host_bin_dir  # noqa: E402
 from vision import machine, prepare, save  # noqa: E402
 
@@ -56,10 +57,11 @@ def bytes_per_token(gguf_path: Path) -> int:
     return sum(int(t.n_bytes) for t in GGUFReader(gguf_path).tensors if t.name != "token_embd.weight")
 
 
-def _llama_bench(llm: Path, threads: int, reps: int, *args: str) -> list[dict]:
-    cmd = [str(host_bin_dir() / "llama-bench"), "-m", str(llm), "-t", str(threads), "-r", str(reps), "-o", "json",
+def _llama_bench(llm: Path, threads: int, *args: str) -> list[dict]:
+    """One llama-bench repetition (-r 1): the rounds, not llama-bench, repeat the measurement."""
+    cmd = [str(host_bin_dir() / "llama-bench"), "-m", str(llm), "-t", str(threads), "-r", "1", "-o", "json",
            *args]
-    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    return llama_bench_tests(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout, str(llm))
 
 
 def stock_once(llm: Path, threads: int, n_prompt: int, n_gen: int) -> dict:
@@ -69,8 +71,8 @@ def stock_once(llm: Path, threads: int, n_prompt: int, n_gen: int) -> dict:
     A plain `-n G` measures decode from an EMPTY KV cache, while edgevlm-run (like any real answer) decodes
     after its prompt; `-d N` puts the N prompt tokens in the cache first, so both attend over the same depth.
     """
-    pp = next(t for t in _llama_bench(llm, threads, 1, "-p", str(n_prompt), "-n", "0") if t["n_prompt"] > 0)
-    tg = next(t for t in _llama_bench(llm, threads, 1, "-p", "0", "-n", str(n_gen), "-d", str(n_prompt))
+    pp = next(t for t in _llama_bench(llm, threads, "-p", str(n_prompt), "-n", "0") if t["n_prompt"] > 0)
+    tg = next(t for t in _llama_bench(llm, threads, "-p", "0", "-n", str(n_gen), "-d", str(n_prompt))
               if t["n_gen"] > 0)
     return {"prompt_tps": pp["avg_ts"], "decode_tps": tg["avg_ts"], "decode_depth": tg.get("n_depth", n_prompt)}
 
