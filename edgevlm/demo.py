@@ -70,6 +70,9 @@ def stage_run(model_dir: Path, image: Path) -> None:
 
     _rule("4. run: native vision encoder + llama.cpp on this host")
     runtime = Runtime(model_dir, threads=2)
+    v = runtime.vision
+    console.print(f"[dim]vision encoder: {v.backend} backend, mmproj {v.weight_type}, ViT matmul {v.vit_matmul}, "
+                  f"projector {v.projector_impl}[/]", highlight=False)
     console.print(f"[bold]USER:[/] <image> {QUESTION}\n[bold]ASSISTANT:[/] ", end="")
     result = runtime.generate(QUESTION, image, max_new_tokens=24,
                               stream=lambda piece: console.print(piece, end="", highlight=False, markup=False))
