@@ -2,15 +2,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace edgevlm::run {
-
-const char *usage() {
-    return "usage: edgevlm-run -m LLM.gguf [--mmproj MMPROJ.gguf --image IMG] -p \"question\" [-n 128] [-t 4]\n"
-           "                   [--temp 0] [--top-k 40] [--top-p 0.95] [--seed 0] [-c N_CTX]\n"
-           "                   [--prompt-tokens N] [--json FILE] [--no-stream] [--verbose]\n"
-           "  greedy decoding unless --temp > 0; text is streamed to stdout; --json writes a timing record.\n";
-}
 
 namespace {
 
@@ -28,36 +22,51 @@ float to_float(const std::string &flag, const char *v) {
     return x;
 }
 
+// One setter per kind of options.def; a valued option takes the next argument.
+const char *value(const std::string &flag, int argc, char **argv, int &i) {
+    if (i + 1 >= argc) throw UsageError(flag + " needs a value");
+    return argv[++i];
+}
+void take_FLAG(bool &field, const std::string &, int, char **, int &) { field = true; }
+void take_STR(std::string &field, const std::string &f, int argc, char **argv, int &i) { field = value(f, argc, argv, i); }
+template <typename T>
+void take_INT(T &field, const std::string &f, int argc, char **argv, int &i) { field = (T)to_long(f, value(f, argc, argv, i)); }
+void take_FLOAT(float &field, const std::string &f, int argc, char **argv, int &i) { field = to_float(f, value(f, argc, argv, i)); }
+
+const char *kind_value(const char *kind) {
+    return !std::strcmp(kind, "FLAG") ? "" : !std::strcmp(kind, "STR") ? " S" : !std::strcmp(kind, "INT") ? " N" : " X";
+}
+
 }  // namespace
+
+const char *usage() {
+    static const std::string text = [] {
+        std::string s = "usage: edgevlm-run -m LLM.gguf [--mmproj MMPROJ.gguf --image IMG] -p \"question\" [options]\n"
+                        "  greedy decoding unless --temp > 0; text is streamed to stdout; --json writes a timing record.\n";
+#define EDGEVLM_OPTION(key, flag, alias, kind, help) \
+        s += std::string("  ") + flag + (*alias ? std::string(", ") + alias : std::string()) + kind_value(#kind) + "\n      " + help + "\n";
+#include "options.def"
+#undef EDGEVLM_OPTION
+        return s;
+    }();
+    return text.c_str();
+}
 
 Args parse_args(int argc, char **argv) {
     Args a;
     for (int i = 1; i < argc; ++i) {
         const std::string f = argv[i];
         if (f == "-h" || f == "--help") throw UsageError("");
-        if (f == "--verbose") { a.verbose = true; continue; }
-        if (f == "--no-stream") { a.no_stream = true; continue; }
-        if (i + 1 >= argc) throw UsageError(f + " needs a value");
-        const char *v = argv[++i];
-        if (f == "-m" || f == "--model") a.model = v;
-        else if (f == "--mmproj") a.mmproj = v;
-        else if (f == "--image") a.image = v;
-        else if (f == "-p" || f == "--prompt") a.prompt = v;
-        else if (f == "--json") a.json = v;
-        else if (f == "-n" || f == "--n-predict") a.n_predict = (int)to_long(f, v);
-        else if (f == "-t" || f == "--threads") a.threads = (int)to_long(f, v);
-        else if (f == "-c" || f == "--ctx-size") a.n_ctx = (int)to_long(f, v);
-        else if (f == "--prompt-tokens") a.prompt_tokens = (int)to_long(f, v);
-        else if (f == "--temp") a.temp = to_float(f, v);
-        else if (f == "--top-k") a.top_k = (int)to_long(f, v);
-        else if (f == "--top-p") a.top_p = to_float(f, v);
-        else if (f == "--seed") a.seed = (uint32_t)to_long(f, v);
-        else throw UsageError("unknown option " + f);
+#define EDGEVLM_OPTION(key, flag, alias, kind, help) \
+        if (f == flag || (*alias && f == alias)) { take_##kind(a.key, f, argc, argv, i); continue; }
+#include "options.def"
+#undef EDGEVLM_OPTION
+        throw UsageError("unknown option " + f);
     }
     if (a.model.empty()) throw UsageError("-m LLM.gguf is required");
     if (a.mmproj.empty() != a.image.empty()) throw UsageError("--mmproj and --image go together");
-    if (a.n_predict < 0 || a.threads < 1 || a.prompt_tokens < 0 || a.n_ctx < 0)
-        throw UsageError("-n, -t, -c and --prompt-tokens must be positive");
+    if (a.n_predict < 0 || a.threads < 1 || a.prompt_tokens < 0 || a.n_ctx < 0 || a.n_gpu_layers < 0)
+        throw UsageError("-n, -t, -c, -ngl and --prompt-tokens must be positive");
     return a;
 }
 

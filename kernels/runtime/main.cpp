@@ -64,6 +64,23 @@ static ggml_threadpool *attach_threadpool(llama_context *ctx, int threads) {
     return tp;
 }
 
+// -ngl N > 0 sends the LLM's layers to the first GPU device ggml has; a build without a GPU backend warns
+// (once) and keeps everything on the CPU, so a profile written for a Jetson still runs on a CPU-only build.
+int llm_gpu_layers(int requested, Record &r) {
+    ggml_backend_dev_t gpu = nullptr;
+    for (size_t i = 0; i < ggml_backend_dev_count() && !gpu; ++i) {
+        const auto type = ggml_backend_dev_type(ggml_backend_dev_get(i));
+        if (type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU) gpu = ggml_backend_dev_get(i);
+    }
+    if (requested > 0 && !gpu) {
+        std::fprintf(stderr, "warning: -ngl %d: this build has no GPU backend; the LLM runs on the CPU\n", requested);
+        requested = 0;
+    }
+    r.llm_backend = requested > 0 ? ggml_backend_dev_name(gpu) : "CPU";
+    r.n_gpu_layers = requested;
+    return requested;
+}
+
 struct Vision {
     edgevlm_vision *v = nullptr;
     ~Vision() { if (v) edgevlm_vision_free(v); }
@@ -126,6 +143,7 @@ int run(const Args &a) {
     auto t0 = Clock::now();
     Llm llm;
     llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = llm_gpu_layers(a.n_gpu_layers, r);
     llm.model = llama_model_load_from_file(a.model.c_str(), mp);
     if (!llm.model) throw Failure("cannot load model " + a.model + " (not a llama.cpp GGUF?)");
     const llama_vocab *vocab = llama_model_get_vocab(llm.model);
@@ -184,7 +202,7 @@ int run(const Args &a) {
     for (int i = 0; i < a.n_predict; ++i) {
         const llama_token tok = llama_sampler_sample(llm.sampler, llm.ctx, -1);
         if (i == 0) r.ttft_ms = ms_since(start);
-        if (llama_vocab_is_eog(vocab, tok)) break;
+        if (llama_vocab_is_eog(vocab, tok) && !a.ignore_eos) break;
         r.tokens.push_back(tok);
         const std::string text = piece(vocab, tok);
         r.text += text;

@@ -1,5 +1,6 @@
 #include "prompt.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace edgevlm::run {
@@ -45,9 +46,22 @@ PromptTokens tokenize_prompt(const llama_vocab *vocab, const PromptParts &parts,
 void pad_prompt(const llama_vocab *vocab, PromptTokens &t, int n_image, int target) {
     const int have = (int)(t.before.size() + t.after.size()) + n_image;
     if (target <= 0 || target == have) return;
-    if (target < have)
-        throw std::runtime_error("--prompt-tokens " + std::to_string(target) + " is shorter than the prompt (" +
-                                 std::to_string(have) + " tokens)");
+    if (target < have) {
+        // Shorter than the prompt: drop text tokens (never BOS, never an image token), the system prompt's
+        // first, so --prompt-tokens N means exactly N whatever the tokenizer.
+        int excess = have - target;
+        auto trim = [&excess](std::vector<llama_token> &v, size_t keep_front) {
+            const size_t n = std::min((size_t)excess, v.size() > keep_front ? v.size() - keep_front : 0);
+            v.erase(v.begin() + keep_front, v.begin() + keep_front + n);
+            excess -= (int)n;
+        };
+        trim(t.before, t.before.empty() ? 0 : 1);
+        trim(t.after, t.before.empty() ? 1 : 0);
+        if (excess > 0)
+            throw std::runtime_error("--prompt-tokens " + std::to_string(target) + " is below the minimum of " +
+                                     std::to_string(target + excess) + " (BOS and the image's tokens)");
+        return;
+    }
     const std::vector<llama_token> filler = tokenize(vocab, " ok", false);
     const llama_token tok = filler.back();
     // Insert after the first token of `after` (the newline / BOS), i.e. inside the question text.

@@ -113,6 +113,8 @@ void write_json(const std::string &path, const Record &r) {
       << "  \"mmproj\": " << quote(r.mmproj) << ",\n"
       << "  \"mmproj_type\": " << quote(r.mmproj_type) << ",\n"
       << "  \"vision_backend\": " << quote(r.vision_backend) << ",\n"
+      << "  \"llm_backend\": " << quote(r.llm_backend) << ",\n"
+      << "  \"n_gpu_layers\": " << r.n_gpu_layers << ",\n"
       << "  \"projector_impl\": " << quote(r.projector_impl) << ",\n"
       << "  \"vit_matmul\": " << quote(r.vit_matmul) << ",\n"
       << "  \"image\": " << quote(r.image) << ",\n"

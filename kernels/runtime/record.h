@@ -16,7 +16,8 @@ struct Record {
     double decode_ms = 0, ttft_ms = 0;
     double peak_rss_mb = 0;
     int threads = 0;
-    std::string text, model, mmproj, image, vision_backend, mmproj_type, projector_impl, vit_matmul;
+    int n_gpu_layers = 0;      // LLM layers that ran on llm_backend (0: all on the CPU)
+    std::string text, model, mmproj, image, vision_backend, llm_backend = "CPU", mmproj_type, projector_impl, vit_matmul;
     std::vector<llama_token> tokens;
 };
 
