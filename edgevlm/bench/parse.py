@@ -6,11 +6,12 @@ import re
 from typing import Any
 
 from edgevlm.errors import DeviceError
-from edgevlm.store.metrics import (DECODE_TPS, IMAGE_ENCODE_MS, LOAD_MS, PEAK_RSS_MB, PROJECTOR_MS, PROMPT_TPS,
-                                   TTFT_MS, VIT_MS)
+from edgevlm.store.metrics import (DECODE_TPS, IMAGE_ENCODE_MS, LOAD_MS, PEAK_ANON_MB, PEAK_FILE_MB, PEAK_RSS_MB,
+                                   PROJECTOR_MS, PROMPT_TPS, TTFT_MS, VIT_MS)
 
 # edgevlm-run --json keys that are metrics (same names as the store's)
-RUN_METRICS = (LOAD_MS, VIT_MS, PROJECTOR_MS, IMAGE_ENCODE_MS, PROMPT_TPS, DECODE_TPS, TTFT_MS, PEAK_RSS_MB)
+RUN_METRICS = (LOAD_MS, VIT_MS, PROJECTOR_MS, IMAGE_ENCODE_MS, PROMPT_TPS, DECODE_TPS, TTFT_MS, PEAK_RSS_MB,
+               PEAK_ANON_MB, PEAK_FILE_MB)
 
 
 def _load(text: str, where: str, tool: str, kind: type) -> Any:

@@ -22,6 +22,8 @@ PROMPT_TPS = "prompt_tps"
 DECODE_TPS = "decode_tps"
 TTFT_MS = "ttft_ms"
 PEAK_RSS_MB = "peak_rss_mb"
+PEAK_ANON_MB = "peak_anon_mb"
+PEAK_FILE_MB = "peak_file_mb"
 LOAD_MS = "load_ms"
 
 
@@ -39,8 +41,10 @@ METRICS = MappingProxyType({m.name: m for m in (
     Metric(PROJECTOR_MS, "ms", LOWER, "LDP/LDPv2 projector"),
     Metric(PROMPT_TPS, "tok/s", HIGHER, "prompt evaluation throughput"),
     Metric(DECODE_TPS, "tok/s", HIGHER, "decode throughput"),
-    Metric(TTFT_MS, "ms", LOWER, "time to first token"),
+    Metric(TTFT_MS, "ms", LOWER, "time to first token, load included"),
     Metric(PEAK_RSS_MB, "MB", LOWER, "peak resident memory"),
+    Metric(PEAK_ANON_MB, "MB", LOWER, "peak anonymous resident memory (what a phone cannot reclaim)"),
+    Metric(PEAK_FILE_MB, "MB", LOWER, "peak file-backed resident memory (mapped files, reclaimable)"),
     Metric(LOAD_MS, "ms", LOWER, "model load time"),
 )})
 
