@@ -12,9 +12,9 @@ STAMP    := $(VENV)/.edgevlm-installed
 JOBS     ?= $(shell nproc)
 
 # System packages: build tools, the cross compiler and qemu for android-arm64, the adb client, sshd for the
-# ssh transport tests. Installed only when missing.
+# ssh transport tests, PostgreSQL for the shared-store and lab tests. Installed only when missing.
 APT_PACKAGES := cmake ninja-build ccache g++ adb qemu-user-static g++-aarch64-linux-gnu \
-                openssh-server openssh-client util-linux
+                openssh-server openssh-client util-linux postgresql
 
 .PHONY: setup sysdeps venv native native-cross test demo bench clean distclean
 
@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip wheel
 	$(VPY) -m pip install -q torch==2.13.0
-	CMAKE_ARGS="-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF" $(VPY) -m pip install -q -e '.[test]'
+	CMAKE_ARGS="-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF" $(VPY) -m pip install -q -e '.[test,lab]'
 	touch $(STAMP)
 
 native: venv

@@ -33,10 +33,11 @@ def kernels_dir() -> Path:
     return REPO_ROOT / "kernels"
 
 
-def default_store_path() -> Path:
-    """The SQLite results store: $EDGEVLM_STORE, else ~/.local/share/edgevlm/results.sqlite."""
+def default_store_path() -> Path | str:
+    """The results store: $EDGEVLM_STORE (a SQLite path, or a postgresql:// URL kept as the string it is),
+    else the SQLite file ~/.local/share/edgevlm/results.sqlite."""
     env = os.environ.get("EDGEVLM_STORE")
     if env:
-        return Path(env)
+        return env if "://" in env else Path(env)
     base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
     return base / "edgevlm" / "results.sqlite"

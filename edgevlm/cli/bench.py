@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
         gen: int = typer.Option(128, "--gen", min=1, help="tokens to generate"),
         quant: str = typer.Option(None, "--quant", help="which LLM quant in MODEL_DIR (when several)"),
         with_stock: bool = typer.Option(False, "--with-stock", help="also run stock llama-bench / llama-mtmd-cli"),
-        store: Path = typer.Option(None, "--store", help="results store (default: $EDGEVLM_STORE or ~/.local/share)"),
+        store: str = typer.Option(None, "--store",
+                                  help="results store: SQLite file or postgresql:// URL (default: $EDGEVLM_STORE)"),
         json_file: Path = typer.Option(None, "--json", help="also write the records to this JSON file"),
     ) -> None:
         """Warm-up + N runs of edgevlm-run on a device; temperatures, throttling, raw samples into the store."""
@@ -46,14 +47,15 @@ def register(app: typer.Typer) -> None:
                               hint="the runs measured before the fault were stored, marked partial")
 
 
-def _save(records, store: Path | None, json_file: Path | None) -> None:
+def _save(records, store: str | None, json_file: Path | None) -> None:
     from edgevlm.paths import default_store_path
     from edgevlm.store import ResultsStore
 
     path = store or default_store_path()
     with ResultsStore(path) as db:
         ids = db.add_runs(records)
-    err_console.print(f"stored runs {', '.join(map(str, ids))} in {path}")
+        where = db.path
+    err_console.print(f"stored runs {', '.join(map(str, ids))} in {where}")
     if json_file:
         tmp = json_file.with_name(f"{json_file.name}.tmp-{os.getpid()}")
         tmp.write_text(json.dumps([r.to_dict() for r in records], indent=2) + "\n")

@@ -24,7 +24,7 @@ def report_cmd(
     alpha: float = typer.Option(0.05, help="Significance level of the one-sided Mann–Whitney U test."),
     format: str = typer.Option("md,html,json", "--format", help="Comma-separated: md, html, json."),
     out: Path = typer.Option(Path("edgevlm-report"), help="Folder for report.md / report.html / report.json."),
-    store: Optional[Path] = typer.Option(None, "--store", help=STORE_HELP),
+    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
     """Latency regression report between two refs (exit 1 on regression)."""
     from edgevlm.report import compare, parse_formats, parse_threshold, write_report

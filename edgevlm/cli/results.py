@@ -10,11 +10,13 @@ from rich.table import Table
 
 from edgevlm.paths import default_store_path
 
-STORE_HELP = "Results store (SQLite). Default: $EDGEVLM_STORE or ~/.local/share/edgevlm/results.sqlite."
+STORE_HELP = ("Results store: a SQLite file, or postgresql://user@host/db for a shared (lab) store. "
+              "Default: $EDGEVLM_STORE or ~/.local/share/edgevlm/results.sqlite.")
 StoreOpt = typer.Option(None, "--store", help=STORE_HELP)
 
 
-def store_path(store: Optional[Path]) -> Path:
+def store_path(store: Optional[str]) -> str | Path:
+    """The --store value as given (a URL must stay a string: Path would fold its //), else the default."""
     return store if store is not None else default_store_path()
 
 
@@ -23,12 +25,13 @@ def register(app: typer.Typer) -> None:
     results.command("import")(import_cmd)
     results.command("list")(list_cmd)
     results.command("export")(export_cmd)
+    results.command("migrate")(migrate_cmd)
     app.add_typer(results, name="results")
 
 
 def import_cmd(
     files: list[Path] = typer.Argument(..., help="edgevlm bench records (one or a list) or llama-bench -o json/jsonl"),
-    store: Optional[Path] = StoreOpt,
+    store: Optional[str] = StoreOpt,
     device: Optional[str] = typer.Option(None, help="Device name for llama-bench results (default: its cpu_info)."),
     commit: Optional[str] = typer.Option(None, help="Project commit for llama-bench results (default: build_commit)."),
     branch: str = typer.Option("", help="Branch for llama-bench results."),
@@ -44,11 +47,11 @@ def import_cmd(
         for note in f.skipped:
             console.print(f"[yellow]note:[/] {note}", highlight=False)
     span = f" (ids {ids[0]}–{ids[-1]})" if ids else ""
-    console.print(f"imported {len(ids)} run(s) from {len(loaded)} file(s){span} into {store_path(store)}")
+    console.print(f"imported {len(ids)} run(s) from {len(loaded)} file(s){span} into {db.path}")
 
 
 def list_cmd(
-    store: Optional[Path] = StoreOpt,
+    store: Optional[str] = StoreOpt,
     ref: Optional[str] = typer.Option(None, help="Only runs of this run id, commit prefix or branch."),
     device: Optional[str] = typer.Option(None, help="Only this device."),
     limit: int = typer.Option(50, help="Newest N runs."),
@@ -60,7 +63,8 @@ def list_cmd(
         runs = db.resolve_ref(ref) if ref else db.runs(device=device, limit=limit)
         runs = [r for r in runs if device is None or r.record.device_name == device][:limit]
         counts = {r.id: db.samples(r.id) for r in runs}
-    table = Table(title=f"{len(runs)} run(s) in {store_path(store)}")
+        where = db.path
+    table = Table(title=f"{len(runs)} run(s) in {where}")
     for col in ("id", "created", "commit", "branch", "source", "device", "model", "quant", "workload", "threads",
                 "flags", "samples"):
         table.add_column(col)
@@ -76,7 +80,7 @@ def list_cmd(
 def export_cmd(
     format: str = typer.Option("json", "--format", help="json (edgevlm records, re-importable) or csv (one row per sample)."),
     out: Optional[Path] = typer.Option(None, help="Output file (default: stdout)."),
-    store: Optional[Path] = StoreOpt,
+    store: Optional[str] = StoreOpt,
     ref: Optional[str] = typer.Option(None, help="Only runs of this run id, commit prefix or branch."),
 ) -> None:
     """Export runs with every raw sample."""
@@ -92,3 +96,23 @@ def export_cmd(
         return
     write_text_atomic(out, text)
 
+
+
+def migrate_cmd(
+    source: Path = typer.Option(..., "--from", help="The SQLite store to copy (read, never changed)."),
+    target: str = typer.Option(..., "--to", help="The store to copy into, e.g. postgresql://user@host/db."),
+) -> None:
+    """Copy every run of a single-host SQLite store into another store (a lab's PostgreSQL). Runs already
+    copied are skipped, so running it again copies only what is new."""
+    from edgevlm.errors import StoreError
+    from edgevlm.progress import progress_bar
+    from edgevlm.store import ResultsStore
+    from edgevlm.store.copy import copy_runs
+
+    with ResultsStore(source, create=False) as src, ResultsStore(target) as dst:
+        if src.location == dst.location:
+            raise StoreError(f"--from and --to are the same store ({src.path})")
+        with progress_bar() as progress:
+            copied, skipped = copy_runs(src, dst, progress)
+        Console().print(f"copied {copied} run(s) from {src.path} into {dst.path}"
+                        + (f"; {skipped} were there already" if skipped else ""), highlight=False)

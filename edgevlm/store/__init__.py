@@ -1,4 +1,4 @@
-"""The results store: SQLite (WAL, migrations) holding every raw benchmark sample, with import and export.
+"""The results store (SQLite embedded, or a shared PostgreSQL; Alembic migrations) holding every raw benchmark sample, with import and export.
 
     from edgevlm.store import ResultsStore, RunRecord
     with ResultsStore(default_store_path()) as store:

@@ -1,24 +1,31 @@
-"""``ResultsStore``: the SQLite results store (WAL, busy timeout, one transaction per write)."""
+"""``ResultsStore``: the results store on SQLite (embedded default) or PostgreSQL (a lab's shared store).
+
+SQLAlchemy Core over one schema (:mod:`edgevlm.store.schema`); every write is one transaction.
+"""
 from __future__ import annotations
 
 import json
 import re
-import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from edgevlm.errors import StoreError
+from edgevlm.store.engine import WRITE, StoreLocation, make_engine, parse_location
 from edgevlm.store.metrics import METRICS
 from edgevlm.store.record import RunRecord
-from edgevlm.store.schema import migrate
+from edgevlm.store.schema import runs as runs_t
+from edgevlm.store.schema import samples as samples_t
+from edgevlm.store.schema import upgrade
 
-BUSY_TIMEOUT_MS = 60_000  # parallel bench jobs queue on the write lock; a write takes milliseconds
 _HEX = re.compile(r"[0-9a-fA-F]{4,40}")
 _RUN_REF = re.compile(r"(?:run:|#)(\d+)")
-
-_RUN_COLUMNS = ("id, created, git_commit, branch, source, device_name, device_fingerprint, build_flags, "
-                "llama_cpp_commit, model_name, quant, model_hashes, threads, throttled, partial, workload, extra")
+_RUN_COLUMNS = ("id", "created", "git_commit", "branch", "source", "device_name", "device_fingerprint",
+                "build_flags", "llama_cpp_commit", "model_name", "quant", "model_hashes", "threads", "throttled",
+                "partial", "workload", "extra")
 
 
 @dataclass(frozen=True)
@@ -29,29 +36,37 @@ class StoredRun:
 
 
 class ResultsStore:
-    """Open (creating and migrating if needed) the store at ``path``.
+    """Open (creating and migrating if needed) the store at ``store``: a SQLite path or a postgresql:// URL.
 
-    ``create=False`` refuses a missing file instead of creating one (read-only commands use it).
+    ``create=False`` refuses a missing SQLite file instead of creating one (read-only commands use it).
+    ``path`` is the SQLite file, or the URL (password hidden) for PostgreSQL.
     """
 
-    def __init__(self, path: str | Path, *, create: bool = True):
-        self.path = Path(path)
-        if not self.path.exists():
+    def __init__(self, store: str | Path, *, create: bool = True):
+        self.location: StoreLocation = parse_location(store)
+        self.path = self.location.path if self.location.kind == "sqlite" else self.location.display
+        if self.location.kind == "sqlite" and not self.location.path.exists():
             if not create:
                 raise StoreError(f"no results store at {self.path}",
                                  hint="import results first (edgevlm results import) or pass --store PATH")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.location.path.parent.mkdir(parents=True, exist_ok=True)
+        self._engine = make_engine(self.location)
         try:
-            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            migrate(self._db, str(self.path))
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a usable results store ({exc})") from None
+            with self._write() as conn:
+                upgrade(conn, str(self.path))
+        except sa.exc.DBAPIError as exc:
+            self._engine.dispose()
+            raise StoreError(f"{self.path}: not a usable results store ({_reason(exc)})") from None
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @property
+    def dialect(self) -> str:
+        return self.location.kind
 
     def close(self) -> None:
-        self._db.close()
+        self._engine.dispose()
 
     def __enter__(self) -> "ResultsStore":
         return self
@@ -59,56 +74,80 @@ class ResultsStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """One transaction that takes the write lock up front (SQLite BEGIN IMMEDIATE)."""
+        with self._engine.connect() as conn:
+            with conn.execution_options(**{WRITE: True}).begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self._engine.connect() as conn, conn.begin():
+            yield conn
+
     # -- writing -------------------------------------------------------------------------------------------
     def add_run(self, record: RunRecord) -> int:
         return self.add_runs([record])[0]
 
-    def add_runs(self, records: Sequence[RunRecord]) -> list[int]:
-        """Write runs and all their samples in ONE transaction: all land, or none do."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            ids = [_insert_run(self._db, r) for r in records]
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        return ids
+    def add_runs(self, records: Sequence[RunRecord], *, keys: Sequence[str | None] | None = None) -> list[int]:
+        """Write runs and all their samples in ONE transaction: all land, or none do.
+
+        ``keys`` (one per record, or None) make the write idempotent: a run whose key is already stored is
+        not written again and its existing id is returned, so a repeated writer stores each run once.
+        """
+        keys = list(keys) if keys is not None else [None] * len(records)
+        if len(keys) != len(records):
+            raise StoreError(f"{len(records)} runs but {len(keys)} run keys")
+        with self._write() as conn:
+            return [_insert_run(conn, r, k) for r, k in zip(records, keys)]
 
     # -- reading -------------------------------------------------------------------------------------------
     def runs(self, *, ids: Iterable[int] | None = None, device: str | None = None, model: str | None = None,
              commit: str | None = None, branch: str | None = None, with_samples: bool = False,
              limit: int | None = None) -> list[StoredRun]:
         """Runs matching every given filter, newest first (``commit`` matches as a prefix)."""
-        where, args = [], []
+        query = sa.select(*(runs_t.c[c] for c in _RUN_COLUMNS))
         if ids is not None:
-            id_list = [int(i) for i in ids]
-            where.append(f"id IN ({','.join('?' * len(id_list))})" if id_list else "0")
-            args += id_list
+            query = query.where(runs_t.c.id.in_([int(i) for i in ids]))
         for column, value in (("device_name", device), ("model_name", model), ("branch", branch)):
             if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
+                query = query.where(runs_t.c[column] == value)
         if commit is not None:
-            where.append("lower(git_commit) LIKE ? ESCAPE '\\'")
-            args.append(_like_prefix(commit.lower()))
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "")
-        sql += " ORDER BY created DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else "")
-        rows = self._db.execute(sql, args).fetchall()
-        return [StoredRun(row[0], _row_to_record(row, self.samples(row[0]) if with_samples else {}))
-                for row in rows]
+            query = query.where(sa.func.lower(runs_t.c.git_commit).like(_like_prefix(commit.lower()), escape="\\"))
+        query = query.order_by(runs_t.c.created.desc(), runs_t.c.id.desc())
+        if limit:
+            query = query.limit(int(limit))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+            return [StoredRun(row[0], _row_to_record(row, _samples(conn, row[0]) if with_samples else {}))
+                    for row in rows]
 
     def samples(self, run_id: int) -> dict[str, list[float]]:
         """Every raw sample of a run: {metric: [value per repetition, in order]}."""
-        out: dict[str, list[float]] = {}
-        for metric, value in self._db.execute(
-                "SELECT metric, value FROM samples WHERE run_id = ? ORDER BY metric, rep", (run_id,)):
-            out.setdefault(metric, []).append(value)
-        return out
+        with self._read() as conn:
+            return _samples(conn, run_id)
 
     def count(self) -> tuple[int, int]:
         """(runs, samples) in the store."""
-        runs = self._db.execute("SELECT count(*) FROM runs").fetchone()[0]
-        return runs, self._db.execute("SELECT count(*) FROM samples").fetchone()[0]
+        with self._read() as conn:
+            n_runs = conn.execute(sa.select(sa.func.count()).select_from(runs_t)).scalar_one()
+            return n_runs, conn.execute(sa.select(sa.func.count()).select_from(samples_t)).scalar_one()
+
+    def run_keys(self) -> dict[int, str]:
+        """{run id: run key} of the runs stored with a key."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(runs_t.c.id, runs_t.c.run_key).where(runs_t.c.run_key.is_not(None)))
+            return {i: k for i, k in rows}
+
+    def run_ids_for_keys(self, keys: Iterable[str]) -> dict[str, int]:
+        """{run key: run id} for the given keys that are stored."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        with self._read() as conn:
+            rows = conn.execute(sa.select(runs_t.c.run_key, runs_t.c.id).where(runs_t.c.run_key.in_(keys)))
+            return {k: i for k, i in rows}
 
     def resolve_ref(self, ref: str) -> list[StoredRun]:
         """A run id (``run:12``, ``#12`` or ``12``), a commit prefix (≥4 hex digits) or a branch name → runs,
@@ -141,22 +180,40 @@ def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _insert_run(db: sqlite3.Connection, r: RunRecord) -> int:
-    cur = db.execute(
-        "INSERT INTO runs (created, git_commit, branch, source, device_name, device_fingerprint, build_flags, "
-        "llama_cpp_commit, model_name, quant, model_hashes, threads, throttled, partial, workload, extra) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (r.created, r.commit, r.branch, r.source, r.device_name, _dump(r.device_fingerprint), _dump(r.build_flags),
-         r.llama_cpp_commit, r.model_name, r.quant, _dump(r.model_hashes), r.threads, int(r.throttled),
-         int(r.partial), r.workload, _dump(r.extra)))
-    run_id = int(cur.lastrowid)
+def _insert_run(db: sa.Connection, r: RunRecord, key: str | None = None) -> int:
+    if key is not None:
+        found = db.execute(sa.select(runs_t.c.id).where(runs_t.c.run_key == key)).scalar()
+        if found is not None:  # stored before by this same writer: once is enough
+            return int(found)
+    result = db.execute(sa.insert(runs_t).values(
+        created=r.created, git_commit=r.commit, branch=r.branch, source=r.source, device_name=r.device_name,
+        device_fingerprint=_dump(r.device_fingerprint), build_flags=_dump(r.build_flags),
+        llama_cpp_commit=r.llama_cpp_commit, model_name=r.model_name, quant=r.quant,
+        model_hashes=_dump(r.model_hashes), threads=r.threads, throttled=int(r.throttled), partial=int(r.partial),
+        workload=r.workload, extra=_dump(r.extra), run_key=key))
+    run_id = int(result.inserted_primary_key[0])
     _insert_samples(db, run_id, r.samples)
     return run_id
 
 
-def _insert_samples(db: sqlite3.Connection, run_id: int, samples: dict[str, list[float]]) -> None:
-    db.executemany("INSERT INTO samples (run_id, metric, rep, value, unit) VALUES (?,?,?,?,?)",
-                   [(run_id, m, i, v, METRICS[m].unit) for m, values in samples.items() for i, v in enumerate(values)])
+def _insert_samples(db: sa.Connection, run_id: int, samples: dict[str, list[float]]) -> None:
+    rows = [dict(run_id=run_id, metric=m, rep=i, value=v, unit=METRICS[m].unit)
+            for m, values in samples.items() for i, v in enumerate(values)]
+    if rows:
+        db.execute(sa.insert(samples_t), rows)
+
+
+def _samples(db: sa.Connection, run_id: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    query = (sa.select(samples_t.c.metric, samples_t.c.value).where(samples_t.c.run_id == run_id)
+             .order_by(samples_t.c.metric, samples_t.c.rep))
+    for metric, value in db.execute(query):
+        out.setdefault(metric, []).append(value)
+    return out
+
+
+def _reason(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
 
 
 def _dump(obj: object) -> str:

@@ -3,6 +3,24 @@ from __future__ import annotations
 
 from edgevlm.store import RunRecord
 
+# The v1 schema exactly as it shipped (frozen here on purpose: an edit to the v1 migration must not pass).
+V1_DDL = """
+CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL, git_commit TEXT NOT NULL DEFAULT '',
+  branch TEXT NOT NULL DEFAULT '', source TEXT NOT NULL CHECK (source IN ('edgevlm', 'llama-bench')),
+  device_name TEXT NOT NULL, device_fingerprint TEXT NOT NULL DEFAULT '{}', build_flags TEXT NOT NULL DEFAULT '{}',
+  llama_cpp_commit TEXT NOT NULL DEFAULT '', model_name TEXT NOT NULL, quant TEXT NOT NULL DEFAULT '',
+  model_hashes TEXT NOT NULL DEFAULT '{}', threads INTEGER, throttled INTEGER NOT NULL DEFAULT 0,
+  partial INTEGER NOT NULL DEFAULT 0, extra TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE samples (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, metric TEXT NOT NULL,
+  rep INTEGER NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL, PRIMARY KEY (run_id, metric, rep));
+CREATE INDEX runs_commit ON runs(git_commit);
+CREATE INDEX runs_branch ON runs(branch);
+INSERT INTO runs (created, git_commit, branch, source, device_name, model_name, quant, threads)
+  VALUES ('2025-01-01T00:00:00Z', 'abc1234', 'main', 'edgevlm', 'sd888', 'm', 'Q4_K_M', 4);
+INSERT INTO samples VALUES (1, 'decode_tps', 0, 20.0, 'tok/s'), (1, 'decode_tps', 1, 21.0, 'tok/s');
+PRAGMA user_version = 1;
+"""
+
 
 def make_record(i: int = 0, **overrides) -> RunRecord:
     fields = dict(device_name="sd888", model_name="MobileVLM_V2-1.7B", quant="Q4_K_M", commit=f"{i:07x}abc",

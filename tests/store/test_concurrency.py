@@ -14,15 +14,17 @@ from store_helpers import make_record
 WRITERS, RUNS_EACH = 4, 50
 
 
-def _writer(path: str, worker: int, start) -> None:
+def _writer(location: str, worker: int, start) -> None:
     start.wait()  # all processes open and write at once, including the first-time schema creation
-    with ResultsStore(path) as store:
+    with ResultsStore(location) as store:
         for i in range(RUNS_EACH):
             store.add_run(make_record(i, branch=f"w{worker}", extra={"worker": worker, "i": i}))
 
 
-def test_parallel_writers_lose_nothing(tmp_path):
-    path = str(tmp_path / "shared.sqlite")  # not created yet: the writers race on the migrations too
+def test_parallel_writers_lose_nothing(store_location):
+    # SQLite: the file is not created yet; PostgreSQL: an empty database. Either way the writers race on the
+    # migrations too.
+    path = store_location
     ctx = mp.get_context("spawn")  # fresh interpreters, like separate bench jobs
     start = ctx.Event()
     procs = [ctx.Process(target=_writer, args=(path, w, start)) for w in range(WRITERS)]
@@ -44,7 +46,8 @@ def _stalling_writer(path: str, ready) -> None:
     """Insert a run row and part of its samples, then hang inside the transaction until killed."""
     def insert_then_stall(db, run_id, samples):
         first = next(iter(samples))
-        db.execute("INSERT INTO samples (run_id, metric, rep, value, unit) VALUES (?,?,0,1.0,'x')", (run_id, first))
+        db.exec_driver_sql("INSERT INTO samples (run_id, metric, rep, value, unit) VALUES (?,?,0,1.0,'x')",
+                           (run_id, first))
         ready.set()
         signal.pause()
     store_db._insert_samples = insert_then_stall
@@ -63,8 +66,8 @@ def test_writer_killed_mid_transaction_leaves_store_consistent(tmp_path):
     os.kill(child.pid, signal.SIGKILL)
     child.join(10)
     assert child.exitcode == -signal.SIGKILL
+    assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     with ResultsStore(path) as store:
-        assert store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert store.count() == (1, 6)  # only the committed run
         assert store.resolve_ref("main")[0].record.commit == make_record(1).commit
         store.add_run(make_record(2))  # the lock died with the writer: the store is writable again

@@ -8,35 +8,20 @@ import pytest
 from edgevlm.errors import StoreError
 from edgevlm.store import ResultsStore, RunRecord
 from edgevlm.store.export import export_text
-from edgevlm.store.schema import SCHEMA_VERSION
+from edgevlm.store.schema import REVISIONS, SCHEMA_VERSION
 
-from store_helpers import make_record
-
-# The v1 schema exactly as it shipped (frozen here on purpose: an edit to the v1 migration must not pass).
-V1_DDL = """
-CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL, git_commit TEXT NOT NULL DEFAULT '',
-  branch TEXT NOT NULL DEFAULT '', source TEXT NOT NULL CHECK (source IN ('edgevlm', 'llama-bench')),
-  device_name TEXT NOT NULL, device_fingerprint TEXT NOT NULL DEFAULT '{}', build_flags TEXT NOT NULL DEFAULT '{}',
-  llama_cpp_commit TEXT NOT NULL DEFAULT '', model_name TEXT NOT NULL, quant TEXT NOT NULL DEFAULT '',
-  model_hashes TEXT NOT NULL DEFAULT '{}', threads INTEGER, throttled INTEGER NOT NULL DEFAULT 0,
-  partial INTEGER NOT NULL DEFAULT 0, extra TEXT NOT NULL DEFAULT '{}');
-CREATE TABLE samples (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, metric TEXT NOT NULL,
-  rep INTEGER NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL, PRIMARY KEY (run_id, metric, rep));
-CREATE INDEX runs_commit ON runs(git_commit);
-CREATE INDEX runs_branch ON runs(branch);
-INSERT INTO runs (created, git_commit, branch, source, device_name, model_name, quant, threads)
-  VALUES ('2025-01-01T00:00:00Z', 'abc1234', 'main', 'edgevlm', 'sd888', 'm', 'Q4_K_M', 4);
-INSERT INTO samples VALUES (1, 'decode_tps', 0, 20.0, 'tok/s'), (1, 'decode_tps', 1, 21.0, 'tok/s');
-PRAGMA user_version = 1;
-"""
-
+from store_helpers import V1_DDL, make_record
 
 def test_v1_store_is_migrated_and_keeps_its_data(tmp_path):
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:
         db.executescript(V1_DDL)
     with ResultsStore(path) as store:
-        assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        pass
+    with sqlite3.connect(path) as db:  # adopted into Alembic at revision 1, then upgraded to the newest
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(REVISIONS[-1],)]
+    with ResultsStore(path) as store:
         (run,) = store.runs(with_samples=True)
         assert run.record.workload == "" and run.record.samples == {"decode_tps": [20.0, 21.0]}
         store.add_run(make_record(1, workload="pp512"))
@@ -62,7 +47,8 @@ def test_not_a_database_and_missing_store(tmp_path):
     assert not (tmp_path / "absent.sqlite").exists()
 
 
-def test_resolve_ref_by_id_commit_prefix_and_branch(store):
+def test_resolve_ref_by_id_commit_prefix_and_branch(any_store):
+    store = any_store
     a = store.add_run(make_record(1, commit="aa11bb22", branch="main", created="2025-01-01T00:00:00Z"))
     b = store.add_run(make_record(2, commit="aa11cc33", branch="main", created="2025-01-02T00:00:00Z"))
     c = store.add_run(make_record(3, commit="ff00ee99", branch="feature/x", created="2025-01-03T00:00:00Z"))
@@ -78,7 +64,8 @@ def test_resolve_ref_by_id_commit_prefix_and_branch(store):
         store.resolve_ref("run:77")
 
 
-def test_ambiguous_ref_is_an_error(store):
+def test_ambiguous_ref_is_an_error(any_store):
+    store = any_store
     store.add_run(make_record(1, commit="beef1234"))
     store.add_run(make_record(2, branch="beef"))
     with pytest.raises(StoreError, match="commit and a branch"):
@@ -94,7 +81,8 @@ def test_empty_store_says_so(store):
         store.resolve_ref("main")
 
 
-def test_export_json_round_trips_and_csv_has_every_sample(store, tmp_path):
+def test_export_json_round_trips_and_csv_has_every_sample(any_store, tmp_path):
+    store = any_store
     recs = [make_record(i, throttled=(i == 2)) for i in range(3)]
     store.add_runs(recs)
     runs = store.runs(with_samples=True)

@@ -1,0 +1,1 @@
+"""The store's revisions, oldest first. Append new ones; never edit one that has shipped."""
