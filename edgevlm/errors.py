@@ -51,6 +51,10 @@ class DeviceError(EdgeVLMError):
     """A device could not be reached, or a command on it failed."""
 
 
+class PreflightRefused(DeviceError):
+    """The device cannot run what was asked (missing CPU feature, model too big for its space or memory)."""
+
+
 class ImageError(EdgeVLMError):
     """An input image is missing, unreadable, or not an image."""
 

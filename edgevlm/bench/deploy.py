@@ -28,7 +28,8 @@ class Deployment:
 
 
 def deploy(transport: Transport, workdir: str, bundle_dir: Path | None, model: BenchModel,
-           image: Path | None, *, remote_bundle: str | None = None, scratch: str | None = None) -> Deployment:
+           image: Path | None, *, remote_bundle: str | None = None, scratch: str | None = None,
+           tools: tuple[str, ...] = ()) -> Deployment:
     """Push what the bench needs; `remote_bundle` names a bundle already on the device (built there)."""
     if not workdir:                                  # local, in place
         scratch_dir = scratch or str(Path(bundle_dir or ".").parent / "bench-scratch")
@@ -36,16 +37,10 @@ def deploy(transport: Transport, workdir: str, bundle_dir: Path | None, model: B
         return Deployment(str(bundle_dir), str(model.llm), _str(model.mmproj), _str(image), scratch_dir,
                           PushStats(0, 0, 0))
     root = PurePosixPath(transport.resolve(workdir))
-    pairs: list[tuple[Path, str]] = []
     bundle = remote_bundle or str(root / "bundle")
-    if remote_bundle is None and bundle_dir is not None:
-        files = sorted(p for p in bundle_dir.rglob("*") if p.is_file() and not p.is_symlink())
-        pairs += [(p, str(root / "bundle" / p.relative_to(bundle_dir).as_posix())) for p in files]
+    pairs = plan(transport, workdir, None if remote_bundle else bundle_dir, model, image, root=root, tools=tools)
     remote_model = {p: str(root / "models" / p.name) for p in model.files()}
-    pairs += list(remote_model.items())
     remote_image = str(root / "inputs" / image.name) if image else None
-    if image:
-        pairs.append((image, remote_image))
     stats = transport.push_files(pairs)
     if remote_bundle is None and bundle_dir is not None:
         _recreate_symlinks(transport, bundle_dir, bundle)
@@ -53,6 +48,30 @@ def deploy(transport: Transport, workdir: str, bundle_dir: Path | None, model: B
     transport.shell(f"mkdir -p {shlex.quote(scratch_dir)}", check=True)
     return Deployment(bundle, remote_model[model.llm], remote_model.get(model.mmproj) if model.mmproj else None,
                       remote_image, scratch_dir, stats)
+
+
+def plan(transport: Transport, workdir: str, bundle_dir: Path | None, model: BenchModel, image: Path | None,
+         *, root: PurePosixPath | None = None, tools: tuple[str, ...] = ()) -> list[tuple[Path, str]]:
+    """(local file, remote path) of everything deploy() pushes; empty when the run happens in place."""
+    if not workdir:
+        return []
+    root = root or PurePosixPath(transport.resolve(workdir))
+    pairs = [(p, str(root / "bundle" / p.relative_to(bundle_dir).as_posix())) for p in bundle_files(bundle_dir, tools)] \
+        if bundle_dir is not None else []
+    pairs += [(p, str(root / "models" / p.name)) for p in model.files()]
+    if image:
+        pairs.append((image, str(root / "inputs" / image.name)))
+    return pairs
+
+
+def bundle_files(bundle_dir: Path, tools: tuple[str, ...] = ()) -> list[Path]:
+    """The files of a bundle folder a device needs: the named tools, shared libraries and build-info.json (a host
+    build's bin/ holds every llama.cpp tool), or every file when no tools are named."""
+    files = sorted(p for p in bundle_dir.rglob("*") if p.is_file() and not p.is_symlink())
+    if not tools:
+        return files
+    keep = set(tools) | {"build-info.json"}
+    return [p for p in files if p.name in keep or ".so" in p.suffixes]
 
 
 def _recreate_symlinks(transport: Transport, bundle_dir: Path, remote: str) -> None:

@@ -14,27 +14,37 @@ from typing import Any
 
 from edgevlm.bench.deploy import Deployment
 from edgevlm.bench.model import BenchModel
+from edgevlm.bench.options import run_argv
 from edgevlm.bench.parse import parse_run_json, run_metrics
 from edgevlm.bench.thermal import Cooldown, is_throttled, read_temp_c, wait_cool
 from edgevlm.device.profiles import DeviceProfile
+from edgevlm.device.tracked import run_tracked
 from edgevlm.device.transport import Transport
 from edgevlm.errors import DeviceError
 
-# single-token English words: a prompt of n words is close to n tokens with a llama tokenizer
-_FILLER = ("the", "cat", "sat", "on", "a", "red", "mat", "and", "looked", "at", "big", "blue", "sky")
+# The question of the published workload; edgevlm-run pads the prompt to exactly --prompt-tokens tokens.
+QUESTION = "What is in this image? Describe it in detail."
+TEXT_QUESTION = "Describe a cat sitting on a red mat in detail."
 
 
 @dataclass(frozen=True)
 class BenchSpec:
+    """The workload. Default: the one the MobileVLM papers and llama.cpp's MobileVLM page report: an image and a
+    question, 246 prompt tokens in all (144 of them image tokens), then 128 generated tokens."""
     repeat: int = 5
     warmup: int = 1
     threads: int = 0                  # 0: the profile's
-    prompt_tokens: int = 246
-    gen: int = 128
+    prompt_tokens: int = 246          # exactly this many, image tokens included (0: the question as it is)
+    gen: int = 128                    # exactly this many (end-of-sequence ignored)
     timeout_s: float = 1800.0
 
-    def workload(self, with_image: bool) -> str:
-        return ("img336+" if with_image else "") + f"p{self.prompt_tokens}+g{self.gen}"
+    def question(self, with_image: bool) -> str:
+        return QUESTION if with_image else TEXT_QUESTION
+
+
+def workload_label(image_tokens: int, prompt_tokens: int, gen_tokens: int) -> str:
+    """What ran, from edgevlm-run's record: 'img144+p246+g128' (prompt tokens include the image's)."""
+    return (f"img{image_tokens}+" if image_tokens else "") + f"p{prompt_tokens}+g{gen_tokens}"
 
 
 @dataclass
@@ -70,22 +80,19 @@ class Series:
         return out
 
 
-def prompt_text(n_tokens: int) -> str:
-    words = [_FILLER[i % len(_FILLER)] for i in range(max(1, n_tokens - 8))]
-    return "Describe this: " + " ".join(words)
-
-
 def run_command(dep: Deployment, profile: DeviceProfile, spec: BenchSpec, out_json: str) -> str:
+    """edgevlm-run's command line, from the shared option table (edgevlm.bench.options)."""
     threads = spec.threads or profile.run.threads
-    args = ["./edgevlm-run", "-m", dep.llm]
-    if dep.mmproj and dep.image:
-        args += ["--mmproj", dep.mmproj, "--image", dep.image]
-    args += ["-p", prompt_text(spec.prompt_tokens), "-n", str(spec.gen), "--json", out_json]
-    if threads:
-        args += ["-t", str(threads)]
-    if profile.run.n_gpu_layers:
-        args += ["-ngl", str(profile.run.n_gpu_layers)]
-    line = " ".join(shlex.quote(a) for a in args)
+    with_image = bool(dep.mmproj and dep.image)
+    argv = run_argv("./edgevlm-run", model=dep.llm, mmproj=dep.mmproj if with_image else None,
+                    image=dep.image if with_image else None, prompt=spec.question(with_image),
+                    prompt_tokens=spec.prompt_tokens or None, n_predict=spec.gen, ignore_eos=True,
+                    threads=threads or None, n_gpu_layers=profile.run.n_gpu_layers or None, json=out_json,
+                    no_stream=True)
+    return pinned(profile, " ".join(shlex.quote(a) for a in argv))
+
+
+def pinned(profile: DeviceProfile, line: str) -> str:
     return f"taskset {profile.run.cpu_mask} {line}" if profile.run.cpu_mask else line
 
 
@@ -110,8 +117,8 @@ def _one_run(transport: Transport, profile: DeviceProfile, dep: Deployment, spec
     cooldown: Cooldown = wait_cool(transport, profile.thermal)
     out_json = f"{dep.scratch}/run-{index}.json"
     transport.shell(f"rm -f {shlex.quote(out_json)}")
-    result = transport.shell(run_command(dep, profile, spec, out_json), cwd=dep.bundle, env=dep.env,
-                             timeout=spec.timeout_s)
+    result = run_tracked(transport, run_command(dep, profile, spec, out_json), pid_file=f"{dep.scratch}/run.pid",
+                         name="edgevlm-run", cwd=dep.bundle, env=dep.env, timeout=spec.timeout_s)
     temp_after = read_temp_c(transport, profile.thermal.zones)
     if result.code != 0:
         raise DeviceError(f"edgevlm-run {result.describe()}: {(result.stderr or result.stdout).strip()[-400:]}")
@@ -119,8 +126,17 @@ def _one_run(transport: Transport, profile: DeviceProfile, dep: Deployment, spec
     if text is None:
         raise DeviceError(f"edgevlm-run exited 0 but wrote no {out_json}")
     raw = parse_run_json(text, f"{transport.name}:{out_json}")
+    check_workload(raw, spec)
     return Sample(index, warmup, run_metrics(raw), cooldown.end_c, temp_after, asdict(cooldown),
                   is_throttled(profile.thermal, temp_after, cooldown), raw)
+
+
+def check_workload(raw: dict[str, Any], spec: BenchSpec) -> None:
+    """The record must show the workload that was asked for: a label must never describe what did not run."""
+    ran = (raw.get("prompt_tokens"), raw.get("gen_tokens"))
+    if (spec.prompt_tokens and ran[0] != spec.prompt_tokens) or ran[1] != spec.gen:
+        raise DeviceError(f"edgevlm-run ran {ran[0]} prompt + {ran[1]} generated tokens, not the "
+                          f"{spec.prompt_tokens or 'natural'} + {spec.gen} asked for")
 
 
 def sample_log(series: Series) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""`edgevlm bench --device NAME MODEL_DIR`: profile → transport → bundle → deploy → runs → records.
+"""`edgevlm bench --device NAME MODEL_DIR`: profile → transport → bundle → preflight → deploy → runs → records.
 
 The API behind the CLI. Results are returned as RunRecords (edgevlm's own, plus stock llama.cpp's with
 ``with_stock``); a device fault is returned alongside the partial record rather than raised, so the caller can
@@ -12,14 +12,18 @@ from pathlib import Path
 
 from edgevlm.bench.deploy import Deployment, deploy
 from edgevlm.bench.model import BenchModel, find_model
-from edgevlm.bench.runner import BenchSpec, Series, model_summary, run_series, sample_log
+from edgevlm.bench.image import default_image
+from edgevlm.bench.runner import BenchSpec, Series, model_summary, run_series, sample_log, workload_label
 from edgevlm.bench.stock import llama_bench, mtmd_encode, mtmd_record
-from edgevlm.build.bundle import Bundle, build_bundle, host_bundle, load_bundle
+from edgevlm.build.bundle import Bundle, build_bundle, bundle_from_dir, host_bundle, load_bundle
+from edgevlm.device import preflight
 from edgevlm.device.connect import transport_for
 from edgevlm.device.fingerprint import fingerprint
+from edgevlm.device.preflight import Preflight
 from edgevlm.device.profiles import DeviceProfile, load_profile
 from edgevlm.device.transport import Transport
 from edgevlm.errors import DeviceError, ImageError, NativeNotBuilt
+from edgevlm.fingerprint import build_fields, device_fields
 from edgevlm.paths import REPO_ROOT
 from edgevlm.store.record import RunRecord
 
@@ -54,42 +58,98 @@ def ensure_bundle(profile: DeviceProfile, progress=None) -> Bundle:
     return bundle
 
 
-def bench_device(device: str, model_dir: Path, *, spec: BenchSpec, image: Path | None = None,
-                 serial: str | None = None, host: str | None = None, quant: str | None = None,
-                 with_stock: bool = False, progress=None, transport: Transport | None = None,
-                 bundle: Bundle | None = None) -> BenchResult:
-    profile = load_profile(device)
+@dataclass
+class Prepared:
+    """A device ready to run: the profile as the preflight adapted it, what was pushed, and where."""
+    profile: DeviceProfile
+    transport: Transport
+    bundle: Bundle
+    model: BenchModel
+    image: Path | None
+    preflight: Preflight
+    dep: Deployment
+
+
+def resolve_image(image: Path | None, no_image: bool, model: BenchModel, model_dir: Path) -> Path | None:
+    """The image of the workload: the user's, else the default picture; None with --no-image."""
+    if no_image:
+        return None
     if image is not None and not Path(image).is_file():
         raise ImageError(f"image {image} does not exist")
+    if model.mmproj is None:
+        raise ImageError(f"{model_dir} has no mmproj-*.gguf, so an image cannot be encoded",
+                         hint="convert with the vision tower, or pass --no-image for a text-only run")
+    return Path(image) if image is not None else default_image()
+
+
+def prepare(device: str, model_dir: Path, *, image: Path | None = None, no_image: bool = False,
+            serial: str | None = None, host: str | None = None, quant: str | None = None, progress=None,
+            transport: Transport | None = None, bundle: Bundle | None = None, bundle_dir: Path | None = None,
+            warn=None) -> Prepared:
+    """Profile → transport → bundle → preflight (refuses before any push) → deploy (hash-skipped)."""
+    profile = load_profile(device)
     model = find_model(model_dir, quant)
-    if image is not None and model.mmproj is None:
-        raise ImageError(f"{model_dir} has no mmproj-*.gguf, so an image cannot be encoded")
+    image = resolve_image(image, no_image, model, model_dir)
     transport = transport or transport_for(profile, serial=serial, host=host)
-    bundle = bundle or ensure_bundle(profile, progress)
-    dep = deploy(transport, profile.workdir, bundle.path, model, image)
-    base = _base_record(profile, transport, bundle, model, spec, image is not None)
+    bundle = bundle or (bundle_from_dir(bundle_dir) if bundle_dir else ensure_bundle(profile, progress))
+    if not bundle.has("edgevlm-run"):
+        raise NativeNotBuilt(f"the bundle at {bundle.path} has no edgevlm-run", hint="edgevlm build --target ...")
+    pre = preflight.check(transport, profile, bundle, model, image=image).require()
+    for line in pre.warnings:
+        (warn or (lambda text: None))(f"{profile.name}: {line}")
+    profile = pre.apply(profile)
+    dep = deploy(transport, profile.workdir, bundle.path, model, image, tools=bundle.tools)
+    return Prepared(profile, transport, bundle, model, image, pre, dep)
+
+
+def local_bundle(profile: DeviceProfile, bundle_dir: Path | None = None) -> Bundle | None:
+    """The bundle a run would push, without building one: --bundle DIR, else the target's built bundle."""
+    if bundle_dir is not None:
+        return bundle_from_dir(bundle_dir)
+    return host_bundle() if profile.target == "host" else load_bundle(profile.target)
+
+
+def bench_device(device: str, model_dir: Path, *, spec: BenchSpec, image: Path | None = None,
+                 no_image: bool = False, serial: str | None = None, host: str | None = None,
+                 quant: str | None = None, with_stock: bool = False, progress=None,
+                 transport: Transport | None = None, bundle: Bundle | None = None, bundle_dir: Path | None = None,
+                 warn=None) -> BenchResult:
+    ready = prepare(device, model_dir, image=image, no_image=no_image, serial=serial, host=host, quant=quant,
+                    progress=progress, transport=transport, bundle=bundle, bundle_dir=bundle_dir, warn=warn)
+    profile, transport, dep = ready.profile, ready.transport, ready.dep
+    base = _base_record(ready, spec)
     task = progress.add_task(f"bench {profile.name}", total=spec.warmup + spec.repeat) if progress else None
     step = (lambda: progress.advance(task)) if progress else None
     series = run_series(transport, profile, dep, spec, on_step=step)
     result = BenchResult(series=series, error=series.error)
+    if series.samples:
+        first = series.samples[0].raw
+        base.workload = workload_label(first.get("image_tokens", 0), first["prompt_tokens"], first["gen_tokens"])
+        base.extra["workload"] = {"image_tokens": first.get("image_tokens", 0),
+                                  "prompt_tokens": first["prompt_tokens"], "gen_tokens": first["gen_tokens"],
+                                  "question": spec.question(ready.image is not None),
+                                  "image": ready.image.name if ready.image else None}
     if series.measured or series.partial:
         result.records.append(_edgevlm_record(base, series))
-    if with_stock and not series.partial:
+    if with_stock and series.samples and not series.partial:
         result.records += _stock_records(transport, profile, dep, spec, base, result)
     return result
 
 
-def _base_record(profile: DeviceProfile, transport: Transport, bundle: Bundle, model: BenchModel,
-                 spec: BenchSpec, with_image: bool) -> RunRecord:
+def _base_record(ready: Prepared, spec: BenchSpec) -> RunRecord:
     commit, branch = git_state()
+    profile, bundle, model = ready.profile, ready.bundle, ready.model
     threads = spec.threads or profile.run.threads or None
     return RunRecord(device_name=profile.name, model_name=model.name, quant=model.quant, samples={},
-                     commit=commit, branch=branch, device_fingerprint=fingerprint(transport),
-                     build_flags=dict(bundle.info.get("cmake_defs", {})),
+                     commit=commit, branch=branch,
+                     device_fingerprint=device_fields(fingerprint(ready.transport), profile.run.cpu_mask),
+                     build_flags=build_fields(bundle.info),
                      llama_cpp_commit=bundle.info.get("llama_cpp_commit", ""), model_hashes=model.hashes(),
-                     threads=threads, partial=True, workload=spec.workload(with_image),
-                     extra={"transport": transport.describe(), "model": model_summary(model),
-                            "cpu_mask": profile.run.cpu_mask, "repeat": spec.repeat, "warmup": spec.warmup})
+                     threads=threads, partial=True, workload="",
+                     extra={"transport": ready.transport.describe(), "model": model_summary(model),
+                            "cpu_mask": profile.run.cpu_mask, "repeat": spec.repeat, "warmup": spec.warmup,
+                            "preflight": {"cpus": list(ready.preflight.cpus), "warnings": list(ready.preflight.warnings),
+                                          "l4t": ready.preflight.facts.l4t, "cuda": ready.preflight.facts.cuda}})
 
 
 def _edgevlm_record(base: RunRecord, series: Series) -> RunRecord:
@@ -104,13 +164,14 @@ def _stock_records(transport: Transport, profile: DeviceProfile, dep: Deployment
                    base: RunRecord, result: BenchResult) -> list[RunRecord]:
     records: list[RunRecord] = []
     try:
-        for record in llama_bench(transport, profile, dep, spec):
+        prompt_tokens = base.extra["workload"]["prompt_tokens"]
+        for record in llama_bench(transport, profile, dep, spec, prompt_tokens):
             record.device_fingerprint, record.model_hashes = base.device_fingerprint, base.model_hashes
             record.commit, record.branch, record.build_flags = base.commit, base.branch, base.build_flags
             records.append(record)
         encode = mtmd_encode(transport, profile, dep, spec)
         if encode:
-            records.append(mtmd_record(base, encode))
+            records.append(mtmd_record(base, encode, base.extra["workload"]["image_tokens"]))
     except DeviceError as exc:
         result.error = f"stock tools: {exc}"
     return records

@@ -7,7 +7,8 @@ import shlex
 
 from edgevlm.bench.deploy import Deployment
 from edgevlm.bench.parse import llama_bench_tests, mtmd_encode_ms
-from edgevlm.bench.runner import BenchSpec, prompt_text
+from edgevlm.bench.runner import BenchSpec, pinned
+from edgevlm.device.tracked import run_tracked
 from edgevlm.device.profiles import DeviceProfile
 from edgevlm.device.transport import Transport
 from edgevlm.errors import DeviceError
@@ -16,39 +17,48 @@ from edgevlm.store.metrics import IMAGE_ENCODE_MS
 from edgevlm.store.record import RunRecord
 
 
-def _prefix(profile: DeviceProfile) -> str:
-    return f"taskset {profile.run.cpu_mask} " if profile.run.cpu_mask else ""
-
-
 def _threads(profile: DeviceProfile, spec: BenchSpec) -> list[str]:
     threads = spec.threads or profile.run.threads
     return ["-t", str(threads)] if threads else []
 
 
-def llama_bench(transport: Transport, profile: DeviceProfile, dep: Deployment, spec: BenchSpec) -> list[RunRecord]:
-    args = ["./llama-bench", "-m", dep.llm, "-p", str(spec.prompt_tokens), "-n", str(spec.gen),
-            "-r", str(spec.repeat), "-o", "json", *_threads(profile, spec)]
+def llama_bench_argvs(dep: Deployment, profile: DeviceProfile, spec: BenchSpec, prompt_tokens: int) -> list[list[str]]:
+    """The same workload as edgevlm's: prompt eval of the same length, and decode of the same number of tokens
+    at the same KV depth (-d: the cache holds the prompt first, as it does when edgevlm-run decodes)."""
+    common = ["./llama-bench", "-m", dep.llm, "-r", str(spec.repeat), "-o", "json", *_threads(profile, spec)]
     if profile.run.n_gpu_layers:
-        args += ["-ngl", str(profile.run.n_gpu_layers)]
-    result = transport.shell(_prefix(profile) + " ".join(map(shlex.quote, args)), cwd=dep.bundle, env=dep.env,
-                             timeout=spec.timeout_s)
-    if result.code != 0:
-        raise DeviceError(f"llama-bench {result.describe()}: {result.stderr.strip()[-400:]}")
+        common += ["-ngl", str(profile.run.n_gpu_layers)]
+    return [common + ["-p", str(prompt_tokens), "-n", "0"],
+            common + ["-p", "0", "-n", str(spec.gen), "-d", str(prompt_tokens)]]
+
+
+def llama_bench(transport: Transport, profile: DeviceProfile, dep: Deployment, spec: BenchSpec,
+                prompt_tokens: int) -> list[RunRecord]:
+    """Two llama-bench runs: pp{N} from an empty cache, tg{gen} at depth N."""
     records = []
-    for i, test in enumerate(llama_bench_tests(result.stdout, "llama-bench")):
-        record = parse_test(test, f"llama-bench test {i}", device=profile.name, commit="")
-        if record is not None:
-            records.append(record)
+    for args in llama_bench_argvs(dep, profile, spec, prompt_tokens):
+        result = run_tracked(transport, pinned(profile, " ".join(map(shlex.quote, args))),
+                             pid_file=f"{dep.scratch}/llama-bench.pid", name="llama-bench", cwd=dep.bundle,
+                             env=dep.env, timeout=spec.timeout_s)
+        if result.code != 0:
+            raise DeviceError(f"llama-bench {result.describe()}: {result.stderr.strip()[-400:]}")
+        for i, test in enumerate(llama_bench_tests(result.stdout, "llama-bench")):
+            record = parse_test(test, f"llama-bench test {i}", device=profile.name, commit="")
+            if record is not None:
+                records.append(record)
     return records
 
 
 def mtmd_encode(transport: Transport, profile: DeviceProfile, dep: Deployment, spec: BenchSpec) -> list[float]:
-    """Image encode ms of the stock path, one value per repetition (llama-mtmd-cli, 1 generated token)."""
+    """Image encode ms of the stock path on the same image and question, one value per repetition
+    (llama-mtmd-cli, 1 generated token)."""
     if not (dep.mmproj and dep.image):
         return []
     args = ["./llama-mtmd-cli", "-m", dep.llm, "--mmproj", dep.mmproj, "--image", dep.image,
-            "-p", prompt_text(16), "-n", "1", "--temp", "0", *_threads(profile, spec)]
-    command = _prefix(profile) + " ".join(map(shlex.quote, args))
+            "-p", spec.question(True), "-n", "1", "--temp", "0", *_threads(profile, spec)]
+    if profile.run.n_gpu_layers:
+        args += ["-ngl", str(profile.run.n_gpu_layers)]
+    command = pinned(profile, " ".join(map(shlex.quote, args)))
     return [mtmd_encode_once(transport, command, cwd=dep.bundle, env=dep.env, timeout_s=spec.timeout_s)
             for _ in range(spec.repeat)]
 
@@ -72,9 +82,9 @@ def mtmd_encode_once(transport: Transport, command: str, *, cwd: str | None = No
     raise DeviceError(f"llama-mtmd-cli {result.describe()}: {result.stderr.strip()[-400:]}")
 
 
-def mtmd_record(base: RunRecord, values: list[float]) -> RunRecord:
+def mtmd_record(base: RunRecord, values: list[float], image_tokens: int) -> RunRecord:
     return RunRecord(device_name=base.device_name, model_name=base.model_name, quant=base.quant,
                      samples={IMAGE_ENCODE_MS: values}, commit=base.commit, branch=base.branch, source="llama-bench",
                      device_fingerprint=base.device_fingerprint, build_flags=base.build_flags,
                      llama_cpp_commit=base.llama_cpp_commit, model_hashes=base.model_hashes, threads=base.threads,
-                     workload="img336", extra={"tool": "llama-mtmd-cli"})
+                     workload=f"img{image_tokens}", extra={"tool": "llama-mtmd-cli"})

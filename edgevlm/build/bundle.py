@@ -61,6 +61,20 @@ def host_bundle() -> Bundle | None:
                                     "missing_tools": [t for t in BUNDLE_TOOLS if t not in tools]})
 
 
+def bundle_from_dir(path: Path) -> Bundle:
+    """Any folder written by `edgevlm build` (a bundle, or a build's bin/): its build-info.json says the target;
+    the tools are those of BUNDLE_TOOLS present in it."""
+    path = Path(path)
+    info_file = path / "build-info.json"
+    if not info_file.is_file():
+        raise BuildError(f"{path} has no build-info.json: not a folder written by `edgevlm build`",
+                         hint="pass build/<target>/bundle or build/<target>/bin")
+    info = json.loads(info_file.read_text())
+    tools = [t for t in BUNDLE_TOOLS if (path / t).is_file()]
+    return Bundle(str(info.get("target", "")), path, {**info, "tools": tools,
+                                                      "missing_tools": [t for t in BUNDLE_TOOLS if t not in tools]})
+
+
 def build_bundle(target_name: str, *, jobs: int | None = None, progress=None) -> Bundle:
     """Build the bundle's tools for a target (only those the CMake graph has) and assemble the folder; the
     kernel tests are built beside it (build/<target>/bin) when the tree has them."""

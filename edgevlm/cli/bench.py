@@ -18,11 +18,15 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option(..., "--device", help="device profile name (devices/*.toml, ~/.config/edgevlm/devices)"),
         serial: str = typer.Option(None, "--serial", help="adb serial (default: the profile's, or the only device)"),
         host: str = typer.Option(None, "--host", help="ssh [user@]host (default: the profile's)"),
-        image: Path = typer.Option(None, "--image", help="image to encode (default: text only)"),
+        image: Path = typer.Option(None, "--image", help="image to ask about (default: a built-in 336x336 picture)"),
+        no_image: bool = typer.Option(False, "--no-image", help="text only: no image, no ViT"),
+        bundle_dir: Path = typer.Option(None, "--bundle", help="an already built bundle (any folder written by "
+                                        "`edgevlm build`) instead of the profile target's"),
         repeat: int = typer.Option(5, "--repeat", min=1, help="measured repetitions"),
         warmup: int = typer.Option(1, "--warmup", min=0, help="warm-up runs, not measured"),
         threads: int = typer.Option(0, "--threads", min=0, help="threads (default: the profile's)"),
-        prompt_tokens: int = typer.Option(246, "--prompt-tokens", min=1),
+        prompt_tokens: int = typer.Option(246, "--prompt-tokens", min=1,
+                                          help="exactly this many prompt tokens, image tokens included"),
         gen: int = typer.Option(128, "--gen", min=1, help="tokens to generate"),
         quant: str = typer.Option(None, "--quant", help="which LLM quant in MODEL_DIR (when several)"),
         with_stock: bool = typer.Option(False, "--with-stock", help="also run stock llama-bench / llama-mtmd-cli"),
@@ -37,11 +41,12 @@ def register(app: typer.Typer) -> None:
 
         spec = BenchSpec(repeat=repeat, warmup=warmup, threads=threads, prompt_tokens=prompt_tokens, gen=gen)
         with progress_bar() as progress:
-            result = bench_device(device, model_dir, spec=spec, image=image, serial=serial, host=host, quant=quant,
-                                  with_stock=with_stock, progress=progress)
+            result = bench_device(device, model_dir, spec=spec, image=image, no_image=no_image, serial=serial,
+                                  host=host, quant=quant, with_stock=with_stock, progress=progress,
+                                  bundle_dir=bundle_dir, warn=lambda line: err_console.print(f"[yellow]{line}[/]"))
         if result.records:
             _save(result.records, store, json_file)
-            _show(result.records)
+            _show(result.records, device)
         if result.error:
             raise DeviceError(f"bench stopped: {result.error}",
                               hint="the runs measured before the fault were stored, marked partial")
@@ -62,9 +67,10 @@ def _save(records, store: str | None, json_file: Path | None) -> None:
         os.replace(tmp, json_file)
 
 
-def _show(records) -> None:
+def _show(records, device: str) -> None:
     from statistics import median
 
+    from edgevlm.bench.published import published_rows
     from edgevlm.store.metrics import METRICS
 
     table = Table(title="bench (median of the measured runs)")
@@ -76,4 +82,6 @@ def _show(records) -> None:
             if values:
                 table.add_row(record.source, record.workload, metric, f"{median(values):.2f}",
                               METRICS[metric].unit, str(len(values)), flags)
+    for row in published_rows(device):           # never stored: figures from the papers, labelled as such
+        table.add_row(*row, style="dim")
     console.print(table)

@@ -6,7 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from edgevlm.device.transport import ShellResult, Transport
+from edgevlm.device.transport import ShellResult, Transport, pump
 from edgevlm.errors import DeviceError
 
 
@@ -26,6 +26,11 @@ class LocalTransport(Transport):
         code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode  # same convention as a shell
         return ShellResult(line, code, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"),
                            time.monotonic() - started)
+
+    def _stream(self, line: str, on_output, timeout: float) -> ShellResult:
+        code, out, err, seconds = pump(["/bin/sh", "-c", line], on_output, timeout,
+                                       what=f"{self.name}: `{line[:120]}`")
+        return ShellResult(line, code if code >= 0 else 128 - code, out, err, seconds)
 
     def _push_file(self, local: Path, remote: str, timeout: float) -> None:
         self._copy(Path(local), Path(remote))

@@ -12,7 +12,7 @@ import time
 import uuid
 from abc import abstractmethod
 
-from edgevlm.device.transport import ShellResult, Transport
+from edgevlm.device.transport import ShellResult, Transport, pump
 from edgevlm.errors import DeviceError
 
 # Client messages that mean the link to the device is gone, as opposed to a command failing on it.
@@ -37,6 +37,19 @@ class RemoteShellTransport(Transport):
         if match is None:
             raise self.link_error(f"running `{shown}`", proc.stderr or proc.stdout)
         return ShellResult(line, int(match.group(1)), proc.stdout[:match.start()], proc.stderr, proc.seconds)
+
+    def _stream(self, line: str, on_output, timeout: float) -> ShellResult:
+        marker = f"__edgevlm_rc_{uuid.uuid4().hex}__"
+        shown = line.strip().splitlines()[0][:120] if line.strip() else line
+        code, out, err, seconds = pump(self._client(f"( {line} ); printf '\\n{marker}%d\\n' $?"), on_output,
+                                       timeout, holdback=len(marker) + 8, what=f"{self.name}: `{shown}`")
+        match = re.search(rf"\n{marker}(\d+)\n?$", out)
+        if match is None:
+            raise self.link_error(f"running `{shown}`", err or out)
+        already = max(0, len(out) - (len(marker) + 8))
+        if match.start() > already:
+            on_output(out[already:match.start()])
+        return ShellResult(line, int(match.group(1)), out[:match.start()], err, seconds)
 
     def _call(self, argv: list[str], timeout: float, *, what: str, stdin=None) -> "_Completed":
         started = time.monotonic()

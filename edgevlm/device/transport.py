@@ -100,6 +100,16 @@ class Transport(ABC):
                               f"{(result.stderr or result.stdout).strip()[-600:]}")
         return result
 
+    def stream(self, command: str, on_output, *, env: dict[str, str] | None = None, cwd: str | None = None,
+               timeout: float | None = None) -> ShellResult:
+        """Like shell(), but stdout goes to on_output(text) as it arrives (the result still holds all of it)."""
+        return self._stream(shell_line(command, env=env, cwd=cwd), on_output, timeout or self.default_timeout)
+
+    def _stream(self, line: str, on_output, timeout: float) -> ShellResult:
+        result = self._run(line, timeout)                  # a transport that cannot stream delivers at the end
+        on_output(result.stdout)
+        return result
+
     def resolve(self, path: str) -> str:
         """A remote path with a leading ~/ replaced by the remote home folder."""
         if path == "~" or path.startswith("~/"):
@@ -165,3 +175,48 @@ class Transport(ABC):
 
     def describe(self) -> str:
         return f"{self.kind}:{self.name}"
+
+
+def pump(argv: list[str], on_output, timeout: float, *, holdback: int = 0, what: str = "") -> tuple[int, str, str, float]:
+    """Run argv, handing stdout to on_output as it arrives except its last `holdback` characters (a trailer the
+    caller strips); (exit code, stdout, stderr, seconds). The process is killed on timeout or KeyboardInterrupt."""
+    import codecs
+    import subprocess
+    import threading
+    import time
+
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out: list[str] = []
+    err: list[bytes] = []
+    emitted = [0]
+
+    def read_out() -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while chunk := proc.stdout.read1(65536):
+            out.append(decoder.decode(chunk))
+            text = "".join(out)
+            upto = max(emitted[0], len(text) - holdback)
+            if upto > emitted[0]:
+                on_output(text[emitted[0]:upto])
+                emitted[0] = upto
+        out.append(decoder.decode(b"", final=True))
+
+    readers = [threading.Thread(target=read_out, daemon=True),
+               threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)]
+    for reader in readers:
+        reader.start()
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise DeviceError(f"{what} timed out after {timeout:g} s",
+                          hint="raise the timeout, or check whether the device is stuck") from None
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    for reader in readers:
+        reader.join()
+    return code, "".join(out), b"".join(err).decode(errors="replace"), time.monotonic() - started

@@ -2,7 +2,8 @@
 temperatures before/after, bounded cool-down, throttled flag, partial record on a killed run, store + CLI.
 
 The device binary here is a stand-in shell script that writes edgevlm-run's --json record shape (fixed numbers),
-because what is under test is the orchestration; the real edgevlm-run on the phone is test_cross.py's job.
+because what is under test is the orchestration; its parser is generated from edgevlm-run's own option table, so
+it refuses an option the real binary refuses. The real edgevlm-run on the phone: test_device_e2e.py.
 """
 from __future__ import annotations
 
@@ -16,19 +17,7 @@ from edgevlm.bench.runner import BenchSpec
 from edgevlm.bench.session import bench_device
 from edgevlm.build.bundle import Bundle
 from edgevlm.store import ResultsStore
-
-STANDIN = """#!/bin/sh
-# stand-in for edgevlm-run: parse --json FILE and -t, write a record of edgevlm-run's shape
-out=""; threads=0
-while [ $# -gt 0 ]; do
-  case "$1" in --json) out=$2; shift;; -t) threads=$2; shift;; esac; shift
-done
-sleep 0.3
-printf '{"load_ms": 120.5, "vit_ms": 400.0, "projector_ms": 12.5, "image_encode_ms": 412.5, "prompt_tokens": 246,
- "prompt_ms": 800.0, "prompt_tps": 307.5, "gen_tokens": 16, "decode_ms": 800.0, "decode_tps": 20.0,
- "ttft_ms": 1300.0, "peak_rss_mb": 1024.0, "llama_commit": "0c1e57098", "build_flags": "test",
- "text": "a cat", "tokens": [1, 2, 3], "threads": %s}\\n' "$threads" > "$out"
-"""
+from tests.fakes.standin_run import standin_script
 
 PROFILE = """name = "fakephone"
 target = "android-arm64"
@@ -54,7 +43,7 @@ def bench_env(tmp_path, monkeypatch, phone):
     monkeypatch.setenv("EDGEVLM_DEVICES_DIR", str(devices))
     bundle = tmp_path / "build" / "android-arm64" / "bundle"
     bundle.mkdir(parents=True)
-    (bundle / "edgevlm-run").write_text(STANDIN)
+    (bundle / "edgevlm-run").write_text(standin_script())
     (bundle / "edgevlm-run").chmod(0o755)
     info = {"target": "android-arm64", "tools": ["edgevlm-run"], "llama_cpp_commit": "0c1e57098",
             "cmake_defs": {"GGML_CPU_ARM_ARCH": "armv8.2-a+dotprod+fp16"}}
@@ -77,7 +66,7 @@ def test_series_samples_temperatures_and_push_once(bench_env):
     assert record.samples["decode_tps"] == [20.0, 20.0, 20.0]           # 3 measured, the warm-up left out
     assert record.samples["vit_ms"] == [400.0] * 3 and record.samples["projector_ms"] == [12.5] * 3
     assert (record.partial, record.throttled, record.threads) == (False, False, 4)
-    assert record.workload == "img336+p32+g16"
+    assert record.workload == "img144+p32+g16"                          # what the binary's record says ran
     runs = record.extra["runs"]
     assert [r["warmup"] for r in runs] == [True, False, False, False]
     assert all(r["temp_before_c"] == 38.5 and r["temp_after_c"] == 38.5 for r in runs)
@@ -87,9 +76,13 @@ def test_series_samples_temperatures_and_push_once(bench_env):
     assert len(ran) == 4                                                # pinned to cpu4-7 every time
     # a second session pushes nothing: every file's sha256 already matches on the device
     pushes_before = sum("sha256sum" in c for c in device.commands)
+    pushed_model = device.root / "data/local/tmp/edgevlm/models/tiny-Q8_0.gguf"
+    pushed_model_mtime = pushed_model.stat().st_mtime_ns
     again = bench_device("fakephone", models, spec=BenchSpec(repeat=1, warmup=0), image=image, transport=transport,
                          bundle=bundle)
-    assert again.error is None and sum("sha256sum" in c for c in device.commands) == pushes_before + 1
+    # two hash round trips (the preflight's bytes-to-push and deploy's), no file sent again
+    assert again.error is None and sum("sha256sum" in c for c in device.commands) == pushes_before + 2
+    assert pushed_model.stat().st_mtime_ns == pushed_model_mtime
     assert (device.root / "data/local/tmp/edgevlm/models/tiny-Q8_0.gguf").stat().st_size == 50_000
 
 
@@ -104,7 +97,7 @@ def test_hot_device_waits_bounded_and_flags_throttled(bench_env):
         assert run["cooldown"]["gave_up"] is True
         assert 1.0 <= run["cooldown"]["waited_s"] < 10.0               # bounded by cooldown_max_s = 1 (+ polling)
         assert run["temp_after_c"] == 75.0
-    assert record.workload == "p246+g128"
+    assert record.workload == "img144+p246+g128"                        # the default: the published workload
 
 
 def test_killed_run_keeps_samples_marked_partial(bench_env, tmp_path):

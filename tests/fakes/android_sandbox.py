@@ -64,21 +64,51 @@ echo "${2:-}"
 """
 
 TASKSET = """#!/bin/sh
-# toybox taskset MASK CMD...: the mask is checked against this phone's 8 CPUs; the host cannot pin to them.
+# toybox taskset MASK CMD...: the mask is checked against this phone's ONLINE CPUs (sched_setaffinity refuses a
+# mask with no online CPU, as the kernel does); the host cannot pin to them, so the command then runs unpinned.
 mask=$1; shift
 case "$mask" in ''|*[!0-9a-fA-F]*) echo "taskset: bad mask '$mask'" >&2; exit 1;; esac
-if [ $(( 0x$mask & 0xff )) -eq 0 ]; then echo "taskset: sched_setaffinity: Invalid argument" >&2; exit 1; fi
+online=0
+for r in $(tr ',' ' ' < /sys/devices/system/cpu/online); do
+  lo=${r%-*}; hi=${r#*-}; i=$lo
+  while [ $i -le $hi ]; do online=$(( online | (1 << i) )); i=$((i + 1)); done
+done
+if [ $(( 0x$mask & online )) -eq 0 ]; then
+  echo "taskset: failed to set pid $$'s affinity: Invalid argument" >&2; exit 1
+fi
 exec "$@"
 """
 
+UNAME = """#!/bin/sh
+# toybox uname on the phone's arm64 kernel (the host's uname would say x86_64)
+flags=""
+for a in "$@"; do flags="$flags${a#-}"; done
+case "$flags" in *a*) echo "Linux localhost 5.4.289-qgki #1 SMP PREEMPT aarch64 Toybox"; exit 0;; esac
+[ -n "$flags" ] || flags=s
+out=""
+case "$flags" in *s*) out="$out Linux";; esac
+case "$flags" in *n*) out="$out localhost";; esac
+case "$flags" in *r*) out="$out 5.4.289-qgki";; esac
+case "$flags" in *m*) out="$out aarch64";; esac
+echo "${out# }"
+"""
 
-def cpuinfo() -> str:
+DF = """#!/bin/sh
+# toybox df -k with the free space this fake phone is set to (FakeAdbDevice.set_free_space)
+echo "Filesystem     1K-blocks    Used Available Use% Mounted on"
+echo "/dev/block/dm-5 115000000 1000000 $(cat /system/fake-df-free-kb) 1% /data"
+"""
+
+
+def cpuinfo(online: tuple[int, ...] = tuple(range(8)), features: str = FEATURES) -> str:
+    """/proc/cpuinfo as the kernel writes it: one block per ONLINE cpu."""
     blocks, cpu = [], 0
     for count, part, _ in CLUSTERS:
         for _ in range(count):
-            blocks.append(f"processor\t: {cpu}\nBogoMIPS\t: 38.40\nFeatures\t: {FEATURES}\n"
-                          f"CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\n"
-                          f"CPU part\t: {part}\nCPU revision\t: 0\n")
+            if cpu in online:
+                blocks.append(f"processor\t: {cpu}\nBogoMIPS\t: 38.40\nFeatures\t: {features}\n"
+                              f"CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\n"
+                              f"CPU part\t: {part}\nCPU revision\t: 0\n")
             cpu += 1
     return "\n".join(blocks) + "\nHardware\t: Qualcomm Technologies, Inc SM8350\n"
 
@@ -97,7 +127,8 @@ def build_sandbox(root: Path, shim: Path) -> None:
     (root / "system/build.prop").write_text("".join(f"{k}={v}\n" for k, v in PROPS.items()))
     (root / "system/fake-proc/cpuinfo").write_text(cpuinfo())
     (root / "system/fake-proc/meminfo").write_text(MEMINFO)
-    for name, text in (("getprop", GETPROP), ("taskset", TASKSET)):
+    (root / "system/fake-df-free-kb").write_text("50000000\n")
+    for name, text in (("getprop", GETPROP), ("taskset", TASKSET), ("df", DF), ("uname", UNAME)):
         (root / "system/bin" / name).write_text(text)
         (root / "system/bin" / name).chmod(0o755)
     shutil.copy2(shim, root / "system/lib64/libfakeqemu.so")
@@ -122,6 +153,27 @@ def _write_sys(sys_root: Path) -> None:
         zone.mkdir(parents=True, exist_ok=True)
         (zone / "type").write_text(kind + "\n")
         (zone / "temp").write_text("38500\n")
+
+
+def set_cpus(root: Path, online: tuple[int, ...], features: str) -> None:
+    """Take cores offline (hot-plugged / thermally parked) and change the CPU features, as the device shows them:
+    /sys/devices/system/cpu/online and cpuN/online, and /proc/cpuinfo listing only online cores."""
+    cpus = root / "sys/devices/system/cpu"
+    (cpus / "online").write_text(_ranges(online) + "\n")
+    for cpu in range(sum(c for c, _, _ in CLUSTERS)):
+        (cpus / f"cpu{cpu}" / "online").write_text("1\n" if cpu in online else "0\n")
+    (root / "system/fake-proc/cpuinfo").write_text(cpuinfo(online, features))
+
+
+def _ranges(cpus: tuple[int, ...]) -> str:
+    parts, start = [], None
+    for i, cpu in enumerate(sorted(cpus)):
+        if start is None:
+            start = cpu
+        if i + 1 == len(cpus) or sorted(cpus)[i + 1] != cpu + 1:
+            parts.append(f"{start}-{cpu}" if cpu != start else str(cpu))
+            start = None
+    return ",".join(parts)
 
 
 def compile_shim(out_dir: Path) -> Path:

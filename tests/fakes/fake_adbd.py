@@ -27,7 +27,8 @@ from pathlib import Path
 
 import psutil
 
-from tests.fakes.android_sandbox import PROPS, build_sandbox, compile_shim, spawn
+from tests.fakes.android_sandbox import FEATURES as CPU_FEATURES
+from tests.fakes.android_sandbox import PROPS, build_sandbox, compile_shim, set_cpus, spawn
 
 A_VERSION = 0x01000001          # skip-checksum version; adb 29 accepts it and still tolerates a checksum
 MAX_PAYLOAD = 256 * 1024
@@ -226,6 +227,19 @@ class FakeAdbDevice:
 
     def set_temperature(self, zone: int, celsius: float) -> None:
         (self.root / f"sys/class/thermal/thermal_zone{zone}/temp").write_text(f"{int(celsius * 1000)}\n")
+
+    def set_cpus(self, online: tuple[int, ...] = tuple(range(8)), features: str = CPU_FEATURES) -> None:
+        """Cores offline (e.g. (0, 1, 2, 3): the big cores parked) and/or other CPU features (e.g. no asimddp)."""
+        set_cpus(self.root, online, features)
+
+    def set_free_space(self, free_bytes: int) -> None:
+        """What `df` reports for /data and what a push may use (the disk-full fault)."""
+        (self.root / "system/fake-df-free-kb").write_text(f"{free_bytes // 1024}\n")
+        self.faults.free_bytes = free_bytes
+
+    def set_memory(self, available_kb: int) -> None:
+        (self.root / "system/fake-proc/meminfo").write_text(
+            f"MemTotal:        7707812 kB\nMemFree:          {available_kb // 2} kB\nMemAvailable:    {available_kb} kB\n")
 
     def device_path(self, path: str) -> Path:
         """A device path inside the sandbox; refuses to leave it."""
