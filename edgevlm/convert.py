@@ -5,13 +5,13 @@
     OUT/manifest.json                sha256/size per file, parameter counts, source config hash, versions
 
 Everything is checked before a byte is written (options, config, two-way tensor coverage, output folder).
-All files are produced in a staging folder inside OUT and moved into place only when every one of them is
-complete, so a failed run leaves nothing behind. The input folder is never written. No timestamps anywhere:
-a second run with the same inputs gives byte-identical files.
+All files are produced in a staging folder inside OUT (after a free-space check), fsynced, and moved into
+place only when every one of them is complete: a failed run leaves OUT exactly as it was (previous outputs
+included), and a staging folder left by a killed run is removed by the next one. The input folder is never
+written. No timestamps anywhere: a second run with the same inputs gives byte-identical files.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -25,12 +25,16 @@ from edgevlm import __version__
 from edgevlm.checkpoint.reader import Checkpoint, open_checkpoint
 from edgevlm.errors import EdgeVLMError, OutputError
 from edgevlm.ggufio import MMPROJ_QUANTS, write_llm_gguf, write_mmproj_gguf
-from edgevlm.ggufio.atomic import atomic_output, ensure_output_dir, output_error
+from edgevlm.ggufio.atomic import atomic_output, check_free_space, ensure_output_dir, fsync_dir, fsync_file, output_error
+from edgevlm.hashing import sha256_file
 from edgevlm.mapping import Table, check_coverage, tables_for
 from edgevlm.quantize import LLM_QUANTS, quantize_gguf
 
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: the vision tower's resolution is recorded
+STAGING_PREFIX = ".edgevlm-staging-"
+# bytes per parameter of a finished LLM file, rounded up (k-quants keep some tensors at 6 bits)
+_BYTES_PER_PARAM = {"f32": 4.0, "f16": 2.0, "q8_0": 1.07, "q4_0": 0.75, "q4_k_s": 0.75, "q4_k_m": 0.75}
 
 
 def llama_cpp_commit() -> str:
@@ -50,6 +54,7 @@ class ConvertResult:
     llm: Path
     mmproj: Path | None
     manifest: Path
+    vision_tower: str | None = None  # how the tower was resolved, for the user to read
 
 
 def output_names(name: str, quant: str, mmproj_quant: str, multimodal: bool) -> tuple[str, str | None]:
@@ -58,9 +63,9 @@ def output_names(name: str, quant: str, mmproj_quant: str, multimodal: bool) -> 
 
 def convert(source: str | os.PathLike, out: str | os.PathLike, quant: str = "q4_k_m", mmproj_quant: str = "f16",
             imatrix: str | os.PathLike | None = None, name: str | None = None, progress: bool = False,
-            nthread: int = 0) -> ConvertResult:
+            nthread: int = 0, vision_tower: str | os.PathLike | None = None) -> ConvertResult:
     _check_options(quant, mmproj_quant, imatrix)
-    ckpt = open_checkpoint(source)
+    ckpt = open_checkpoint(source, vision_tower)
     out = Path(out).expanduser().resolve()
     _refuse_input_folder(ckpt.path, out)
     llm_table, mm_table = tables_for(ckpt.config, ckpt.names())
@@ -69,16 +74,28 @@ def convert(source: str | os.PathLike, out: str | os.PathLike, quant: str = "q4_
     name = _safe_name(name or _default_name(ckpt))
     llm_name, mm_name = output_names(name, quant, mmproj_quant, mm_table is not None)
     created = not out.exists()
+    if out.is_dir():
+        _remove_stale_staging(out)  # a killed run's leftovers must not count against the free space
+    check_free_space(out, _bytes_needed(llm_table, mm_table, quant, mmproj_quant), "the GGUF files")
     ensure_output_dir(out)
     with _staging(out, remove_out=created) as stage, _Progress(progress, sum(len(t.specs) for t in tables)) as bar:
         _write_llm(ckpt, llm_table, stage, llm_name, quant, imatrix, name, nthread, bar)
         if mm_table is not None:
             write_mmproj_gguf(ckpt, mm_table, stage / mm_name, mmproj_quant, name, bar.advance)
-        manifest = _manifest(ckpt, stage, llm_name, mm_name, tables, quant, mmproj_quant, imatrix)
+        manifest = _manifest(ckpt, stage, llm_name, mm_name, tables, quant, mmproj_quant, imatrix, vision_tower)
         with atomic_output(stage / MANIFEST) as tmp:
             tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         _commit(stage, out, [n for n in (llm_name, mm_name, MANIFEST) if n])
-    return ConvertResult(out, out / llm_name, out / mm_name if mm_name else None, out / MANIFEST)
+    return ConvertResult(out, out / llm_name, out / mm_name if mm_name else None, out / MANIFEST,
+                         tower_summary(ckpt))
+
+
+def tower_summary(ckpt: Checkpoint) -> str | None:
+    """One line: where the tower's description and its weights came from."""
+    tower = ckpt.config.tower
+    if tower is None:
+        return None
+    return f"vision tower: {tower.describe()}; weights from the {ckpt.tower_weights}"
 
 
 def _check_options(quant: str, mmproj_quant: str, imatrix) -> None:
@@ -131,16 +148,18 @@ def _write_llm(ckpt, table, stage: Path, llm_name: str, quant: str, imatrix, nam
     bar.status("writing tensors")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def _bytes_needed(llm_table: Table, mm_table: Table | None, quant: str, mmproj_quant: str) -> int:
+    """Peak bytes in the staging folder: the f16/f32 intermediate + the quantized LLM + the mmproj, +10%."""
+    llm = sum(_numel(s.shape) for s in llm_table.specs)
+    mm = sum(_numel(s.shape) for s in mm_table.specs) if mm_table is not None else 0
+    intermediate = 0 if quant in ("f32", "f16") else llm * 4  # f32 when the source is f32 (worst case)
+    total = intermediate + llm * _BYTES_PER_PARAM[quant] + mm * {"f32": 4, "f16": 2, "q8_0": 2}[mmproj_quant]
+    return int(total * 1.1) + (1 << 20)
 
 
-def _manifest(ckpt, stage, llm_name, mm_name, tables, quant, mmproj_quant, imatrix) -> dict:
+def _manifest(ckpt, stage, llm_name, mm_name, tables, quant, mmproj_quant, imatrix, vision_tower) -> dict:
     counts = [sum(_numel(s.shape) for s in t.specs) for t in tables]
+    tower = ckpt.config.tower
     return {
         "manifest_version": MANIFEST_VERSION,
         "edgevlm_version": __version__,
@@ -148,17 +167,19 @@ def _manifest(ckpt, stage, llm_name, mm_name, tables, quant, mmproj_quant, imatr
         "source": {"config_sha256": ckpt.config_sha256, "architecture": ckpt.config.architecture,
                    "projector_type": ckpt.config.projector_type},
         "quant": quant, "mmproj_quant": mmproj_quant if mm_name else None,
-        "imatrix_sha256": _sha256(Path(imatrix)) if imatrix else None,
+        "imatrix_sha256": sha256_file(Path(imatrix)) if imatrix else None,
         "files": {"llm": _file_entry(stage, llm_name), "mmproj": _file_entry(stage, mm_name) if mm_name else None},
         "parameters": {"llm": counts[0], "mmproj": counts[1] if len(counts) > 1 else 0},
         "vision": ({"block_count_stored": ckpt.config.vision.num_hidden_layers,
                     "select_layer": ckpt.config.vision.select_layer,
                     "layers_used": ckpt.config.vision.n_layers_used} if mm_name else None),
+        "vision_tower": ({**tower.record(), "override": str(vision_tower) if vision_tower is not None else None,
+                          "weights": ckpt.tower_weights} if tower is not None else None),
     }
 
 
 def _file_entry(stage: Path, name: str) -> dict:
-    return {"name": name, "sha256": _sha256(stage / name), "size": (stage / name).stat().st_size}
+    return {"name": name, "sha256": sha256_file(stage / name), "size": (stage / name).stat().st_size}
 
 
 def _numel(shape) -> int:
@@ -168,10 +189,29 @@ def _numel(shape) -> int:
     return n
 
 
+def _remove_stale_staging(out: Path) -> None:
+    """Staging folders of runs that were killed (their process is gone) are deleted; live ones are left."""
+    for stale in out.glob(STAGING_PREFIX + "*"):
+        pid = stale.name[len(STAGING_PREFIX):]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
 @contextmanager
 def _staging(out: Path, remove_out: bool) -> Iterator[Path]:
     """A private folder inside OUT for files being written; on failure OUT goes too if this run created it."""
-    stage = out / f".edgevlm-staging-{os.getpid()}"
+    stage = out / f"{STAGING_PREFIX}{os.getpid()}"
     try:
         stage.mkdir(exist_ok=True)
     except OSError as exc:
@@ -187,15 +227,27 @@ def _staging(out: Path, remove_out: bool) -> Iterator[Path]:
 
 
 def _commit(stage: Path, out: Path, names: list[str]) -> None:
-    """Move every file into OUT; if one move fails, take back the ones already moved (all or nothing)."""
-    moved = []
+    """Move every file into OUT, all or nothing: files of a previous run with the same names are first moved
+    aside into the staging folder and put back if any move fails, so OUT is either all new or as it was."""
+    backup = stage / ".previous"
+    moved, saved = [], []
     try:
+        for n in names:
+            fsync_file(stage / n)
+        backup.mkdir()
+        for n in names:
+            if (out / n).exists():
+                os.replace(out / n, backup / n)
+                saved.append(n)
         for n in names:
             os.replace(stage / n, out / n)
             moved.append(n)
+        fsync_dir(out)
     except OSError as exc:
         for n in moved:
             (out / n).unlink(missing_ok=True)
+        for n in saved:
+            os.replace(backup / n, out / n)
         raise output_error(out, exc) from exc
 
 

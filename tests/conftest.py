@@ -10,9 +10,14 @@
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Tests never download (no hub is reachable in CI): every Hugging Face look-up is cache-only, in this process
+# and in the CLI subprocesses the tests start.
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 @pytest.fixture(scope="session")

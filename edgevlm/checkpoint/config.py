@@ -2,9 +2,9 @@
 
 Built from the checkpoint's Hugging Face ``config.json``. Only the Hugging Face keys count: the 3B configs
 also carry stale keys from another training framework (``n_head: 16``, ``n_embd``, ...) which are ignored.
-Real MobileVLM configs carry no CLIP config: the vision tower is looked up by its exact name in
-``KNOWN_VISION_TOWERS``; other towers (the tiny synthetic ones) must ship a ``vision_config`` dict with
-transformers ``CLIPVisionConfig`` keys.
+Real MobileVLM configs carry no CLIP config: the vision tower is described by whatever
+``edgevlm.checkpoint.tower.resolve_tower`` finds (``vision_config``, the tower folder, the Hugging Face
+cache, the built-in ViT-L/14-336, or ``--vision-tower``).
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from edgevlm.checkpoint.tower import (BUILTIN_TOWER, CLIP_MEAN, CLIP_STD, VISION_KEYS, Tower, VisionDescription,
+                                      resolve_tower)
 from edgevlm.errors import InputNotFound, InvalidCheckpoint, UnsupportedModel
 
 ProjectorType = Literal["ldpnet", "ldpnetv2"]
@@ -23,12 +25,7 @@ ARCH_MOBILEVLM = "MobileLlamaForCausalLM"
 ARCH_LLAMA = "LlamaForCausalLM"
 ARCHITECTURES = (ARCH_MOBILEVLM, ARCH_LLAMA)
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-# transformers CLIPVisionConfig keys carried by a `vision_config` dict, and their VisionConfig field names
-_VISION_KEYS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "image_size",
-                "patch_size", "layer_norm_eps", "hidden_act", "projection_dim")
+__all__ = ["CLIP_MEAN", "CLIP_STD", "LLMConfig", "MobileVLMConfig", "VisionConfig"]
 
 
 @dataclass(frozen=True)
@@ -53,16 +50,8 @@ class LLMConfig:
 
 
 @dataclass(frozen=True)
-class VisionConfig:
-    hidden_size: int = 1024
-    num_hidden_layers: int = 24
-    num_attention_heads: int = 16
-    intermediate_size: int = 4096
-    image_size: int = 336
-    patch_size: int = 14
-    layer_norm_eps: float = 1e-5
-    hidden_act: str = "quick_gelu"
-    projection_dim: int = 768
+class VisionConfig(VisionDescription):
+    """The tower's description (wherever it came from) + which hidden state MobileVLM takes."""
     select_layer: int = -2
 
     @property
@@ -83,12 +72,6 @@ class VisionConfig:
         return self.hidden_size // self.num_attention_heads
 
 
-# Vision towers known by exact name (real MobileVLM configs name the tower but do not describe it).
-KNOWN_VISION_TOWERS: dict[str, VisionConfig] = {
-    "openai/clip-vit-large-patch14-336": VisionConfig(),
-}
-
-
 def se_channels(width: int) -> int:
     """Squeeze-excitation width of LDP v1: torchvision's _make_divisible(width // 4, 8) (2048 → 512, 2560 → 640)."""
     v = width // 4
@@ -106,6 +89,7 @@ class MobileVLMConfig:
     image_mean: tuple[float, float, float] = CLIP_MEAN
     image_std: tuple[float, float, float] = CLIP_STD
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+    tower: Tower | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_multimodal(self) -> bool:
@@ -126,22 +110,23 @@ class MobileVLMConfig:
         return side * side
 
     @classmethod
-    def from_hf_dict(cls, d: dict) -> MobileVLMConfig:
+    def from_hf_dict(cls, d: dict, vision_tower: str | Path | None = None) -> MobileVLMConfig:
+        """`vision_tower` (``--vision-tower``) overrides where the tower's description comes from."""
         if not isinstance(d, dict):
             raise InvalidCheckpoint("config.json does not hold a JSON object")
         architecture = _architecture(d)
         llm = _llm_config(d)
         if architecture == ARCH_LLAMA:
             return cls(architecture, str(d.get("model_type", "llama")), llm, None, None, raw=dict(d))
-        vision = _vision_config(d)
-        projector = _projector_type(d)
+        projector = _projector_type(d)  # cheap checks first: resolving the tower may read files
+        tower = resolve_tower(d, vision_tower)
+        vision = _vision_config(d, tower)
         _check_multimodal_options(d, vision)
-        mean = tuple(float(x) for x in d.get("image_mean", CLIP_MEAN))
-        std = tuple(float(x) for x in d.get("image_std", CLIP_STD))
-        return cls(architecture, str(d.get("model_type", "mobilevlm")), llm, vision, projector, mean, std, dict(d))
+        return cls(architecture, str(d.get("model_type", "mobilevlm")), llm, vision, projector, tower.image_mean,
+                   tower.image_std, dict(d), tower)
 
     @classmethod
-    def load(cls, checkpoint_dir: Path) -> MobileVLMConfig:
+    def load(cls, checkpoint_dir: Path, vision_tower: str | Path | None = None) -> MobileVLMConfig:
         path = Path(checkpoint_dir) / "config.json"
         if not path.is_file():
             raise InputNotFound(f"no config.json in {checkpoint_dir}",
@@ -150,7 +135,7 @@ class MobileVLMConfig:
             d = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidCheckpoint(f"{path} is not valid JSON: {exc}") from exc
-        return cls.from_hf_dict(d)
+        return cls.from_hf_dict(d, vision_tower)
 
     def to_hf_dict(self) -> dict:
         """config.json content: the typed fields over the raw keys (unknown raw keys are preserved)."""
@@ -224,42 +209,15 @@ def _llm_config(d: dict) -> LLMConfig:
     return llm
 
 
-def _vision_config(d: dict) -> VisionConfig:
-    tower = d["mm_vision_tower"]
+def _vision_config(d: dict, tower: Tower) -> VisionConfig:
     select_layer = d.get("mm_vision_select_layer", -2)
     if not isinstance(select_layer, int) or isinstance(select_layer, bool):
         raise InvalidCheckpoint(f"`mm_vision_select_layer` must be an integer, got {select_layer!r}")
-    if tower in KNOWN_VISION_TOWERS:
-        base = KNOWN_VISION_TOWERS[tower]
-    elif isinstance(d.get("vision_config"), dict):
-        base = _vision_from_dict(d["vision_config"])
-    else:
-        raise UnsupportedModel(
-            f"unknown vision tower {tower!r} and config.json has no `vision_config`",
-            hint=f"known towers: {', '.join(KNOWN_VISION_TOWERS)}; or add a transformers CLIPVisionConfig "
-                 "dict as `vision_config` to config.json")
-    vision = dataclasses.replace(base, select_layer=select_layer)
+    described = {k: getattr(tower.description, k) for k in VISION_KEYS}
+    vision = VisionConfig(**described, select_layer=select_layer)
     if not 1 <= vision.n_layers_used <= vision.num_hidden_layers:
         raise InvalidCheckpoint(f"`mm_vision_select_layer` {select_layer} is out of range for a "
                                 f"{vision.num_hidden_layers}-layer vision tower")
-    return vision
-
-
-def _vision_from_dict(vc: dict) -> VisionConfig:
-    where = "config.json `vision_config`"
-    defaults = VisionConfig()
-    kwargs = {}
-    for key in _VISION_KEYS:
-        default = getattr(defaults, key)
-        kwargs[key] = _opt(vc, key, type(default), default, where)
-    vision = VisionConfig(**kwargs)
-    if vision.image_size % vision.patch_size:
-        raise InvalidCheckpoint(f"{where}: image_size {vision.image_size} is not a multiple of patch_size "
-                                f"{vision.patch_size}")
-    if vision.hidden_size % vision.num_attention_heads:
-        raise InvalidCheckpoint(f"{where}: hidden_size is not divisible by num_attention_heads")
-    if vision.hidden_act != "quick_gelu":
-        raise UnsupportedModel(f"{where}: hidden_act {vision.hidden_act!r} is not supported; accepted: quick_gelu")
     return vision
 
 
@@ -293,16 +251,15 @@ def _llm_keys(llm: LLMConfig) -> dict:
 
 def _mm_keys(cfg: MobileVLMConfig) -> dict:
     vision = cfg.vision
-    tower = cfg.raw.get("mm_vision_tower", "openai/clip-vit-large-patch14-336")
+    tower = cfg.raw.get("mm_vision_tower", BUILTIN_TOWER)
     out = {
         "mm_vision_tower": tower, "mm_hidden_size": vision.hidden_size, "mm_projector_type": cfg.projector_type,
         "mm_vision_select_layer": vision.select_layer, "mm_vision_select_feature": "patch",
         "image_aspect_ratio": "pad", "vision_tower_type": "clip",
         "mm_use_im_start_end": False, "mm_use_im_patch_token": False,
     }
-    known = KNOWN_VISION_TOWERS.get(tower)
-    if known is None or dataclasses.replace(known, select_layer=vision.select_layer) != vision:
-        out["vision_config"] = {key: getattr(vision, key) for key in _VISION_KEYS} | {"model_type": "clip_vision_model"}
+    if cfg.tower is not None and cfg.tower.source == "config":
+        out["vision_config"] = {key: getattr(vision, key) for key in VISION_KEYS} | {"model_type": "clip_vision_model"}
     if tuple(cfg.image_mean) != CLIP_MEAN or tuple(cfg.image_std) != CLIP_STD:
         out.update(image_mean=list(cfg.image_mean), image_std=list(cfg.image_std))
     return out

@@ -1,7 +1,7 @@
 """Lazy, read-only access to a checkpoint's tensors: names, shapes and dtypes without loading, data one at a time.
 
 Formats: ``pytorch_model.bin`` (zip pickle, ``torch.load(mmap=True, weights_only=True)``), ``*.safetensors``
-(header parsed here, each tensor read with a plain seek/read), and sharded checkpoints with a
+(through the ``safetensors`` library), and sharded checkpoints with a
 ``*.index.json`` (either format). A pickle that tries to run code is refused (weights_only), truncated or
 corrupt files and missing shards raise ``InvalidCheckpoint``. Nothing is ever written into the folder.
 
@@ -12,7 +12,6 @@ once the caller is done with it, so the resident set stays at a few tensors, not
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 import mmap
 import os
@@ -28,10 +27,9 @@ from edgevlm.errors import InputNotFound, InvalidCheckpoint
 if TYPE_CHECKING:
     import torch
 
+# safetensors dtype names (as the library reports them) → torch dtype names
 _ST_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64",
               "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool"}
-_ST_ITEMSIZE = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
-                "BOOL": 1}
 
 
 @dataclass(frozen=True)
@@ -39,71 +37,69 @@ class TensorMeta:
     name: str
     shape: tuple[int, ...]
     dtype: str  # torch dtype name without the "torch." prefix
-    file: str   # the weight file (relative to the checkpoint folder) that holds it
+    file: str   # the weight file (relative to the checkpoint folder, or a tower folder's file) that holds it
+    key: str = ""  # the name inside that file when it differs (a separate CLIP tower's `vision_model.*`)
+
+    @property
+    def stored_name(self) -> str:
+        return self.key or self.name
 
 
 # --- one weight file ----------------------------------------------------------------------------------------
 
 class _SafetensorsFile:
-    """A safetensors file: the JSON header up front, each tensor read on demand (no mmap kept)."""
+    """A safetensors file, read through the `safetensors` library: names and shapes from its header, each
+    tensor copied out of a mapping that is closed again right away (so no checkpoint pages stay resident)."""
 
     def __init__(self, path: Path, rel: str):
         self.path, self.rel = path, rel
-        self.entries = self._parse_header()
+        self.entries = self._read_header()
 
-    def _parse_header(self) -> dict[str, tuple[str, tuple[int, ...], int, int]]:
-        size = self.path.stat().st_size
-        with open(self.path, "rb") as f:
-            head = f.read(8)
-            if len(head) < 8:
-                raise InvalidCheckpoint(f"{self.rel} is truncated (no safetensors header)")
-            (n,) = struct.unpack("<Q", head)
-            if n > size - 8:
-                raise InvalidCheckpoint(f"{self.rel} is truncated or not a safetensors file (header length {n})")
-            try:
-                header = json.loads(f.read(n))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise InvalidCheckpoint(f"{self.rel} has a corrupt safetensors header: {exc}") from exc
-        data_start, entries = 8 + n, {}
-        if not isinstance(header, dict):
-            raise InvalidCheckpoint(f"{self.rel} has a corrupt safetensors header")
-        for name, info in header.items():
-            if name == "__metadata__":
-                continue
-            try:
-                dt, shape, (begin, end) = info["dtype"], tuple(int(x) for x in info["shape"]), info["data_offsets"]
-            except (KeyError, TypeError, ValueError) as exc:
-                raise InvalidCheckpoint(f"{self.rel}: corrupt header entry for {name}") from exc
+    def _open(self):
+        from safetensors import safe_open
+
+        return safe_open(str(self.path), framework="pt")
+
+    def _read_header(self) -> dict[str, tuple[str, tuple[int, ...]]]:
+        from safetensors import SafetensorError
+
+        try:
+            with self._open() as f:
+                entries = {}
+                for name in f.keys():
+                    sl = f.get_slice(name)
+                    entries[name] = (sl.get_dtype(), tuple(int(d) for d in sl.get_shape()))
+        except SafetensorError as exc:
+            raise _safetensors_error(self.rel, exc) from exc
+        except OSError as exc:
+            raise InvalidCheckpoint(f"cannot read {self.rel}: {exc.strerror or exc}") from exc
+        for name, (dt, _) in entries.items():
             if dt not in _ST_DTYPES:
                 raise InvalidCheckpoint(f"{self.rel}: tensor {name} has unsupported dtype {dt}")
-            numel = 1
-            for d in shape:
-                numel *= d
-            if end - begin != numel * _ST_ITEMSIZE[dt] or data_start + end > size:
-                raise InvalidCheckpoint(f"{self.rel} is truncated or corrupt: tensor {name} lies outside the file",
-                                        hint="re-download the checkpoint")
-            entries[name] = (dt, shape, data_start + begin, end - begin)
         return entries
 
     def metas(self) -> Iterator[TensorMeta]:
-        for name, (dt, shape, _, _) in self.entries.items():
+        for name, (dt, shape) in self.entries.items():
             yield TensorMeta(name, shape, _ST_DTYPES[dt], self.rel)
 
     def get(self, name: str) -> torch.Tensor:
-        import torch
+        from safetensors import SafetensorError
 
-        dt, shape, offset, nbytes = self.entries[name]
-        buf = bytearray(nbytes)
-        with open(self.path, "rb") as f:
-            f.seek(offset)
-            if f.readinto(buf) != nbytes:
-                raise InvalidCheckpoint(f"{self.rel} is truncated (tensor {name})")
-        if nbytes == 0:
-            return torch.empty(shape, dtype=getattr(torch, _ST_DTYPES[dt]))
-        return torch.frombuffer(buf, dtype=getattr(torch, _ST_DTYPES[dt])).reshape(shape)
+        try:
+            with self._open() as f:
+                return f.get_tensor(name).clone()  # our own copy: the mapping closes with the handle
+        except SafetensorError as exc:
+            raise _safetensors_error(self.rel, exc) from exc
 
     def release(self, tensor: torch.Tensor) -> None:  # data is a private copy: nothing mapped to hand back
         pass
+
+
+def _safetensors_error(rel: str, exc: Exception) -> InvalidCheckpoint:
+    text = str(exc)
+    if "not fully covered" in text or "incomplete" in text.lower() or "too small" in text.lower():
+        return InvalidCheckpoint(f"{rel} is truncated ({text})", hint="re-download the checkpoint")
+    return InvalidCheckpoint(f"{rel} has a corrupt safetensors header: {text}", hint="re-download the checkpoint")
 
 
 class _TorchBinFile:
@@ -166,17 +162,21 @@ def _drop_pages(tensor: torch.Tensor) -> None:
 # --- the checkpoint -----------------------------------------------------------------------------------------
 
 class Checkpoint:
-    """A checkpoint folder: typed config, tensor metadata, lazy tensor data."""
+    """A checkpoint folder: typed config, tensor metadata, lazy tensor data (tower weights possibly apart)."""
 
-    def __init__(self, path: Path, config: MobileVLMConfig, files: dict, metas: dict[str, TensorMeta]):
+    def __init__(self, path: Path, config: MobileVLMConfig, files: dict, metas: dict[str, TensorMeta],
+                 tower_weights: str | None = None):
         self.path = path
         self.config = config
         self._files = files
         self._metas = metas
+        self.tower_weights = tower_weights  # where the CLIP tower's weights come from (None: no tower)
 
     @property
     def config_sha256(self) -> str:
-        return hashlib.sha256((self.path / "config.json").read_bytes()).hexdigest()
+        from edgevlm.hashing import sha256_file
+
+        return sha256_file(self.path / "config.json")
 
     @property
     def tokenizer_model(self) -> Path | None:
@@ -190,16 +190,20 @@ class Checkpoint:
         return self._metas[name]
 
     def get(self, name: str) -> torch.Tensor:
-        return self._files[self._metas[name].file].get(name)
+        m = self._metas[name]
+        return self._files[m.file].get(m.stored_name)
 
     def release(self, name: str, tensor: torch.Tensor) -> None:
         self._files[self._metas[name].file].release(tensor)
 
 
-def open_checkpoint(source: str | os.PathLike) -> Checkpoint:
-    """Open a local checkpoint folder, or a Hugging Face repo id (downloaded; honours HF_HUB_OFFLINE)."""
+def open_checkpoint(source: str | os.PathLike, vision_tower: str | os.PathLike | None = None) -> Checkpoint:
+    """Open a local checkpoint folder, or a Hugging Face repo id (downloaded; honours HF_HUB_OFFLINE).
+
+    `vision_tower` (``--vision-tower``) overrides where the CLIP tower is described; when the checkpoint
+    holds no tower weights they come from that same place (a CLIP checkpoint's ``vision_model.*``)."""
     path = _resolve(source)
-    config = MobileVLMConfig.load(path)
+    config = MobileVLMConfig.load(path, vision_tower)
     files: dict = {}
     metas: dict[str, TensorMeta] = {}
     for rel, names in _weight_files(path).items():
@@ -215,25 +219,55 @@ def open_checkpoint(source: str | os.PathLike) -> Checkpoint:
             lost = sorted(set(names) - {m.name for m in wf.metas()})
             if lost:
                 raise InvalidCheckpoint(f"{rel} lacks {len(lost)} tensor(s) its index names: {', '.join(lost[:8])}")
-    return Checkpoint(path, config, files, metas)
+    tower_weights = _add_tower_weights(config, files, metas) if config.is_multimodal else None
+    return Checkpoint(path, config, files, metas, tower_weights)
+
+
+def _add_tower_weights(config: MobileVLMConfig, files: dict, metas: dict[str, TensorMeta]) -> str:
+    """Where the tower's weights come from; adds a separate CLIP checkpoint's tensors under MobileVLM's names."""
+    from edgevlm.checkpoint.keys import TOWER_PREFIX
+    from edgevlm.checkpoint.tower import with_weights
+
+    if any(n.startswith(TOWER_PREFIX) for n in metas):
+        folder = config.tower.folder if config.tower is not None else None
+        also = f" (the tower folder {folder} has weights too; the checkpoint's own were used, as MobileVLM's " \
+               "from_pretrained loads them over the tower's)" if config.tower.weight_file() else ""
+        return "checkpoint" + also
+    tower = with_weights(config.tower)
+    weights = tower.weight_file()
+    wf = _open_file(weights, str(weights))
+    files[str(weights)] = wf
+    for m in wf.metas():
+        name = _canonical_tower_name(m.name)
+        if name is not None:
+            metas[name] = TensorMeta(name, m.shape, m.dtype, str(weights), key=m.name)
+    return f"tower folder: {weights}"
+
+
+def _canonical_tower_name(key: str) -> str | None:
+    """A CLIP checkpoint key → MobileVLM's name for it; None for the text tower and the projections."""
+    from edgevlm.checkpoint.keys import CLIP_TOWER_PREFIX, CLIP_TOWER_TOP_LEVEL, TOWER_PREFIX
+
+    if key.startswith(CLIP_TOWER_PREFIX):
+        return TOWER_PREFIX + key[len(CLIP_TOWER_PREFIX):]
+    if key.startswith(CLIP_TOWER_TOP_LEVEL):  # CLIPVisionModel saved by transformers 5.x
+        return TOWER_PREFIX + key
+    return None
 
 
 def _resolve(source: str | os.PathLike) -> Path:
+    from edgevlm.checkpoint.tower import looks_like_path
+
     p = Path(source).expanduser()
     if p.exists():
         if not p.is_dir():
             raise InputNotFound(f"{p} is not a folder", hint="point at a checkpoint folder (config.json + weights)")
         return p.resolve()
     text = str(source)
-    if _looks_like_repo_id(text):
+    if not looks_like_path(text):
         return _download(text)
     raise InputNotFound(f"checkpoint folder {p} does not exist",
                         hint="give a local folder or a Hugging Face repo id like mtgv/MobileVLM_V2-1.7B")
-
-
-def _looks_like_repo_id(text: str) -> bool:
-    parts = text.split("/")
-    return len(parts) == 2 and all(parts) and not text.startswith((".", "/", "~"))
 
 
 def _download(repo_id: str) -> Path:
@@ -242,16 +276,36 @@ def _download(repo_id: str) -> Path:
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
     except ImportError as exc:  # pragma: no cover - dependency of the package
         raise InputNotFound(f"{repo_id} is not a local folder and huggingface_hub is not installed") from exc
-    patterns = ["*.json", "*.model", "*.safetensors", "*.bin", "*.txt"]
-    # read HF_HUB_OFFLINE now, not when huggingface_hub was first imported
-    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    from edgevlm.checkpoint.tower import _offline, hf_cache_dir
+
+    offline = _offline()
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=offline))
+        patterns = weight_patterns(None if offline else _repo_files(repo_id))
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=offline,
+                                      cache_dir=str(hf_cache_dir())))
     except LocalEntryNotFoundError as exc:
         raise InputNotFound(f"{repo_id} is not in the local Hugging Face cache and downloads are off "
                             "(HF_HUB_OFFLINE)", hint="unset HF_HUB_OFFLINE or pass a local folder") from exc
     except (HfHubHTTPError, OSError, ValueError) as exc:
         raise InputNotFound(f"could not download {repo_id}: {str(exc).splitlines()[0]}") from exc
+
+
+_SIDE_FILES = ["*.json", "*.model", "*.txt"]
+
+
+def weight_patterns(repo_files: list[str] | None) -> list[str]:
+    """What to download: the side files and ONE weight format (safetensors when the repo has it, as
+    transformers prefers it), never both copies of the same weights. None (offline): whatever is cached."""
+    if repo_files is None:
+        return _SIDE_FILES + ["*.safetensors", "*.bin"]
+    has_safetensors = any(f.endswith(".safetensors") for f in repo_files)
+    return _SIDE_FILES + (["*.safetensors"] if has_safetensors else ["*.bin"])
+
+
+def _repo_files(repo_id: str) -> list[str]:
+    from huggingface_hub import list_repo_files
+
+    return list_repo_files(repo_id)
 
 
 def _weight_files(path: Path) -> dict[str, set[str] | None]:

@@ -16,9 +16,7 @@ import math
 from dataclasses import dataclass
 
 from edgevlm.checkpoint.config import LLMConfig, MobileVLMConfig, VisionConfig, se_channels
-
-VISION_PREFIX = "model.vision_tower.vision_tower.vision_model."
-PROJECTOR_PREFIX = "model.mm_projector."
+from edgevlm.checkpoint.keys import PROJECTOR_PREFIX, TOWER_PREFIX as VISION_PREFIX
 
 
 @dataclass(frozen=True)

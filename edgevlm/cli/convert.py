@@ -17,12 +17,17 @@ def register(app: typer.Typer) -> None:
         imatrix: Path = typer.Option(None, "--imatrix", help="Importance matrix (GGUF from llama-imatrix, or legacy .dat)."),
         name: str = typer.Option(None, "--name", help="Base name of the output files (default: the model's name)."),
         threads: int = typer.Option(0, "--threads", help="Quantization threads (0: all cores)."),
+        vision_tower: str = typer.Option(None, "--vision-tower", help="The CLIP tower's folder or Hugging Face repo "
+                                         "id, overriding config.json's `mm_vision_tower` (description and, when the "
+                                         "checkpoint has none, weights)."),
     ) -> None:
         """Convert a MobileVLM / MobileLLaMA checkpoint to a quantized LLM GGUF + mmproj GGUF, in one step."""
         from edgevlm.convert import convert as run_convert
 
         result = run_convert(source, output, quant=quant, mmproj_quant=mmproj_quant, imatrix=imatrix, name=name,
-                             progress=True, nthread=threads)
+                             progress=True, nthread=threads, vision_tower=vision_tower)
+        if result.vision_tower:
+            typer.echo(result.vision_tower)
         for path in (result.llm, result.mmproj, result.manifest):
             if path is not None:
                 typer.echo(f"wrote {path}")

@@ -13,13 +13,15 @@ def register(app: typer.Typer) -> None:
         checkpoint: str = typer.Option(..., "--checkpoint", help="The checkpoint the files were converted from."),
         image: Path = typer.Option(None, "--image", help="Image for the embedding checks (default: a generated one)."),
         json_path: Path = typer.Option(None, "--json", help="Also write the report as JSON to this file."),
+        vision_tower: str = typer.Option(None, "--vision-tower", help="The CLIP tower's folder or repo id (default: "
+                                         "what `edgevlm convert` recorded in manifest.json)."),
     ) -> None:
         """Verify converted GGUF files against the PyTorch reference (tokenizer, logits, image embeddings)."""
         from edgevlm.errors import VerificationFailed
         from edgevlm.progress import console
         from edgevlm.verify import verify as run_verify
 
-        report = run_verify(out_dir, checkpoint, image=image, progress=True)
+        report = run_verify(out_dir, checkpoint, image=image, progress=True, vision_tower=vision_tower)
         report.render(console)
         if json_path is not None:
             report.write_json(json_path)

@@ -1,4 +1,5 @@
-"""Output files appear only when complete: write `<name>.tmp-<pid>` in the same folder, then os.replace.
+"""Output files appear only when complete: write `<name>.tmp-<pid>` in the same folder, fsync it, then
+os.replace (and fsync the folder, so the rename itself survives a power cut).
 
 OS errors (permissions, disk full, read-only file system) become `OutputError` and the temp file is removed.
 """
@@ -42,13 +43,49 @@ def atomic_output(path: Path) -> Iterator[Path]:
     tmp = temp_name(path)
     try:
         yield tmp
+        fsync_file(tmp)
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except OSError as exc:
         _remove(tmp)
         raise output_error(path, exc) from exc
     except BaseException:
         _remove(tmp)
         raise
+
+
+def fsync_file(path: Path) -> None:
+    """Data on disk before the rename that publishes it (else a crash can leave a complete name, empty bytes)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_free_space(folder: Path, needed: int, what: str) -> None:
+    """Stop before writing when the file system holding `folder` has less than `needed` bytes free."""
+    for p in (folder, *folder.parents):
+        if p.exists():
+            st = os.statvfs(p)
+            free = st.f_bavail * st.f_frsize
+            if free < needed:
+                raise OutputError(f"not enough free disk space for {what} in {folder}: needs about "
+                                  f"{_size(needed)}, {_size(free)} free",
+                                  hint="free space or choose an output folder on a larger disk")
+            return
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
 
 
 def _remove(p: Path) -> None:

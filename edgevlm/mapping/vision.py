@@ -20,19 +20,20 @@ LDP v1 (squeeze-excitation fc1/fc2, pointwise block.2.0) become plain matrices u
 """
 from __future__ import annotations
 
+import re
+
 from edgevlm.checkpoint.config import MobileVLMConfig, se_channels
+from edgevlm.checkpoint.keys import PROJECTOR_PREFIX as PROJ
+from edgevlm.checkpoint.keys import TOWER_PREFIX as TOWER
 from edgevlm.errors import UnsupportedModel
 from edgevlm.mapping.spec import Table, TensorSpec, squeeze_conv
 
-TOWER = "model.vision_tower.vision_tower.vision_model."
-PROJ = "model.mm_projector."
-
+_WRAPPER = re.escape(TOWER.removesuffix("vision_model."))
 # source tensors the mmproj knowingly leaves out (regex, full match)
 VISION_IGNORED = (
-    r"model\.vision_tower\.vision_tower\.vision_model\.post_layernorm\.(weight|bias)",
-    r"model\.vision_tower\.vision_tower\.vision_model\.embeddings\.position_ids",
-    r"model\.vision_tower\.vision_tower\.(text_model\..*|logit_scale|text_projection\.weight|"
-    r"visual_projection\.weight)",
+    re.escape(TOWER) + r"post_layernorm\.(weight|bias)",
+    re.escape(TOWER) + r"embeddings\.position_ids",
+    _WRAPPER + r"(text_model\..*|logit_scale|text_projection\.weight|visual_projection\.weight)",
 )
 
 

@@ -54,15 +54,17 @@ class MobileVLMReference:
         self.stock_stored_layers = stock_stored_layers
 
     @classmethod
-    def load(cls, checkpoint_dir: Path, dtype=None, stock_deviations: bool = False,
-             stock_stored_layers: int | None = None) -> MobileVLMReference:
-        from edgevlm.checkpoint.reader import open_checkpoint
+    def load(cls, checkpoint, dtype=None, stock_deviations: bool = False,
+             stock_stored_layers: int | None = None, vision_tower=None) -> MobileVLMReference:
+        """`checkpoint`: a folder / repo id, or an already opened `Checkpoint` (its tower already resolved);
+        `vision_tower` overrides the tower as `edgevlm convert --vision-tower` does."""
+        from edgevlm.checkpoint.reader import Checkpoint, open_checkpoint
 
         dt = _dtype(dtype)
-        ckpt = open_checkpoint(checkpoint_dir)
+        ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else open_checkpoint(checkpoint, vision_tower)
         cfg = ckpt.config
         if ckpt.tokenizer_model is None:
-            raise InvalidCheckpoint(f"{checkpoint_dir} has no tokenizer.model")
+            raise InvalidCheckpoint(f"{ckpt.path} has no tokenizer.model")
         llm = _load_module(ckpt, llm_mod.LLM_PREFIXES, lambda t: llm_mod.build_llama(cfg.llm, t, dt))
         tok = PromptTokenizer(ckpt.tokenizer_model, cfg.llm.bos_token_id)
         if not cfg.is_multimodal:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+from edgevlm.checkpoint.keys import PROJECTOR_PREFIX
+
 
 def _torch():
     import torch
@@ -123,9 +125,6 @@ def build_ldp_v2(c_in: int, width: int, tanh_gelu: bool = False, pooled: int = 1
             return self.peg(x).flatten(2).transpose(1, 2)
 
     return LDPNetV2Projector()
-
-
-PROJECTOR_PREFIX = "model.mm_projector."
 
 
 def load_projector(cfg, tensors: dict, tanh_gelu: bool = False, dtype=None):

@@ -12,7 +12,7 @@ patch embeddings with the CLS embedding *appended after* them, position embeddin
 """
 from __future__ import annotations
 
-VISION_PREFIX = "model.vision_tower.vision_tower.vision_model."
+from edgevlm.checkpoint.keys import TOWER_PREFIX as VISION_PREFIX
 
 
 def build_clip(vision_cfg, tensors: dict, dtype=None):

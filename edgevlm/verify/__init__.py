@@ -26,13 +26,16 @@ def read_manifest(out_dir: Path) -> dict:
 
 
 def verify(out_dir: str | Path, checkpoint: str | Path, image: str | Path | None = None,
-           progress: bool = False) -> VerifyReport:
+           progress: bool = False, vision_tower: str | Path | None = None) -> VerifyReport:
+    """`vision_tower`: the tower override; default: the one `edgevlm convert` was given (manifest.json)."""
     from edgevlm.checkpoint.reader import open_checkpoint
     from edgevlm.verify import llm as llm_checks
 
     out_dir = Path(out_dir).resolve()
     manifest = read_manifest(out_dir)
-    ckpt = open_checkpoint(checkpoint)
+    if vision_tower is None:
+        vision_tower = (manifest.get("vision_tower") or {}).get("override")
+    ckpt = open_checkpoint(checkpoint, vision_tower)
     if manifest["source"]["config_sha256"] != ckpt.config_sha256:
         raise InvalidCheckpoint(f"{out_dir} was converted from a different checkpoint than {ckpt.path}",
                                 hint="config.json hashes differ; pass the checkpoint the files came from")
@@ -40,7 +43,7 @@ def verify(out_dir: str | Path, checkpoint: str | Path, image: str | Path | None
     report = VerifyReport(str(out_dir), str(ckpt.path))
     _status(progress, "tokenizer")
     report.checks.append(llm_checks.check_tokenizer(llm_path, ckpt.tokenizer_model))
-    ref = _reference(ckpt.path, stock=False)
+    ref = _reference(ckpt, stock=False)
     ids = llm_checks.prompt_ids(ckpt.tokenizer_model, ckpt.config.llm.bos_token_id)
     _status(progress, "LLM logits")
     report.checks.append(llm_checks.check_logits(llm_path, manifest["quant"], lambda x: _ref_logits(ref, x), ids))
@@ -59,10 +62,10 @@ def _status(enabled: bool, what: str) -> None:
         err_console.print(f"[dim]verifying {what}…[/]")
 
 
-def _reference(path: Path, stock: bool, stored_layers: int | None = None):
+def _reference(ckpt, stock: bool, stored_layers: int | None = None):
     from edgevlm.reference import MobileVLMReference
 
-    return MobileVLMReference.load(path, stock_deviations=stock, stock_stored_layers=stored_layers)
+    return MobileVLMReference.load(ckpt, stock_deviations=stock, stock_stored_layers=stored_layers)
 
 
 def _ref_logits(ref, ids: list[int]):
@@ -92,7 +95,7 @@ def _image_checks(ckpt, ref, llm_path: Path, mmproj: Path, mmproj_quant: str, st
     stock = image_checks.stock_embeddings(mmproj, llm_path, img)
     ref_true = _ref_image(ref, img)
     # the stock graph as it runs on THIS file: CLS order, tanh GELU, block_count - 1 of the stored layers
-    ref_stock = _ref_image(_reference(ckpt.path, stock=True, stored_layers=stored_layers), img)
+    ref_stock = _ref_image(_reference(ckpt, stock=True, stored_layers=stored_layers), img)
     checks = [image_checks.check_stock_file(stock, ref_stock, mmproj_quant),
               image_checks.stock_distance(stock, ref_true)]
     from edgevlm.images import load_rgb

@@ -164,18 +164,32 @@ def test_disk_full_injected_at_the_writer(tiny_v2_ckpt, tmp_path, monkeypatch):
     _assert_no_output(tmp_path / "out")
 
 
-def test_disk_full_on_a_real_tiny_tmpfs(tiny_v2_ckpt, tmp_path):
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
     mnt = tmp_path / "tiny-fs"
     mnt.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mnt)],
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root); the injected ENOSPC test covers the logic")
-    try:
-        with pytest.raises(OutputError, match="disk is full"):
-            convert(tiny_v2_ckpt, mnt / "out", quant="f32")
-        _assert_no_output(mnt / "out")
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
+    yield mnt
+    subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_short_disk_refused_before_writing(tiny_v2_ckpt, tiny_tmpfs):
+    """The free-space check stops the run before a byte is written, naming what it needs."""
+    with pytest.raises(OutputError, match="not enough free disk space .* needs about .* MB, .* MB free"):
+        convert(tiny_v2_ckpt, tiny_tmpfs / "out", quant="f32")
+    _assert_no_output(tiny_tmpfs / "out")
+
+
+def test_disk_full_on_a_real_tiny_tmpfs(tiny_v2_ckpt, tiny_tmpfs, monkeypatch):
+    """The disk fills while writing (the estimate said yes: simulated by skipping it): nothing remains."""
+    import edgevlm.convert as convert_mod
+
+    monkeypatch.setattr(convert_mod, "check_free_space", lambda *a: None)
+    with pytest.raises(OutputError, match="disk is full"):
+        convert(tiny_v2_ckpt, tiny_tmpfs / "out", quant="f32")
+    _assert_no_output(tiny_tmpfs / "out")
 
 
 @pytest.mark.parametrize("args,needle", [
