@@ -110,7 +110,7 @@ def check(transport: Transport, profile: DeviceProfile, bundle=None, model=None,
 def parse_cpu_list(text: str) -> tuple[int, ...]:
     """'0-3,5' -> (0, 1, 2, 3, 5)."""
     cpus: set[int] = set()
-    for part in text.replace(" ", "").split(","):
+    for part in "".join(text.split()).split(","):
         if not part:
             continue
         low, _, high = part.partition("-")

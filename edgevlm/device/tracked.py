@@ -39,7 +39,9 @@ def kill_remote(transport: Transport, pid_file: str, name: str) -> bool:
     (a pid recycled by an unrelated process is left alone). False when the device cannot be reached."""
     pf = shlex.quote(pid_file)
     alive = f'[ -n "$pid" ] && tr "\\000" " " < /proc/$pid/cmdline 2>/dev/null | grep -q -- {shlex.quote(name)}'
-    script = (f'pid=$(cat {pf} 2>/dev/null); if {alive}; then kill -TERM "$pid" 2>/dev/null; sleep {KILL_GRACE_S}; '
+    # children first (a wrapper script's; edgevlm-run itself has none), then the process, TERM then KILL
+    script = (f'pid=$(cat {pf} 2>/dev/null); if {alive}; then pkill -TERM -P "$pid" 2>/dev/null; '
+              f'kill -TERM "$pid" 2>/dev/null; sleep {KILL_GRACE_S}; '
               f'if {alive}; then kill -KILL "$pid" 2>/dev/null; fi; fi; rm -f {pf}; true')
     try:
         transport.shell(script, timeout=30)
