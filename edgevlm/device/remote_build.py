@@ -7,7 +7,6 @@ build folder on the device persists too, so rebuilds are incremental there as th
 from __future__ import annotations
 
 import hashlib
-import os
 import shlex
 import tarfile
 import tempfile

@@ -8,16 +8,13 @@ it refuses an option the real binary refuses. The real edgevlm-run on the phone:
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from edgevlm.bench.runner import BenchSpec
 from edgevlm.bench.session import bench_device
-from edgevlm.build.bundle import Bundle
 from edgevlm.store import ResultsStore
-from tests.fakes.standin_run import standin_script
+from tests.fakes.standin_run import random_model, standin_bundle
 
 PROFILE = """name = "fakephone"
 target = "android-arm64"
@@ -41,20 +38,11 @@ def bench_env(tmp_path, monkeypatch, phone):
     devices.mkdir()
     (devices / "fakephone.toml").write_text(PROFILE)
     monkeypatch.setenv("EDGEVLM_DEVICES_DIR", str(devices))
-    bundle = tmp_path / "build" / "android-arm64" / "bundle"
-    bundle.mkdir(parents=True)
-    (bundle / "edgevlm-run").write_text(standin_script())
-    (bundle / "edgevlm-run").chmod(0o755)
-    info = {"target": "android-arm64", "tools": ["edgevlm-run"], "llama_cpp_commit": "0c1e57098",
-            "cmake_defs": {"GGML_CPU_ARM_ARCH": "armv8.2-a+dotprod+fp16"}}
-    (bundle / "build-info.json").write_text(json.dumps(info))
-    models = tmp_path / "model"
-    models.mkdir()
-    (models / "tiny-Q8_0.gguf").write_bytes(os.urandom(50_000))
-    (models / "mmproj-tiny-F16.gguf").write_bytes(os.urandom(20_000))
+    bundle = standin_bundle(tmp_path / "build" / "android-arm64" / "bundle")
+    models = random_model(tmp_path / "model", 50_000, 20_000)
     image = tmp_path / "cat.png"
     image.write_bytes(b"\x89PNG fake bytes: the stand-in never decodes it")
-    return device, transport, Bundle("android-arm64", bundle, info), models, image
+    return device, transport, bundle, models, image
 
 
 def test_series_samples_temperatures_and_push_once(bench_env):

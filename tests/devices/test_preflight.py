@@ -7,8 +7,6 @@ core), no dotprod in /proc/cpuinfo Features, little free space (`df`), little fr
 """
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
@@ -16,12 +14,11 @@ import pytest
 from edgevlm.bench.model import find_model
 from edgevlm.bench.runner import BenchSpec
 from edgevlm.bench.session import bench_device
-from edgevlm.build.bundle import Bundle
 from edgevlm.device import preflight
 from edgevlm.device.profiles import load_profile
 from edgevlm.errors import PreflightRefused
 from tests.fakes.android_sandbox import FEATURES
-from tests.fakes.standin_run import standin_script
+from tests.fakes.standin_run import random_model, standin_bundle
 
 WORKDIR = "data/local/tmp/edgevlm"
 
@@ -29,18 +26,9 @@ WORKDIR = "data/local/tmp/edgevlm"
 @pytest.fixture
 def setup(tmp_path, phone):
     device, transport = phone
-    bundle_dir = tmp_path / "bundle"
-    bundle_dir.mkdir()
-    (bundle_dir / "edgevlm-run").write_text(standin_script(0.1))
-    (bundle_dir / "edgevlm-run").chmod(0o755)
-    info = {"target": "android-arm64", "tools": ["edgevlm-run"],
-            "cmake_defs": {"GGML_CPU_ARM_ARCH": "armv8.2-a+dotprod+fp16"}}
-    (bundle_dir / "build-info.json").write_text(json.dumps(info))
-    models = tmp_path / "model"
-    models.mkdir()
-    (models / "tiny-Q8_0.gguf").write_bytes(os.urandom(300_000))
-    (models / "mmproj-tiny-F16.gguf").write_bytes(os.urandom(100_000))
-    return device, transport, Bundle("android-arm64", bundle_dir, info), models
+    bundle = standin_bundle(tmp_path / "bundle", sleep_s=0.1)
+    models = random_model(tmp_path / "model", 300_000, 100_000)
+    return device, transport, bundle, models
 
 
 def test_all_cores_online_keeps_the_profile(setup):

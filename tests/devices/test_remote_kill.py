@@ -6,7 +6,6 @@ the process still there.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -20,7 +19,7 @@ from edgevlm.bench.runner import BenchSpec
 from edgevlm.bench.session import bench_device
 from edgevlm.build.bundle import Bundle
 from edgevlm.device.tracked import run_tracked
-from tests.fakes.standin_run import standin_script
+from tests.fakes.standin_run import random_model, standin_bundle
 
 
 def _left(marker: str) -> list[str]:
@@ -43,17 +42,9 @@ def _wait_gone(marker: str, seconds: float = 10) -> list[str]:
 @pytest.fixture
 def slow_bundle(tmp_path):
     """A stand-in edgevlm-run that takes 60 s (same options as the real one), in a uniquely named folder."""
-    folder = tmp_path / f"bundle-{os.getpid()}-{time.monotonic_ns()}"
-    folder.mkdir()
-    (folder / "edgevlm-run").write_text(standin_script(60))
-    (folder / "edgevlm-run").chmod(0o755)
-    info = {"target": "host", "tools": ["edgevlm-run"], "cmake_defs": {}}
-    (folder / "build-info.json").write_text(json.dumps(info))
-    models = tmp_path / "model"
-    models.mkdir()
-    (models / "tiny-Q8_0.gguf").write_bytes(os.urandom(1000))
-    (models / "mmproj-tiny-F16.gguf").write_bytes(os.urandom(1000))
-    return Bundle("host", folder, info), models
+    bundle = standin_bundle(tmp_path / "bundle", "host", sleep_s=60, cmake_defs={})
+    models = random_model(tmp_path / "model", 1000, 1000)
+    return bundle, models
 
 
 def _profile(tmp_path, monkeypatch, text: str) -> None:

@@ -6,7 +6,6 @@ env and cwd, file names with spaces/quotes/newlines, push skipped when the remot
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 

@@ -39,3 +39,31 @@ if [ -n "$image" ]; then img=144; vit=400.0; proj=12.5; enc=412.5; else img=0; v
 sleep {sleep_s}
 [ -z "$json" ] || printf '{RECORD}\\n' $vit $proj $enc $img $prompt_tokens $n_predict $threads > "$json"
 """
+
+
+ARM_DEFS = {"GGML_CPU_ARM_ARCH": "armv8.2-a+dotprod+fp16"}
+
+
+def standin_bundle(folder, target: str = "android-arm64", *, sleep_s: float = 0.3, cmake_defs=None):
+    """A bundle folder (stand-in edgevlm-run + build-info.json) and its Bundle."""
+    import json
+
+    from edgevlm.build.bundle import Bundle
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "edgevlm-run").write_text(standin_script(sleep_s))
+    (folder / "edgevlm-run").chmod(0o755)
+    info = {"target": target, "tools": ["edgevlm-run"], "llama_cpp_commit": "0c1e57098",
+            "cmake_defs": ARM_DEFS if cmake_defs is None else cmake_defs}
+    (folder / "build-info.json").write_text(json.dumps(info))
+    return Bundle(target, folder, info)
+
+
+def random_model(folder, llm_bytes: int, mmproj_bytes: int):
+    """A model folder of the converter's file names holding random bytes (the stand-in never reads them)."""
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tiny-Q8_0.gguf").write_bytes(os.urandom(llm_bytes))
+    (folder / "mmproj-tiny-F16.gguf").write_bytes(os.urandom(mmproj_bytes))
+    return folder
