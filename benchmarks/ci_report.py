@@ -6,6 +6,8 @@
 
 Imports every ``*.json`` record in the baseline folder and the candidate file(s) into a temporary store, runs
 ``edgevlm.report.compare`` (baseline = the committed runs, candidate = the given ones) and prints the Markdown.
+Only like-for-like runs are compared (edgevlm.fingerprint): records measured on another machine are not a
+baseline for this one, and the script says so.
 It is informational: these CI machines are shared and noisy, so it ALWAYS exits 0, whatever it finds or fails on.
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from edgevlm.errors import EdgeVLMError  # noqa: E402
-from edgevlm.report import compare, parse_threshold, to_markdown, write_report  # noqa: E402
+from edgevlm.report import MixedRunsError, compare, parse_threshold, to_markdown, write_report  # noqa: E402
 from edgevlm.store import ResultsStore  # noqa: E402
 from edgevlm.store.importing import load_file  # noqa: E402
 
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         print(report_markdown(args.candidate, args.baseline_dir, args.threshold, args.window, args.out))
+    except MixedRunsError as exc:  # the committed baseline was measured on another machine or with other settings
+        print(f"edgevlm CI report: the committed baseline is not like this run, nothing compared: {exc}")
     except EdgeVLMError as exc:  # informational: say what went wrong, never fail the CI job
         print(f"edgevlm CI report not produced: {exc}")
     except Exception:  # a bug in edgevlm itself: show it loudly, still informational

@@ -15,6 +15,8 @@ echo "android_sdk=$(prop ro.build.version.sdk)"
 [ -r /etc/os-release ] && echo "os=$(. /etc/os-release; echo "$PRETTY_NAME")"
 echo "cpu_model=$(grep -m1 -E '^(model name|Hardware)' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo "cpu_count=$(grep -c '^processor' /proc/cpuinfo)"
+echo "cpu_features=$(grep -m1 -E '^(flags|Features)' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "cores_online=$(cat /sys/devices/system/cpu/online 2>/dev/null)"
 echo "cpu_parts=$(grep '^CPU part' /proc/cpuinfo | awk '{print $NF}' | tr '\n' ' ')"
 maxf=""
 for d in /sys/devices/system/cpu/cpu[0-9]*; do
@@ -22,5 +24,6 @@ for d in /sys/devices/system/cpu/cpu[0-9]*; do
   [ -r "$f" ] && maxf="$maxf${d##*/cpu}:$(cat "$f") "
 done
 echo "cpu_max_khz=$maxf"
-echo "governor=$(cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor 2>/dev/null)"
+# every cluster has its own policy (on a Snapdragon the big cores may not follow cpu0): the distinct governors
+echo "governor=$(cat /sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_governor 2>/dev/null | sort -u | tr '\n' ' ')"
 echo "mem_total_kb=$(grep -m1 MemTotal /proc/meminfo | awk '{print $2}')"

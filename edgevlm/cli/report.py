@@ -1,4 +1,4 @@
-"""`edgevlm report`: baseline vs candidate, per metric; exit 1 on a regression, 2 on bad input."""
+"""`edgevlm report`: baseline vs candidate runs, per metric; exit 1 on a regression, 2 on bad or mixed input."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,8 +20,14 @@ def report_cmd(
     candidate: str = typer.Option(..., help="Candidate ref: run id (run:N), commit prefix, or branch."),
     metric: Optional[list[str]] = typer.Option(None, help="Only these metrics (repeatable). Default: all measured."),
     threshold: str = typer.Option("5%", help="Practical threshold, e.g. 5% or 0.05."),
-    window: int = typer.Option(5, help="Pool the last K unthrottled baseline runs per row."),
-    alpha: float = typer.Option(0.05, help="Significance level of the one-sided Mann–Whitney U test."),
+    window: int = typer.Option(5, help="Baseline: the last K unthrottled like-for-like runs per row."),
+    alpha: float = typer.Option(0.05, help="Significance level of the one-sided Mann–Whitney U test on run medians."),
+    min_runs: int = typer.Option(3, "--min-runs", help="Fewer runs than this a side: \"insufficient runs\"."),
+    rule: str = typer.Option("test", help="test (threshold + U test on run medians) or consecutive (PyTorch's "
+                             "rule: N consecutive candidate runs beyond the threshold)."),
+    consecutive: int = typer.Option(2, help="Runs in a row the consecutive rule needs."),
+    allow_mixed: bool = typer.Option(False, "--allow-mixed", help="Compare runs whose hardware, threads or "
+                                     "workload differ (the differences are listed in the report's header)."),
     format: str = typer.Option("md,html,json", "--format", help="Comma-separated: md, html, json."),
     out: Path = typer.Option(Path("edgevlm-report"), help="Folder for report.md / report.html / report.json."),
     store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
@@ -33,7 +39,8 @@ def report_cmd(
     formats = parse_formats(format)
     with ResultsStore(store_path(store), create=False) as db:
         report = compare(db, baseline, candidate, metrics=metric, threshold=parse_threshold(threshold),
-                         window=window, alpha=alpha)
+                         window=window, alpha=alpha, min_runs=min_runs, rule=rule, consecutive=consecutive,
+                         allow_mixed=allow_mixed)
     written = write_report(report, out, formats)
     print_summary(report)
     Console(stderr=True).print("wrote " + ", ".join(str(p) for p in written), highlight=False)
@@ -45,14 +52,20 @@ def report_cmd(
 
 def print_summary(report) -> None:
     """A compact table for the terminal (the files hold every column)."""
-    from edgevlm.report.table import rows
+    from edgevlm.report.table import headlines, rows
 
     colours = {"regression": "bold red", "improvement": "green", "noisy": "yellow"}
+    console = Console()
+    for line in headlines(report):
+        console.print(f"[bold red]REGRESSED[/] {line}", highlight=False)
+    for note in report.notes:
+        console.print(f"[yellow]note[/] {note}", highlight=False)
     table = Table(title=report.summary_line(), title_justify="left")
-    for h in ("status", "device / model quant workload", "metric", "baseline", "candidate", "change", "p", "n b/c"):
+    for h in ("status", "device / model quant workload threads", "metric", "baseline", "candidate", "change", "CI",
+              "p", "runs b/c"):
         table.add_column(h)
     for r in rows(report):
-        status, device, model, quant, workload, metric, base, cand, change, p, n, _ = r
-        table.add_row(status, f"{device} / {model} {quant} {workload}", metric.split(" ")[0], base, cand, change,
-                      p, n, style=colours.get(status))
-    Console().print(table)
+        status, device, model, quant, workload, threads, metric, base, cand, change, ci, p, n, _ = r
+        table.add_row(status, f"{device} / {model} {quant} {workload} t{threads}", metric.split(" ")[0], base, cand,
+                      change, ci, p, n, style=colours.get(status))
+    console.print(table)

@@ -1,11 +1,21 @@
-"""History charts (matplotlib, Agg canvas, no pyplot state): raw samples and medians per run, the baseline
-window shaded, the candidate marked. Returned as PNG bytes for embedding."""
+"""History charts (matplotlib, Agg canvas, no pyplot state): one point per run — its median, its interquartile
+range as a bar and its min–max as a thin line — the baseline window shaded, the candidate runs in red.
+Returned as PNG bytes for embedding."""
 from __future__ import annotations
 
 import io
-import statistics
 
 from edgevlm.report.model import GroupResult
+
+_COLOURS = {"candidate": "tab:red", "window": "tab:blue", "throttled": "tab:orange", "other": "tab:gray"}
+
+
+def run_spread(values: list[float]) -> tuple[float, float, float, float, float]:
+    """(min, q1, median, q3, max) of one run's samples."""
+    import numpy as np
+
+    q = np.percentile(values, [0, 25, 50, 75, 100])
+    return tuple(float(v) for v in q)  # type: ignore[return-value]
 
 
 def history_png(group: GroupResult) -> bytes:
@@ -15,23 +25,25 @@ def history_png(group: GroupResult) -> bytes:
     fig = Figure(figsize=(8, 3.2), dpi=96)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    xs = range(len(group.history))
-    shaded = False
+    xs = list(range(len(group.history)))
+    window_x = [x for x, p in zip(xs, group.history) if p.role == "window"]
+    if window_x:
+        ax.axvspan(min(window_x) - 0.5, max(window_x) + 0.5, color="tab:blue", alpha=0.12, lw=0,
+                   label="baseline window")
+    labelled = set()
     for x, point in zip(xs, group.history):
-        if point.role == "window":
-            ax.axvspan(x - 0.5, x + 0.5, color="tab:blue", alpha=0.12, lw=0,
-                       label=None if shaded else "baseline window")
-            shaded = True
-        colour = {"candidate": "tab:red", "throttled": "tab:orange"}.get(point.role, "tab:gray")
-        ax.scatter([x] * len(point.values), point.values, s=9, color=colour, alpha=0.6, zorder=2)
-    medians = [statistics.median(p.values) for p in group.history]
-    ax.plot(list(xs), medians, color="black", lw=1, zorder=3, label="median per run")
-    cand = [(x, m) for x, m, p in zip(xs, medians, group.history) if p.role == "candidate"]
-    if cand:
-        ax.scatter(*zip(*cand), marker="D", s=50, color="tab:red", zorder=4, label="candidate")
-    ax.set_xticks(list(xs), [p.commit[:7] or f"#{p.run_id}" for p in group.history], rotation=60, fontsize=7)
+        lo, q1, med, q3, hi = run_spread(point.values)
+        colour = _COLOURS[point.role]
+        ax.vlines(x, lo, hi, color=colour, lw=0.8, zorder=2)
+        ax.vlines(x, q1, q3, color=colour, lw=4, alpha=0.5, zorder=2)
+        label = {"candidate": "candidate run", "throttled": "throttled (excluded)"}.get(point.role)
+        ax.scatter([x], [med], s=28 if point.role == "candidate" else 16, color=colour, zorder=3,
+                   marker="D" if point.role == "candidate" else "o",
+                   label=label if label and point.role not in labelled else None)
+        labelled.add(point.role)
+    ax.set_xticks(xs, [p.commit[:7] or f"#{p.run_id}" for p in group.history], rotation=60, fontsize=7)
     arrow = "lower" if group.better == "lower" else "higher"
-    ax.set_ylabel(f"{group.unit} ({arrow} is better)", fontsize=8)
+    ax.set_ylabel(f"{group.unit}, run median ({arrow} is better)", fontsize=8)
     ax.set_title(f"{group.metric} — {group.device} / {group.model} {group.quant} {group.workload}".strip(),
                  fontsize=9)
     ax.legend(fontsize=7, loc="best")

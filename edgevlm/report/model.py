@@ -1,4 +1,5 @@
-"""What a report holds: one row per device × model × quant × workload × metric, plus each row's history."""
+"""What a report holds: one row per model × quant × fingerprint (hardware, threads, workload) × metric, plus
+each row's history (one point per run) and the header notes (fingerprint differences)."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -38,6 +39,9 @@ class GroupResult:
     throttled_baseline: list[int]   # run ids left out for throttling
     throttled_candidate: list[int]
     history: list[HistoryPoint] = field(default_factory=list)
+    threads: int | None = None
+    fingerprint: dict[str, str] = field(default_factory=dict)  # the candidate's (edgevlm.fingerprint)
+    mixed: list[str] = field(default_factory=list)  # must-agree fields that differ (only with allow_mixed)
 
     @property
     def verdict(self) -> str:
@@ -54,6 +58,11 @@ class Report:
     store: str
     groups: list[GroupResult]
     throttled_excluded: dict[str, int]  # distinct runs left out per side: {"baseline": n, "candidate": m}
+    min_runs: int = 3
+    rule: str = "test"
+    consecutive: int = 2
+    allow_mixed: bool = False
+    notes: list[str] = field(default_factory=list)  # fingerprint differences, for the header
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -64,18 +73,21 @@ class Report:
         return Counter(g.verdict for g in self.groups)
 
     def sorted_groups(self) -> list[GroupResult]:
-        """Regressions first, then improvements, noisy, insufficient data, no change."""
+        """Regressions first, then improvements, noisy, insufficient runs, no change."""
         return sorted(self.groups, key=lambda g: VERDICTS.index(g.verdict))
 
     def summary_line(self) -> str:
         counts = self.counts()
-        parts = [f"{counts[v]} {v if counts[v] == 1 or v.endswith('data') or v == 'no change' else v + 's'}"
+        parts = [f"{counts[v]} {v if counts[v] == 1 or v.startswith('insufficient') or v == 'no change' else v + 's'}"
                  for v in VERDICTS if counts[v]]
         status = "REGRESSION" if self.regressed else "OK"
         throttled = sum(self.throttled_excluded.values())
+        rule = (f"alpha {self.alpha:g}" if self.rule == "test"
+                else f"{self.consecutive} consecutive runs beyond the threshold")
+        mixed = "; MIXED fingerprints allowed" if any(g.mixed for g in self.groups) else ""
         return (f"{status}: {', '.join(parts) or 'nothing compared'} — {self.candidate_ref} vs baseline "
-                f"{self.baseline_ref} (window {self.window}), threshold {self.threshold:.1%}, alpha {self.alpha:g}"
-                f"; {throttled} throttled run{'s' if throttled != 1 else ''} excluded")
+                f"{self.baseline_ref} (window {self.window} runs), threshold {self.threshold:.1%}, {rule}"
+                f"; {throttled} throttled run{'s' if throttled != 1 else ''} excluded{mixed}")
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)

@@ -21,7 +21,10 @@ REQUIRED = {"build_commit": str, "model_filename": str, "model_type": str, "n_pr
             "n_threads": int, "samples_ts": list}
 # what llama-bench measures with, not what it measured: kept in `extra` for the record
 _TIMING_FIELDS = {"samples_ns", "samples_ts", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "test_time"}
-_FINGERPRINT_FIELDS = ("cpu_info", "gpu_info", "backends")
+# llama-bench field → edgevlm.fingerprint's place for it (device_fingerprint key, or build_flags key); n_threads,
+# build_commit and model_type (its ftype) land in the threads, llama_cpp_commit and quant columns
+_DEVICE_FIELDS = {"cpu_info": "cpu_model", "gpu_info": "gpu"}
+_BUILD_FIELDS = {"backends": "backends"}
 
 # llama_ftype_name() display names → the quant names users pass to llama-quantize
 _FTYPE_TO_QUANT = {
@@ -68,20 +71,30 @@ def parse_test(obj: dict[str, Any], where: str, *, device: str | None = None, co
         raise StoreError(f"{where}: llama-bench fields 'n_prompt' and 'n_gen' are both 0: not a pp or tg test")
     metric = PROMPT_TPS if n_gen == 0 else DECODE_TPS
     n_depth = obj.get("n_depth", 0) if isinstance(obj.get("n_depth", 0), int) else 0
-    fingerprint = {k: obj[k] for k in _FINGERPRINT_FIELDS if isinstance(obj.get(k), str)}
+    fingerprint, build = _fingerprint(obj)
     record = RunRecord.__new__(RunRecord)
     record.__dict__.update(
         device_name=device or obj.get("cpu_info") or "unknown-cpu", device_fingerprint=fingerprint,
         model_name=PurePath(obj["model_filename"]).name.removesuffix(".gguf"),
         quant=quant_from_model_type(obj["model_type"]), samples={metric: obj["samples_ts"]},
         commit=commit if commit is not None else obj["build_commit"], branch=branch, source="llama-bench",
-        created=_created(obj.get("test_time")), build_flags={}, llama_cpp_commit=obj["build_commit"],
+        created=_created(obj.get("test_time")), build_flags=build, llama_cpp_commit=obj["build_commit"],
         model_hashes={}, threads=obj["n_threads"] if obj["n_threads"] > 0 else None, throttled=False,
         partial=False, workload=workload_of(n_prompt, n_gen, n_depth),
         extra={"llama_bench": {k: v for k, v in obj.items() if k not in _TIMING_FIELDS},
                "samples_ns": obj.get("samples_ns")})
     record.validate(where)
     return record
+
+
+def _fingerprint(obj: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """llama-bench's cpu_info / gpu_info / backends under the names edgevlm.fingerprint reads; the originals
+    are kept too (``cpu_info`` …) so nothing llama-bench said is lost."""
+    device = {k: obj[k] for k in _DEVICE_FIELDS if isinstance(obj.get(k), str)}
+    device.update({name: obj[k] for k, name in _DEVICE_FIELDS.items() if isinstance(obj.get(k), str)})
+    if isinstance(obj.get("cpu_info"), str):  # llama-bench knows no device model or SoC: the CPU stands for both
+        device.update(model=obj["cpu_info"], soc=obj["cpu_info"])
+    return device, {name: obj[k] for k, name in _BUILD_FIELDS.items() if isinstance(obj.get(k), str)}
 
 
 def _created(test_time: Any) -> str:

@@ -14,36 +14,49 @@ def run(*args):
                           timeout=120)
 
 
-def write_record(path, commit, factor):
-    rec = RunRecord(device_name="host", model_name="tiny", quant="F16", commit=commit,
-                    samples={"decode_tps": [100.0 * factor + i * 0.3 for i in range(8)]})
-    path.write_text(json.dumps(rec.to_dict()))
+FP = {"model": "Xeon", "soc": "Xeon", "cpu_model": "Xeon", "cores_online": "0-1"}
+
+
+def write_record(path, commit, factors, fingerprint=FP):
+    recs = [RunRecord(device_name="host", model_name="tiny", quant="F16", commit=commit, threads=2,
+                      workload="p64+g32", device_fingerprint=dict(fingerprint),
+                      samples={"decode_tps": [100.0 * f + i * 0.3 for i in range(8)]}).to_dict() for f in factors]
+    path.write_text(json.dumps(recs))
     return path
 
 
+def baseline(tmp_path):
+    base_dir = tmp_path / "baseline"
+    base_dir.mkdir()
+    for i, f in enumerate([1.0, 1.01, 0.99, 1.005, 0.995]):
+        write_record(base_dir / f"b{i}.json", f"b{i}", [f])
+    return base_dir
+
+
 def test_no_baseline_yet_says_so_and_exits_0(tmp_path):
-    cand = write_record(tmp_path / "cand.json", "c1", 1.0)
+    cand = write_record(tmp_path / "cand.json", "c1", [1.0])
     proc = run(cand, "--baseline-dir", tmp_path / "empty")
     assert proc.returncode == 0 and "no baseline records" in proc.stdout
 
 
 def test_regression_is_reported_but_exit_is_0(tmp_path):
-    base_dir = tmp_path / "baseline"
-    base_dir.mkdir()
-    write_record(base_dir / "a.json", "b1", 1.0)
-    write_record(base_dir / "b.json", "b2", 1.0)
-    cand = write_record(tmp_path / "cand.json", "c1", 0.7)
-    proc = run(cand, "--baseline-dir", base_dir, "--out", tmp_path / "rep")
+    cand = write_record(tmp_path / "cand.json", "c1", [0.7, 0.71, 0.69])
+    proc = run(cand, "--baseline-dir", baseline(tmp_path), "--out", tmp_path / "rep")
     assert proc.returncode == 0, proc.stderr
     assert "| **regression** | host | tiny |" in proc.stdout
     assert (tmp_path / "rep" / "report.html").exists()
 
 
+def test_baseline_of_another_machine_is_not_compared(tmp_path):
+    cand = write_record(tmp_path / "cand.json", "c1", [0.7, 0.71, 0.69], {**FP, "cpu_model": "AMD EPYC"})
+    proc = run(cand, "--baseline-dir", baseline(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "not like this run" in proc.stdout and "cpu_model: baseline 'Xeon', candidate 'AMD EPYC'" in proc.stdout
+    assert "regression" not in proc.stdout
+
+
 def test_broken_candidate_is_reported_and_exit_is_0(tmp_path):
-    base_dir = tmp_path / "baseline"
-    base_dir.mkdir()
-    write_record(base_dir / "a.json", "b1", 1.0)
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
-    proc = run(bad, "--baseline-dir", base_dir)
+    proc = run(bad, "--baseline-dir", baseline(tmp_path))
     assert proc.returncode == 0 and "not produced" in proc.stdout and "device_name" in proc.stdout

@@ -10,18 +10,24 @@ from edgevlm.cli import main
 from edgevlm.store import ResultsStore, RunRecord
 
 BASE = [21.0, 21.2, 20.8, 21.1, 20.9, 21.05]
+RUN_LEVEL = [1.0, 1.01, 0.99, 1.005, 0.995]  # between-run effects of main's five runs
+PHONE = {"model": "SM-G991B", "soc": "SM8350", "cores_online": "0-7", "cpu_mask": "f0", "governor": "schedutil"}
 
 
-def seed_store(path, candidate_factor):
+def run(commit, branch, created, factor, fingerprint=PHONE):
+    return RunRecord(device_name="sd888", model_name="m", quant="Q4_K_M", commit=commit, branch=branch,
+                     created=created, device_fingerprint=dict(fingerprint), threads=4, workload="p246+g128",
+                     samples={"decode_tps": [v * factor for v in BASE],
+                              "ttft_ms": [300.0, 302.0, 299.0, 301.0, 300.5]})
+
+
+def seed_store(path, candidate_factor, candidate_fingerprint=PHONE):
     with ResultsStore(path) as store:
-        for day in range(1, 4):
-            store.add_run(RunRecord(device_name="sd888", model_name="m", quant="Q4_K_M", commit=f"aaaa000{day}",
-                                    branch="main", created=f"2025-01-0{day}T00:00:00Z",
-                                    samples={"decode_tps": BASE, "ttft_ms": [300.0, 302.0, 299.0, 301.0, 300.5]}))
-        store.add_run(RunRecord(device_name="sd888", model_name="m", quant="Q4_K_M", commit="bbbb0001",
-                                branch="pr", created="2025-01-05T00:00:00Z",
-                                samples={"decode_tps": [v * candidate_factor for v in BASE],
-                                         "ttft_ms": [300.0, 301.0, 299.5, 300.2, 300.8]}))
+        for day in range(1, 6):
+            store.add_run(run(f"aaaa000{day}", "main", f"2025-01-0{day}T00:00:00Z", RUN_LEVEL[day - 1]))
+        for i in range(3):
+            store.add_run(run("bbbb0001", "pr", f"2025-01-07T0{i}:00:00Z", candidate_factor * (1 + 0.003 * i),
+                              candidate_fingerprint))
 
 
 def run_cli(args):
@@ -43,10 +49,14 @@ def test_exit_code_follows_verdicts_and_files_are_valid(tmp_path, capsys, factor
     assert {g["metric"]: g["judgement"]["verdict"] for g in data["groups"]}["decode_tps"] == verdict
     md = (out / "report.md").read_text()
     assert md.startswith("**edgevlm report — ") and "| status | device |" in md and f"| {verdict}" in md.replace("**", "")
+    # what a reviewer needs first: one line per regressed metric with change, interval and runs
+    assert ("Regressed:\n\n- **decode_tps (tok/s): " in md and "90% CI" in md and "3 candidate runs vs 5 baseline"
+            in md) == (code == 1)
     html = (out / "report.html").read_text()
     png = html.split("data:image/png;base64,")[1].split("'")[0]
     assert base64.b64decode(png).startswith(b"\x89PNG\r\n\x1a\n")
     assert html.count("data:image/png;base64,") == 2  # one chart per row: decode_tps and ttft_ms
+    assert "its interquartile range" in html  # the charts' legend: run medians with their spread
     assert verdict in capsys.readouterr().out  # the terminal summary
     assert not list(out.glob("*.tmp-*"))
 
@@ -67,6 +77,29 @@ def test_bad_input_exits_2_without_traceback(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "rep").exists()  # nothing written on bad input
+
+
+def test_mixed_fingerprints_exit_2_unless_allowed(tmp_path, capsys):
+    db, out = tmp_path / "s.sqlite", tmp_path / "rep"
+    seed_store(db, 1.0, {**PHONE, "cpu_mask": "70"})
+    argv = ["report", "--baseline", "main", "--candidate", "pr", "--store", str(db), "--out", str(out)]
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err
+    assert "cpu_mask: baseline 'f0', candidate '70'" in err and "--allow-mixed" in err and "Traceback" not in err
+    assert not out.exists()
+    assert run_cli(argv + ["--allow-mixed"]) == 0
+    md = (out / "report.md").read_text()
+    assert "Fingerprint differences:" in md and "cpu_mask: baseline 'f0', candidate '70'" in md
+
+
+def test_min_runs_and_consecutive_options(tmp_path):
+    db, out = tmp_path / "s.sqlite", tmp_path / "rep"
+    seed_store(db, 0.85)
+    base = ["report", "--baseline", "main", "--candidate", "pr", "--store", str(db), "--out", str(out)]
+    assert run_cli(base + ["--min-runs", "4"]) == 0  # 3 candidate runs < 4: insufficient runs, not a regression
+    assert "insufficient runs" in (out / "report.md").read_text()
+    assert run_cli(base + ["--rule", "consecutive"]) == 1
+    assert run_cli(base + ["--rule", "consecutive", "--consecutive", "4"]) == 0
 
 
 def test_empty_and_missing_store_exit_2(tmp_path, capsys):
