@@ -8,6 +8,7 @@ import subprocess
 from dataclasses import dataclass
 
 from edgevlm.build import pin
+from edgevlm.build.layout import expected_parts, is_static
 from edgevlm.paths import build_root
 
 PYTHON_PACKAGES = ("edgevlm", "torch", "transformers", "gguf", "llama_cpp_python", "numpy", "safetensors",
@@ -24,8 +25,6 @@ SYSTEM_TOOLS = (
     ("ssh", "-V", "Jetson over ssh"),
     ("nvcc", "--version", "jetson-orin CUDA compile check"),
 )
-NATIVE_PARTS = ("libllama.so", "libggml.so", "libmtmd.so", "libedgevlm.so", "edgevlm-run",
-                "llama-cli", "llama-completion", "llama-mtmd-cli", "llama-bench", "llama-quantize")
 
 
 @dataclass(frozen=True)
@@ -71,14 +70,25 @@ def native_checks() -> list[Check]:
     if not targets:
         checks.append(Check("native build", False, "nothing built yet: run `make native`"))
     for target in targets:
-        bin_dir = build_root() / target / "bin"
-        present = [part for part in NATIVE_PARTS if any(bin_dir.glob(part))]
-        missing = [part for part in NATIVE_PARTS if part not in present]
-        detail = f"{bin_dir}: {len(present)}/{len(NATIVE_PARTS)} parts" + (f"; missing {', '.join(missing)}" if missing else "")
-        checks.append(Check(f"build/{target}", not missing, detail))
+        checks.append(_build_check(target, build_root() / target / "bin"))
     if "host" in targets and (build_root() / "host" / "bin" / "libedgevlm.so").exists():
         checks.append(_kernel_check())
     return checks
+
+
+def _build_check(target: str, bin_dir) -> Check:
+    """A build judged by its own layout (a static android-arm64 build has tools and no libraries)."""
+    import json
+
+    info_file = bin_dir / "build-info.json"
+    info = json.loads(info_file.read_text()) if info_file.is_file() else {}
+    parts = expected_parts(target, info)
+    present = [part for part in parts if any(bin_dir.glob(part))]
+    missing = [part for part in parts if part not in present]
+    kind = "static" if is_static(info) else "shared"
+    detail = (f"{bin_dir}: {len(present)}/{len(parts)} parts of a {kind} {target} build"
+              + (f"; missing {', '.join(missing)}" if missing else ""))
+    return Check(f"build/{target}", not missing, detail)
 
 
 def _kernel_check() -> Check:
