@@ -1,4 +1,5 @@
-"""`edgevlm run`: answer a question (about an image) with the native runtime on this host, streaming."""
+"""`edgevlm run`: answer a question (about an image) with the native runtime on this host, or with
+`--device NAME` on a phone / Jetson (pushed once per content hash), streaming."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,18 @@ def register(app: typer.Typer) -> None:
         temp: float = typer.Option(0.0, "--temp", help="Sampling temperature (0: greedy)."),
         seed: int = typer.Option(0, "--seed", help="Sampling seed (with --temp > 0)."),
         timings: bool = typer.Option(False, "--timings", help="Print timings to stderr afterwards."),
+        device: str = typer.Option(None, "--device", help="Run on this device profile (devices/*.toml) instead."),
+        serial: str = typer.Option(None, "--serial", help="adb serial (with --device)."),
+        host: str = typer.Option(None, "--host", help="ssh [user@]host (with --device)."),
+        bundle_dir: Path = typer.Option(None, "--bundle", help="An already built bundle (with --device)."),
+        quant: str = typer.Option(None, "--quant", help="Which LLM quant in MODEL_DIR (when several)."),
+        json_file: Path = typer.Option(None, "--json", help="Write edgevlm-run's record here (with --device)."),
     ) -> None:
-        """Answer a question about an image with the native runtime on this host (streams the answer)."""
+        """Answer a question about an image with the native runtime (streams the answer)."""
+        if device:
+            _on_device(device, model_dir, prompt, image, n_predict, threads, temp, seed, serial, host, bundle_dir,
+                       quant, json_file)
+            return
         from edgevlm.runtime.runtime import Runtime
 
         rt = Runtime(model_dir, threads or None)
@@ -32,3 +43,24 @@ def register(app: typer.Typer) -> None:
         if timings:
             parts = ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
             typer.echo(f"{result.prompt_tokens} prompt tokens, {len(result.tokens)} generated; {parts}", err=True)
+
+
+def _on_device(device, model_dir, prompt, image, n_predict, threads, temp, seed, serial, host, bundle_dir, quant,
+               json_file) -> None:
+    import json
+    import os
+
+    from edgevlm.bench.ask import ask_device, timing_line
+    from edgevlm.progress import err_console
+
+    answer = ask_device(device, model_dir, prompt, image=image, n_predict=n_predict, temp=temp, seed=seed,
+                        threads=threads, serial=serial, host=host, quant=quant, bundle_dir=bundle_dir,
+                        on_text=lambda text: typer.echo(text, nl=False),
+                        warn=lambda line: err_console.print(f"[yellow]{line}[/]"))
+    pushed = answer.ready.dep.pushed
+    err_console.print(f"{device}: {timing_line(answer.record)}; pushed {pushed.pushed} files "
+                      f"({pushed.bytes_pushed / 1e6:.1f} MB), {pushed.skipped} already there", highlight=False)
+    if json_file:
+        tmp = json_file.with_name(f"{json_file.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(answer.record, indent=2) + "\n")
+        os.replace(tmp, json_file)
