@@ -36,8 +36,11 @@ class Runtime:
         from edgevlm.native.vision import VisionEncoder
         from edgevlm.runtime.llm import LlamaLLM
 
+        from edgevlm.runtime.memory import MemorySampler
+
         self.files = find_model_files(model_dir)
         self.threads = threads or len(os.sched_getaffinity(0))
+        self.memory = MemorySampler()
         t0 = time.perf_counter()
         self.llm = LlamaLLM(self.files.llm, self.threads)
         self.vision = VisionEncoder(self.files.mmproj, self.threads) if self.files.mmproj else None
@@ -79,7 +82,9 @@ class Runtime:
         finally:
             llm.ll.llama_sampler_free(sampler)
             llm.free_context()
+        peaks = self.memory.peaks()
         timings = {"load_ms": self.load_ms, "prompt_ms": prompt_ms, "ttft_ms": ttft,
+                   "peak_rss_mb": peaks.rss_mb, "peak_anon_mb": peaks.anon_mb, "peak_file_mb": peaks.file_mb,
                    **({f"image_{k}": v for k, v in self.vision.last_timings.items()} if emb is not None else {})}
         return GenerateResult(text, tokens, n_prompt, timings)
 
@@ -112,6 +117,7 @@ class Runtime:
         if self.vision:
             self.vision.close()
         self.llm.close()
+        self.memory.close()
 
 
 def encode_image(model_dir: str | os.PathLike, image: str | os.PathLike, threads: int | None = None) -> np.ndarray:

@@ -10,6 +10,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "args.h"
@@ -17,6 +18,8 @@
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
 #include "llama.h"
+#include "memory.h"
+#include "plan.h"
 #include "prompt.h"
 #include "record.h"
 
@@ -124,12 +127,82 @@ std::string piece(const llama_vocab *vocab, llama_token t) {
     return n > 0 ? std::string(buf, n) : std::string();
 }
 
-int run(const Args &a) {
+// The LLM's weights, on a thread of its own when the plan overlaps them with the vision work.
+struct LlmLoad {
+    llama_model *model = nullptr;
+    double ms = 0;
+    std::exception_ptr error;
+};
+
+// Called by llama.cpp between tensors: the pages of the mapped file read so far are dropped (memory.h).
+bool drop_pages_on_progress(float, void *path) {
+    drop_mapped_pages(*static_cast<const std::string *>(path));
+    return true;
+}
+
+void load_llm(const Args &a, int n_gpu_layers, bool drop_pages, LlmLoad &out) {
+    const auto t0 = Clock::now();
+    try {
+        llama_model_params mp = llama_model_default_params();
+        mp.n_gpu_layers = n_gpu_layers;
+        if (drop_pages) {
+            mp.progress_callback = drop_pages_on_progress;
+            mp.progress_callback_user_data = const_cast<std::string *>(&a.model);
+        }
+        out.model = llama_model_load_from_file(a.model.c_str(), mp);
+        if (!out.model) throw Failure("cannot load model " + a.model + " (not a llama.cpp GGUF?)");
+        if (drop_pages) drop_mapped_pages(a.model);
+    } catch (...) {
+        out.error = std::current_exception();
+    }
+    out.ms = ms_since(t0);
+}
+
+// Loads the mmproj and encodes the image into emb (n_image x n_embd); frees the encoder afterwards when asked.
+void encode_image(const Args &a, bool free_after, Vision &vis, std::vector<float> &emb, int &n_image, int &n_embd,
+                  Record &r) {
+    auto t0 = Clock::now();
+    vis.v = edgevlm_vision_load(a.mmproj.c_str(), a.threads);
+    if (!vis.v) throw Failure(std::string("cannot load mmproj: ") + edgevlm_last_error());
+    r.vision_load_ms = ms_since(t0);
+    n_image = edgevlm_vision_n_tokens(vis.v);
+    n_embd = edgevlm_vision_n_embd(vis.v);
+    r.vision_backend = edgevlm_vision_backend(vis.v);
+    r.mmproj_type = edgevlm_vision_weight_type(vis.v);
+    r.projector_impl = edgevlm_vision_projector_impl(vis.v);
+    r.vit_matmul = edgevlm_vision_vit_matmul(vis.v);
+    emb.resize((size_t)n_image * n_embd);
+    edgevlm_vision_timings vt{};
+    const int st = edgevlm_vision_encode_file(vis.v, a.image.c_str(), emb.data(), &vt);
+    if (st != EDGEVLM_OK) throw Failure(edgevlm_last_error());
+    r.vit_ms = vt.vit_ms;
+    r.projector_ms = vt.projector_ms;
+    r.image_encode_ms = vt.total_ms;
+    if (free_after) {
+        edgevlm_vision_free(vis.v);
+        vis.v = nullptr;
+    }
+}
+
+// Batch and output buffers: 512 tokens and an output row per token (llama.cpp's defaults) unless the plan
+// sizes them to this prompt: each feed() is one llama_decode of one chunk, and only its last row has logits.
+void size_buffers(llama_context_params &cp, const PromptTokens &pt, int n_image, int prompt_tokens, bool small) {
+    if (!small) {
+        cp.n_batch = cp.n_ubatch = std::max(512, prompt_tokens);
+        return;
+    }
+    cp.n_batch = cp.n_ubatch = std::max({(int)pt.before.size(), (int)pt.after.size(), n_image, 1});
+    cp.n_outputs_max = 1;
+}
+
+int run(const Args &a, Clock::time_point process_start) {
     Record r;
     r.model = a.model;
     r.mmproj = a.mmproj;
     r.image = a.image;
     r.threads = a.threads;
+    const Plan plan = plan_from_env();
+    MemorySampler memory;
     require_file(a.model, "model");
     const bool with_image = !a.mmproj.empty();
     if (with_image) {
@@ -140,37 +213,45 @@ int run(const Args &a) {
     llama_log_set(quiet_log, &verbose);
     llama_backend_init();
 
+    // LLM and vision: side by side (the LLM's load is mostly one thread copying and repacking), or in turn.
     auto t0 = Clock::now();
     Llm llm;
-    llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = llm_gpu_layers(a.n_gpu_layers, r);
-    llm.model = llama_model_load_from_file(a.model.c_str(), mp);
-    if (!llm.model) throw Failure("cannot load model " + a.model + " (not a llama.cpp GGUF?)");
+    LlmLoad load;
+    const int n_gpu_layers = llm_gpu_layers(a.n_gpu_layers, r);
+    std::thread loader;
+    if (plan.overlap) loader = std::thread(load_llm, std::cref(a), n_gpu_layers, plan.drop_pages, std::ref(load));
+    else load_llm(a, n_gpu_layers, plan.drop_pages, load);
+    Vision vis;
+    std::vector<float> emb;
+    int n_image = 0, vision_embd = 0;
+    std::exception_ptr vision_error;
+    if (with_image && (!load.error || plan.overlap)) {
+        try {
+            encode_image(a, plan.free_vision, vis, emb, n_image, vision_embd, r);
+        } catch (...) {
+            vision_error = std::current_exception();
+        }
+    }
+    if (loader.joinable()) loader.join();
+    llm.model = load.model;
+    r.llm_load_ms = load.ms;
+    if (load.error) std::rethrow_exception(load.error);
+    if (vision_error) std::rethrow_exception(vision_error);
     const llama_vocab *vocab = llama_model_get_vocab(llm.model);
     const int n_embd = llama_model_n_embd(llm.model);
-    Vision vis;
-    int n_image = 0;
-    if (with_image) {
-        vis.v = edgevlm_vision_load(a.mmproj.c_str(), a.threads);
-        if (!vis.v) throw Failure(std::string("cannot load mmproj: ") + edgevlm_last_error());
-        if (edgevlm_vision_n_embd(vis.v) != n_embd)
-            throw Failure("mmproj " + a.mmproj + " projects to width " + std::to_string(edgevlm_vision_n_embd(vis.v)) +
-                          " but the LLM " + a.model + " has n_embd " + std::to_string(n_embd) + ": not a pair");
-        n_image = edgevlm_vision_n_tokens(vis.v);
-        r.vision_backend = edgevlm_vision_backend(vis.v);
-        r.mmproj_type = edgevlm_vision_weight_type(vis.v);
-        r.projector_impl = edgevlm_vision_projector_impl(vis.v);
-        r.vit_matmul = edgevlm_vision_vit_matmul(vis.v);
-    }
+    if (with_image && vision_embd != n_embd)
+        throw Failure("mmproj " + a.mmproj + " projects to width " + std::to_string(vision_embd) + " but the LLM " +
+                      a.model + " has n_embd " + std::to_string(n_embd) + ": not a pair");
     PromptTokens pt = tokenize_prompt(vocab, vicuna_v1(a.prompt, with_image), with_image);
     pad_prompt(vocab, pt, n_image, a.prompt_tokens);
     r.image_tokens = n_image;
     r.prompt_tokens = (int)(pt.before.size() + pt.after.size()) + n_image;
 
+    const auto t_ctx = Clock::now();
     llama_context_params cp = llama_context_default_params();
     const int need = r.prompt_tokens + a.n_predict + 8;
     cp.n_ctx = a.n_ctx ? a.n_ctx : need;
-    cp.n_batch = cp.n_ubatch = std::max(512, r.prompt_tokens);
+    size_buffers(cp, pt, n_image, r.prompt_tokens, plan.small_buffers);
     cp.n_threads = cp.n_threads_batch = a.threads;
     cp.no_perf = true;
     if ((int)cp.n_ctx < need) throw Failure("context " + std::to_string(cp.n_ctx) + " is too small for " + std::to_string(need) + " tokens");
@@ -178,30 +259,22 @@ int run(const Args &a) {
     if (!llm.ctx) throw Failure("cannot create a llama context");
     llm.threadpool = attach_threadpool(llm.ctx, a.threads);
     llm.sampler = make_sampler(a);
-    r.load_ms = ms_since(t0);
+    r.context_ms = ms_since(t_ctx);
+    // what the loads cost beyond the image encode (all of it when they ran in turn)
+    r.load_ms = ms_since(t0) - r.image_encode_ms;
 
-    // Image, then the prompt around it; TTFT runs from here to the first sampled token.
-    const auto start = Clock::now();
-    std::vector<float> emb;
-    if (with_image) {
-        emb.resize((size_t)n_image * n_embd);
-        edgevlm_vision_timings vt{};
-        const int st = edgevlm_vision_encode_file(vis.v, a.image.c_str(), emb.data(), &vt);
-        if (st != EDGEVLM_OK) throw Failure(edgevlm_last_error());
-        r.vit_ms = vt.vit_ms;
-        r.projector_ms = vt.projector_ms;
-        r.image_encode_ms = vt.total_ms;
-    }
+    // The prompt around the image; TTFT runs from process start to the first sampled token.
     t0 = Clock::now();
     int pos = 0;
     feed(llm.ctx, pt.before.data(), nullptr, (int)pt.before.size(), n_embd, pos, false);
     if (with_image) feed(llm.ctx, nullptr, emb.data(), n_image, n_embd, pos, pt.after.empty());
     feed(llm.ctx, pt.after.data(), nullptr, (int)pt.after.size(), n_embd, pos, true);
     r.prompt_ms = ms_since(t0);
+    std::vector<float>().swap(emb);
 
     for (int i = 0; i < a.n_predict; ++i) {
         const llama_token tok = llama_sampler_sample(llm.sampler, llm.ctx, -1);
-        if (i == 0) r.ttft_ms = ms_since(start);
+        if (i == 0) r.ttft_ms = ms_since(process_start);
         if (llama_vocab_is_eog(vocab, tok) && !a.ignore_eos) break;
         r.tokens.push_back(tok);
         const std::string text = piece(vocab, tok);
@@ -214,9 +287,13 @@ int run(const Args &a) {
         feed(llm.ctx, &tok, nullptr, 1, n_embd, pos, true);
         r.decode_ms += ms_since(t0);
     }
+    r.total_ms = ms_since(process_start);
     r.gen_tokens = (int)r.tokens.size();
     if (!a.no_stream) std::fputs("\n", stdout);
+    const MemoryPeaks peaks = memory.peaks();
     r.peak_rss_mb = peak_rss_mb();
+    r.peak_anon_mb = peaks.anon_mb;
+    r.peak_file_mb = peaks.file_mb;
     if (!a.json.empty()) write_json(a.json, r);
     llama_backend_free();
     return 0;
@@ -225,8 +302,9 @@ int run(const Args &a) {
 }  // namespace
 
 int main(int argc, char **argv) {
+    const auto process_start = Clock::now();
     try {
-        return run(parse_args(argc, argv));
+        return run(parse_args(argc, argv), process_start);
     } catch (const UsageError &e) {
         if (*e.what()) std::fprintf(stderr, "error: %s\n", e.what());
         std::fputs(usage(), stderr);

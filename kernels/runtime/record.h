@@ -9,12 +9,16 @@
 namespace edgevlm::run {
 
 struct Record {
-    double load_ms = 0, vit_ms = 0, projector_ms = 0, image_encode_ms = 0;
+    double load_ms = 0;   // loading and setup not hidden behind the image encode (all of it when run in turn)
+    double llm_load_ms = 0, vision_load_ms = 0, context_ms = 0;   // the loads on their own (wall ms)
+    double vit_ms = 0, projector_ms = 0, image_encode_ms = 0;
     int prompt_tokens = 0, image_tokens = 0;
     double prompt_ms = 0;
     int gen_tokens = 0;
-    double decode_ms = 0, ttft_ms = 0;
-    double peak_rss_mb = 0;
+    double decode_ms = 0;
+    double ttft_ms = 0, total_ms = 0;   // process start -> first / last token: what the user waits, load included
+    double peak_rss_mb = 0;                      // the kernel's peak (VmHWM)
+    double peak_anon_mb = -1, peak_file_mb = -1; // highest anonymous / file-backed RSS sampled (memory.h); -1: no /proc
     int threads = 0;
     int n_gpu_layers = 0;      // LLM layers that ran on llm_backend (0: all on the CPU)
     std::string text, model, mmproj, image, vision_backend, llm_backend = "CPU", mmproj_type, projector_impl, vit_matmul;

@@ -1,0 +1,31 @@
+#include "plan.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace edgevlm::run {
+
+Plan parse_plan_off(const std::string &off) {
+    Plan p;
+    size_t start = 0;
+    while (start <= off.size()) {
+        const size_t end = std::min(off.find(',', start), off.size());
+        const std::string name = off.substr(start, end - start);
+        if (name == "overlap") p.overlap = false;
+        else if (name == "free-vision") p.free_vision = false;
+        else if (name == "drop-pages") p.drop_pages = false;
+        else if (name == "small-buffers") p.small_buffers = false;
+        else if (!name.empty())
+            throw PlanError("EDGEVLM_RUN_OFF: \"" + name + "\" is not a saving: use overlap, free-vision, drop-pages"
+                            " or small-buffers (comma-separated), or unset it");
+        start = end + 1;
+    }
+    return p;
+}
+
+Plan plan_from_env() {
+    const char *off = std::getenv("EDGEVLM_RUN_OFF");
+    return parse_plan_off(off ? off : "");
+}
+
+}  // namespace edgevlm::run
