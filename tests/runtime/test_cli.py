@@ -60,3 +60,17 @@ def runtimes_free_reference_tokens(converted, reference, test_image):
 def test_run_missing_model_dir_exit_2(tmp_path, capsys):
     assert _cli(["run", str(tmp_path / "none"), "-p", "hi"]) == 2
     assert "does not exist" in " ".join(capsys.readouterr().err.split())
+
+
+def test_run_timings_print_load_included_ttft_and_memory_split(converted, test_image, capsys):
+    import re
+
+    code = _cli(["run", str(converted("tiny-v2")), "--image", str(test_image), "-p", "What is in the image?",
+                 "-n", "4", "--threads", "2", "--timings"])
+    assert code == 0
+    err = " ".join(capsys.readouterr().err.split())
+    m = re.search(r"time to first token (\d+) ms \(load (\d+) ms included\); peak RSS (\d+) MB, peak anonymous "
+                  r"(\d+) MB, peak file-backed (\d+) MB", err)
+    assert m, err
+    ttft, load, rss, anon, file = map(int, m.groups())
+    assert ttft >= load and 0 < anon <= rss + 1 and 0 < file <= rss + 1
