@@ -135,6 +135,17 @@ def _matrix_storage(ckpt: Checkpoint, table: Table) -> str:
     return "f32" if "float32" in dtypes or "float64" in dtypes else "f16"
 
 
+def rebuild_unquantized(ckpt: Checkpoint, folder: Path) -> tuple[Path, str]:
+    """The LLM GGUF a quantized conversion starts from (f16, or f32 for an f32 checkpoint), written into
+    `folder` exactly as `convert` writes its intermediate: verify's proof that the quantized file is right."""
+    llm_table, _ = tables_for(ckpt.config, ckpt.names())
+    storage = _matrix_storage(ckpt, llm_table)
+    path = folder / f"unquantized-{storage.upper()}.gguf"
+    check_free_space(folder, int(_bytes_needed(llm_table, None, storage, "f16") * 1.5), "the unquantized LLM")
+    write_llm_gguf(ckpt, llm_table, path, storage, "verify")
+    return path, storage
+
+
 def _write_llm(ckpt, table, stage: Path, llm_name: str, quant: str, imatrix, name: str, nthread: int, bar) -> None:
     if quant in ("f32", "f16"):
         write_llm_gguf(ckpt, table, stage / llm_name, quant, name, bar.advance)

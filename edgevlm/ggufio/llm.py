@@ -51,4 +51,4 @@ def _add_kv(w: GGUFWriter, ckpt: Checkpoint, name: str, file_type: LlamaFileType
     w.add_layer_norm_rms_eps(llm.rms_norm_eps)
     w.add_rope_freq_base(llm.rope_theta)
     w.add_file_type(int(file_type))
-    add_tokenizer(w, ckpt.tokenizer_model, llm)
+    add_tokenizer(w, ckpt.path, llm)

@@ -1,10 +1,11 @@
 """The LLM GGUF's tokenizer: LLaMA sentencepiece (`tokenizer.model`) as llama.cpp's SPM vocab reads it.
 
-Every piece with its score and type (normal / unknown / control / unused / byte), the special ids from the
-checkpoint's config, BOS added and EOS not (MobileVLM's prompt: one BOS, generation stops at ``</s>``),
-``add_space_prefix`` taken from the model's own normalizer (llama.cpp otherwise assumes true), and the
-vicuna v1 chat template MobileVLM was trained with. Config vocab rows beyond the sentencepiece model
-(padded embedding matrices) become unused ``[PAD{i}]`` pieces so ids and rows stay aligned.
+Built with gguf-py's own `SentencePieceVocab` (every piece with its score and type; added_tokens.json
+entries as USER_DEFINED) and `SpecialVocab` (special ids, add_bos / add_eos from tokenizer_config.json and
+config.json) — the classes llama.cpp's converters use. ``add_space_prefix`` is taken from the model's own
+normalizer (llama.cpp otherwise assumes true), and the vicuna v1 chat template MobileVLM was trained with is
+embedded. Config vocab rows beyond the tokenizer (padded embedding matrices) become unused ``[PAD{i}]``
+pieces so ids and rows stay aligned.
 """
 from __future__ import annotations
 
@@ -14,9 +15,7 @@ from gguf import GGUFWriter, TokenType
 
 from edgevlm.checkpoint.config import LLMConfig
 from edgevlm.errors import InvalidCheckpoint
-
-SYSTEM_PROMPT = ("A chat between a curious user and an artificial intelligence assistant. "
-                 "The assistant gives helpful, detailed, and polite answers to the user's questions.")
+from edgevlm.reference.prompt import SYSTEM as SYSTEM_PROMPT  # the one home of the vicuna system prompt
 
 # vicuna v1 (LLaVA/MobileVLM conv_vicuna_v1: sep " ", sep2 "</s>"): one BOS, "SYSTEM USER: q ASSISTANT:"
 VICUNA_V1_TEMPLATE = (
@@ -35,27 +34,30 @@ VICUNA_V1_TEMPLATE = (
 )
 
 
-def sentencepiece_vocab(model_path: Path, vocab_size: int) -> tuple[list[bytes], list[float], list[int], bool]:
-    """(pieces, scores, token types, add_dummy_prefix) for a sentencepiece model, padded to `vocab_size`."""
-    import sentencepiece as spm
+def sentencepiece_vocab(ckpt_dir: Path, vocab_size: int) -> tuple[list[bytes], list[float], list[int], bool]:
+    """(pieces, scores, token types, add_dummy_prefix) as gguf-py's own SentencePieceVocab reads them
+    (tokenizer.model + added_tokens.json: added tokens become USER_DEFINED), padded to `vocab_size`."""
+    from gguf.vocab import SentencePieceVocab
 
+    model_path = ckpt_dir / "tokenizer.model"
     try:
-        sp = spm.SentencePieceProcessor(model_proto=model_path.read_bytes())
+        vocab = SentencePieceVocab(ckpt_dir)
+        entries = list(vocab.all_tokens())
+    except ValueError as exc:  # added_tokens.json ids that do not follow the base vocabulary
+        raise InvalidCheckpoint(f"added_tokens.json in {ckpt_dir} does not fit tokenizer.model: {exc}") from exc
     except Exception as exc:  # protobuf / sentencepiece raise assorted types for a corrupt model
         raise InvalidCheckpoint(f"{model_path.name} is not a valid sentencepiece model: {exc}") from exc
-    n = sp.vocab_size()
-    if n > vocab_size:
-        raise InvalidCheckpoint(f"{model_path.name} has {n} pieces but config.json vocab_size is {vocab_size}")
-    pieces, scores, types = [], [], []
-    for i in range(n):
-        pieces.append(sp.id_to_piece(i).encode("utf-8"))
-        scores.append(float(sp.get_score(i)))
-        types.append(_token_type(sp, i))
-    for i in range(n, vocab_size):
+    if len(entries) > vocab_size:
+        raise InvalidCheckpoint(f"{model_path.name} + added_tokens.json hold {len(entries)} tokens but config.json "
+                                f"vocab_size is {vocab_size}")
+    pieces = [text for text, _, _ in entries]
+    scores = [float(score) for _, score, _ in entries]
+    types = [int(t) for _, _, t in entries]
+    for i in range(len(entries), vocab_size):  # padded embedding rows, as llama.cpp's converters name them
         pieces.append(f"[PAD{i}]".encode())
         scores.append(-1000.0)
         types.append(int(TokenType.UNUSED))
-    return pieces, scores, types, _adds_dummy_prefix(sp)
+    return pieces, scores, types, _adds_dummy_prefix(vocab.sentencepiece_tokenizer)
 
 
 def _adds_dummy_prefix(sp) -> bool:
@@ -64,33 +66,27 @@ def _adds_dummy_prefix(sp) -> bool:
     return bool(pieces) and pieces[0].startswith("\u2581")
 
 
-def _token_type(sp, i: int) -> int:
-    if sp.is_unknown(i):
-        return int(TokenType.UNKNOWN)
-    if sp.is_control(i):
-        return int(TokenType.CONTROL)
-    if sp.is_unused(i):
-        return int(TokenType.UNUSED)
-    if sp.is_byte(i):
-        return int(TokenType.BYTE)
-    return int(TokenType.NORMAL)
-
-
-def add_tokenizer(writer: GGUFWriter, model_path: Path | None, llm: LLMConfig) -> None:
-    if model_path is None:
+def add_tokenizer(writer: GGUFWriter, ckpt_dir: Path, llm: LLMConfig) -> None:
+    if not (ckpt_dir / "tokenizer.model").is_file():
         raise InvalidCheckpoint("the checkpoint has no tokenizer.model",
                                 hint="MobileVLM / MobileLLaMA checkpoints ship LLaMA's sentencepiece tokenizer.model")
-    pieces, scores, types, dummy_prefix = sentencepiece_vocab(model_path, llm.vocab_size)
+    from gguf.vocab import SpecialVocab
+
+    pieces, scores, types, dummy_prefix = sentencepiece_vocab(ckpt_dir, llm.vocab_size)
     writer.add_tokenizer_model("llama")
     writer.add_token_list(pieces)
     writer.add_token_scores(scores)
     writer.add_token_types(types)
-    writer.add_bos_token_id(llm.bos_token_id)
-    writer.add_eos_token_id(llm.eos_token_id)
-    unk = types.index(int(TokenType.UNKNOWN)) if int(TokenType.UNKNOWN) in types else 0
-    writer.add_unk_token_id(unk)
-    writer.add_pad_token_id(llm.pad_token_id)
-    writer.add_add_bos_token(True)
-    writer.add_add_eos_token(False)
+    # special ids and add_bos/add_eos from tokenizer_config.json / config.json, read by gguf-py
+    special = SpecialVocab(ckpt_dir, load_merges=False, n_vocab=len(pieces))
+    special.chat_template = None  # MobileVLM's template lives in its code: ours (vicuna v1) is added below
+    special.special_token_ids.setdefault("bos", llm.bos_token_id)
+    special.special_token_ids.setdefault("eos", llm.eos_token_id)
+    special.special_token_ids.setdefault("pad", llm.pad_token_id)
+    if "unk" not in special.special_token_ids and int(TokenType.UNKNOWN) in types:
+        special.special_token_ids["unk"] = types.index(int(TokenType.UNKNOWN))
+    special.add_special_token.setdefault("bos", True)   # LlamaTokenizer's defaults: one BOS, no EOS
+    special.add_special_token.setdefault("eos", False)
+    special.add_to_gguf(writer, quiet=True)
     writer.add_add_space_prefix(dummy_prefix)
     writer.add_chat_template(VICUNA_V1_TEMPLATE)

@@ -55,9 +55,12 @@ class MobileVLMReference:
 
     @classmethod
     def load(cls, checkpoint, dtype=None, stock_deviations: bool = False,
-             stock_stored_layers: int | None = None, vision_tower=None) -> MobileVLMReference:
+             stock_stored_layers: int | None = None, vision_tower=None, *, llm: bool = True,
+             vision: bool = True, streamed_llm: bool = False) -> MobileVLMReference:
         """`checkpoint`: a folder / repo id, or an already opened `Checkpoint` (its tower already resolved);
-        `vision_tower` overrides the tower as `edgevlm convert --vision-tower` does."""
+        `vision_tower` overrides the tower as `edgevlm convert --vision-tower` does. `llm` / `vision`: which
+        parts to load (verify needs one at a time); `streamed_llm`: decoder layers loaded one at a time as
+        they run (bounded memory for any model size, same math)."""
         from edgevlm.checkpoint.reader import Checkpoint, open_checkpoint
 
         dt = _dtype(dtype)
@@ -65,15 +68,27 @@ class MobileVLMReference:
         cfg = ckpt.config
         if ckpt.tokenizer_model is None:
             raise InvalidCheckpoint(f"{ckpt.path} has no tokenizer.model")
-        llm = _load_module(ckpt, llm_mod.LLM_PREFIXES, lambda t: llm_mod.build_llama(cfg.llm, t, dt))
+        model = None
+        if llm and streamed_llm:
+            model = llm_mod.build_streamed_llama(cfg.llm, ckpt, dt)
+        elif llm:
+            model = _load_module(ckpt, llm_mod.LLM_PREFIXES, lambda t: llm_mod.build_llama(cfg.llm, t, dt))
         tok = PromptTokenizer(ckpt.tokenizer_model, cfg.llm.bos_token_id)
-        if not cfg.is_multimodal:
-            return cls(cfg, llm, tok)
+        if not cfg.is_multimodal or not vision:
+            return cls(cfg, model, tok)
         clip = _load_module(ckpt, (vision_mod.VISION_PREFIX,), lambda t: vision_mod.build_clip(cfg.vision, t, dt))
         projector = _load_module(ckpt, (proj_mod.PROJECTOR_PREFIX,),
                                  lambda t: proj_mod.load_projector(cfg, t, stock_deviations, dt))
-        return cls(cfg, llm, tok, clip, projector, stock_deviations=stock_deviations,
+        return cls(cfg, model, tok, clip, projector, stock_deviations=stock_deviations,
                    stock_stored_layers=stock_stored_layers)
+
+    def with_stock_deviations(self, ckpt, stored_layers: int | None = None) -> MobileVLMReference:
+        """The same tower (shared, not loaded again) run as stock llama.cpp runs it, with a tanh-GELU projector."""
+        dt = next(self.projector.parameters()).dtype
+        projector = _load_module(ckpt, (proj_mod.PROJECTOR_PREFIX,),
+                                 lambda t: proj_mod.load_projector(self.config, t, True, dt))
+        return MobileVLMReference(self.config, self.llm, self.tokenizer, self.clip, projector,
+                                  stock_deviations=True, stock_stored_layers=stored_layers)
 
     # --- vision --------------------------------------------------------------------------------------------
 

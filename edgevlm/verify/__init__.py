@@ -42,16 +42,17 @@ def verify(out_dir: str | Path, checkpoint: str | Path, image: str | Path | None
     llm_path = out_dir / manifest["files"]["llm"]["name"]
     report = VerifyReport(str(out_dir), str(ckpt.path))
     _status(progress, "tokenizer")
-    report.checks.append(llm_checks.check_tokenizer(llm_path, ckpt.tokenizer_model))
-    ref = _reference(ckpt, stock=False)
+    report.checks.append(llm_checks.check_tokenizer(llm_path, ckpt.path))
+    _status(progress, "LLM logits (PyTorch reference, f32, one decoder layer resident at a time)")
     ids = llm_checks.prompt_ids(ckpt.tokenizer_model, ckpt.config.llm.bos_token_id)
-    _status(progress, "LLM logits")
-    report.checks.append(llm_checks.check_logits(llm_path, manifest["quant"], lambda x: _ref_logits(ref, x), ids))
+    ref_logits = _reference_logits(ckpt, ids)  # the reference LLM is gone before llama.cpp loads a file
+    report.checks += llm_checks.logit_checks(ckpt, llm_path, manifest, ref_logits, ids,
+                                             lambda what: _status(progress, what))
     if manifest["files"]["mmproj"] is not None:
         _status(progress, "image embeddings")
         mmproj = out_dir / manifest["files"]["mmproj"]["name"]
         stored = manifest["vision"]["block_count_stored"]
-        report.checks += _image_checks(ckpt, ref, llm_path, mmproj, manifest["mmproj_quant"], stored, image)
+        report.checks += _image_checks(ckpt, llm_path, mmproj, manifest["mmproj_quant"], stored, image)
     return report
 
 
@@ -62,19 +63,15 @@ def _status(enabled: bool, what: str) -> None:
         err_console.print(f"[dim]verifying {what}…[/]")
 
 
-def _reference(ckpt, stock: bool, stored_layers: int | None = None):
-    from edgevlm.reference import MobileVLMReference
-
-    return MobileVLMReference.load(ckpt, stock_deviations=stock, stock_stored_layers=stored_layers)
-
-
-def _ref_logits(ref, ids: list[int]):
+def _reference_logits(ckpt, ids: list[list[int]]) -> list:
+    """Reference logits (float64 numpy) of every prompt, from a streamed f32 LLM freed on return."""
     import numpy as np
-    import torch
 
-    with torch.no_grad():
-        out = ref.logits(ids)
-    return np.asarray(out.float().reshape(len(ids), -1).numpy(), dtype=np.float64)
+    from edgevlm.reference import MobileVLMReference
+    from edgevlm.reference.llm import batched_logits
+
+    ref = MobileVLMReference.load(ckpt, vision=False, streamed_llm=True)
+    return [np.asarray(x.float().numpy(), dtype=np.float64) for x in batched_logits(ref.llm, ids)]
 
 
 def _ref_image(ref, img):
@@ -86,22 +83,26 @@ def _ref_image(ref, img):
     return np.asarray(emb.float().reshape(-1, emb.shape[-1]).numpy())
 
 
-def _image_checks(ckpt, ref, llm_path: Path, mmproj: Path, mmproj_quant: str, stored_layers: int,
+def _image_checks(ckpt, llm_path: Path, mmproj: Path, mmproj_quant: str, stored_layers: int,
                   image) -> list[Check]:
+    """llama.cpp's embeddings first (its files unloaded again), then the reference tower, loaded once."""
+    from edgevlm.images import load_rgb
+    from edgevlm.native.vision import VisionEncoder
+    from edgevlm.reference import MobileVLMReference
     from edgevlm.verify import image as image_checks
 
     img_path = Path(image) if image is not None else _default_image()
     img = image_checks.square_336(img_path, ckpt.config.vision.image_size)
     stock = image_checks.stock_embeddings(mmproj, llm_path, img)
-    ref_true = _ref_image(ref, img)
+    with VisionEncoder(mmproj) as encoder:  # the native path does its own pad-then-resize: judged too
+        native = encoder.encode(img_path)
+    ref = MobileVLMReference.load(ckpt, llm=False)
+    ref_true, ref_original = _ref_image(ref, img), _ref_image(ref, load_rgb(img_path))
     # the stock graph as it runs on THIS file: CLS order, tanh GELU, block_count - 1 of the stored layers
-    ref_stock = _ref_image(_reference(ckpt, stock=True, stored_layers=stored_layers), img)
-    checks = [image_checks.check_stock_file(stock, ref_stock, mmproj_quant),
-              image_checks.stock_distance(stock, ref_true)]
-    from edgevlm.images import load_rgb
-
-    ref_original = _ref_image(ref, load_rgb(img_path))
-    return checks + [image_checks.native_vision_check(mmproj, img_path, ref_original, mmproj_quant)]
+    ref_stock = _ref_image(ref.with_stock_deviations(ckpt, stored_layers), img)
+    return [image_checks.check_stock_file(stock, ref_stock, mmproj_quant),
+            image_checks.stock_distance(stock, ref_true),
+            image_checks.native_vision_check(native, ref_original, mmproj_quant)]
 
 
 def _default_image() -> Path:

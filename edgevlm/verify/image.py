@@ -111,12 +111,9 @@ def stock_distance(stock: np.ndarray, ref_true: np.ndarray) -> Check:
                  f"cos mean {s['cos_mean']:.4f}, min {s['cos_min']:.4f}", "—", s)
 
 
-def native_vision_check(mmproj: Path, image_path: Path, ref_true: np.ndarray, mmproj_quant: str) -> Check:
+def native_vision_check(emb: np.ndarray, ref_true: np.ndarray, mmproj_quant: str) -> Check:
     """edgevlm's own vision encoder (C++ on ggml + the LDP kernel) vs the true reference, from the ORIGINAL
     image: the native path does its own pad-then-resize, so preprocessing is part of what is judged."""
-    from edgevlm.native.vision import VisionEncoder
-
-    emb = VisionEncoder(mmproj).encode(image_path)
     s = cosine_stats(emb, ref_true)
     tol = NATIVE_TOL[mmproj_quant]
     return Check(f"edgevlm native vision vs true reference ({mmproj_quant})", s["cos_min"] >= tol,
