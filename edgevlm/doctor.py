@@ -23,7 +23,6 @@ SYSTEM_TOOLS = (
     ("aarch64-linux-gnu-g++", "--version", "android-arm64 cross build without the NDK"),
     ("/usr/sbin/sshd", "-V", "ssh transport tests"),
     ("ssh", "-V", "Jetson over ssh"),
-    ("nvcc", "--version", "jetson-orin CUDA compile check"),
 )
 
 
@@ -53,8 +52,22 @@ def _first_line(cmd: list[str]) -> str:
     return out[0] if out else ""
 
 
+def _release_line(nvcc) -> str:
+    try:
+        out = subprocess.run([str(nvcc), "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"error: {exc}"
+    return next((line for line in out.splitlines() if "release" in line), "")
+
+
 def tool_checks() -> list[Check]:
-    checks = []
+    from edgevlm.build.cuda import wheel_nvcc
+
+    nvcc = wheel_nvcc()   # the CUDA compile check uses the PyPI wheel, never a system nvcc
+    release = _release_line(nvcc) if nvcc else ""
+    checks = [Check("nvcc (PyPI wheel)", nvcc is not None,
+                    f"{release or nvcc}  (jetson-orin CUDA compile check)" if nvcc
+                    else "missing: pip install -e '.[test]' (nvidia-cuda-nvcc wheels)")]
     for tool, flag, purpose in SYSTEM_TOOLS:
         path = shutil.which(tool)
         detail = f"{_first_line([path, flag])}  ({purpose})" if path else f"missing ({purpose})"
