@@ -63,6 +63,10 @@ class StoreError(EdgeVLMError):
     """The results store or an imported results file is malformed."""
 
 
+class LabError(EdgeVLMError):
+    """The device lab cannot do what was asked (no cluster at the address, a malformed matrix, no device)."""
+
+
 class VerificationFailed(Exception):
     """A parity check did not meet its stated tolerance (exit code 1, not a user error)."""
 

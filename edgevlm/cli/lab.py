@@ -1,0 +1,147 @@
+"""`edgevlm lab head|join|status|run`: the device lab on Ray (docs/lab.md). Thin over edgevlm.lab."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from edgevlm.cli.results import STORE_HELP, store_path
+from edgevlm.progress import console, err_console
+
+ProfileOpt = typer.Option(None, "--profile", help="device profile this host offers (repeatable); adb profiles "
+                          "without a serial take every adb device no other profile claims")
+AdbPortOpt = typer.Option(None, "--adb-port", help="this host's adb server port (default: adb's own, 5037)")
+NodeIpOpt = typer.Option(None, "--node-ip-address", help="address this node is reached at (127.0.0.1: loopback only)")
+AddressOpt = typer.Option("127.0.0.1:6379", "--address", help="the lab's head, HOST:PORT")
+
+
+def register(app: typer.Typer) -> None:
+    lab = typer.Typer(help="A device lab: many hosts and devices, one matrix, on Ray (docs/lab.md).",
+                      no_args_is_help=True)
+    for name, command in (("head", head_cmd), ("join", join_cmd), ("status", status_cmd), ("run", run_cmd)):
+        lab.command(name)(command)
+    app.add_typer(lab, name="lab")
+
+
+def head_cmd(
+    port: int = typer.Option(6379, "--port", help="the head's port (what `lab join` and `lab run` dial)"),
+    profile: Optional[list[str]] = ProfileOpt, adb_port: Optional[int] = AdbPortOpt,
+    node_ip_address: Optional[str] = NodeIpOpt,
+    dashboard: bool = typer.Option(False, "--dashboard/--no-dashboard", help="Ray's dashboard (off by default)"),
+    num_cpus: Optional[int] = typer.Option(None, "--num-cpus", help="CPUs Ray may use here (cells take none)"),
+    object_store_mb: Optional[int] = typer.Option(None, "--object-store-mb", help="Ray object store size"),
+    bundle: Optional[Path] = typer.Option(None, "--bundle", help="preflight devices against this bundle"),
+) -> None:
+    """Start the lab's head (ray start --head, in the foreground), with this host's devices if any."""
+    _start(True, None, port, profile or [], adb_port, node_ip_address, num_cpus, object_store_mb, dashboard, bundle)
+
+
+def join_cmd(
+    address: str = typer.Argument(..., help="the head's HOST:PORT"),
+    profile: Optional[list[str]] = ProfileOpt, adb_port: Optional[int] = AdbPortOpt,
+    node_ip_address: Optional[str] = NodeIpOpt,
+    num_cpus: Optional[int] = typer.Option(None, "--num-cpus", help="CPUs Ray may use here (cells take none)"),
+    object_store_mb: Optional[int] = typer.Option(None, "--object-store-mb", help="Ray object store size"),
+    bundle: Optional[Path] = typer.Option(None, "--bundle", help="preflight devices against this bundle"),
+) -> None:
+    """Discover and preflight this host's devices, then join the lab (in the foreground) advertising the
+    healthy ones as Ray resources device:<serial> and profile:<name>."""
+    _start(False, address, 0, profile or [], adb_port, node_ip_address, num_cpus, object_store_mb, False, bundle)
+
+
+def _start(head: bool, address: Optional[str], port: int, profiles: list[str], adb_port: Optional[int],
+           node_ip: Optional[str], num_cpus: Optional[int], object_store_mb: Optional[int], dashboard: bool,
+           bundle: Optional[Path]) -> None:
+    import os
+
+    from edgevlm.lab.node import NODE_ENV, NodeRegistry, discover, ray_start_argv, registry_path
+    from edgevlm.lab.rayenv import import_ray
+
+    import_ray()
+    registry = discover(profiles, adb_port, bundle) if profiles else NodeRegistry(adb_port, ())
+    _show_devices(registry)
+    path = registry_path(adb_port)
+    registry.save(path)
+    argv = ray_start_argv(head=head, address=address, port=port, node_ip=node_ip, registry=registry,
+                          num_cpus=num_cpus, object_store_mb=object_store_mb, dashboard=dashboard)
+    where = f"{node_ip or 'this host'}:{port}" if head else address
+    err_console.print(f"{'lab head on' if head else 'joining'} {where} with {len(registry.healthy())} device(s); "
+                      "Ctrl-C leaves the lab", highlight=False)
+    try:
+        code = subprocess.run(argv, env={**os.environ, NODE_ENV: str(path), "RAY_SCHEDULER_EVENTS": "0"}).returncode
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        path.unlink(missing_ok=True)
+    if code:
+        raise typer.Exit(code)
+
+
+def _show_devices(registry) -> None:
+    table = Table(title="devices on this host", title_justify="left")
+    for column in ("serial", "profile", "advertised", "why not / warnings"):
+        table.add_column(column)
+    for d in registry.devices:
+        table.add_row(d.serial, d.profile, "yes" if d.healthy else "[red]no[/]",
+                      d.reason if not d.healthy else "; ".join(d.warnings))
+    console.print(table)
+
+
+def status_cmd(address: str = AddressOpt) -> None:
+    """Hosts, devices, what each runs, and the matrices still queued."""
+    from edgevlm.lab.status import lab_status
+
+    state = lab_status(address)
+    table = Table(title=f"lab at {address}", title_justify="left")
+    for column in ("host", "node", "device", "profile", "running"):
+        table.add_column(column)
+    for host in state.hosts:
+        if not host.alive:
+            continue
+        for serial, profile, what in host.devices or [("-", "-", "no devices")]:
+            table.add_row(host.address, host.node_id[:8], serial, profile, what)
+    console.print(table)
+    for m in state.matrices:
+        console.print(f"matrix {m['id']}: {m['finished']}/{m['cells']} cells finished, "
+                      f"{m['queued_or_running']} queued or running", highlight=False)
+    if not state.matrices:
+        console.print("no matrix queued")
+
+
+def run_cmd(
+    matrix_file: Path = typer.Argument(..., help="MATRIX.toml (docs/lab.md)"),
+    address: str = AddressOpt,
+    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Run every cell of a matrix on the lab's devices; store every run; exit 1 when a cell failed."""
+    from edgevlm.lab.matrix import load_matrix
+    from edgevlm.lab.run import run_matrix
+    from edgevlm.progress import progress_bar
+
+    matrix = load_matrix(matrix_file)
+    with progress_bar() as progress:
+        result = run_matrix(matrix, address, store_path(store), progress=progress)
+    _summary(result)
+    if result.failed:
+        for report in result.failed:
+            err_console.print(f"[red]failed:[/] {report.cell.label}: {report.failure}", highlight=False)
+        raise SystemExit(1)  # SystemExit, not typer.Exit: see cli/report.py
+
+
+def _summary(result) -> None:
+    table = Table(title=f"matrix {result.matrix_id}: {len(result.reports)} cells in {result.wall_s:.1f} s",
+                  title_justify="left")
+    for column in ("cell", "device(s)", "status", "runs", "s"):
+        table.add_column(column)
+    for r in result.reports:
+        devices = ", ".join(a.serial or "?" for a in r.attempts) or "-"
+        status = "ok" if r.ok else "failed"
+        if r.ok and len(r.attempts) > 1:
+            status = f"ok after {len(r.attempts) - 1} retry"
+        took = sum(a.ended - a.started for a in r.attempts if a.ended)
+        table.add_row(r.cell.label, devices, status, ",".join(map(str, r.run_ids)) or "-", f"{took:.1f}",
+                      style=None if r.ok else "red")
+    console.print(table)

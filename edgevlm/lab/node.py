@@ -1,0 +1,142 @@
+"""``edgevlm lab head|join``: this host's devices, preflighted, advertised to Ray as custom resources.
+
+Each healthy device becomes three resources on this node: ``device:<serial>`` (1), ``profile:<name>`` (how
+many devices of that profile the node holds) and ``profile:<name>/device:<serial>`` (1, so a driver can tell
+which device is of which profile and pin a retry to one). A device whose preflight fails is not advertised;
+the reason is printed. The node's device list (with its private adb server port) is written to a registry file
+whose path the Ray worker processes inherit through ``EDGEVLM_LAB_NODE``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from edgevlm.errors import DeviceError, EdgeVLMError, LabError
+
+NODE_ENV = "EDGEVLM_LAB_NODE"
+
+
+@dataclass(frozen=True)
+class LabDevice:
+    serial: str                 # adb serial, ssh host, or "local:<hostname>"
+    profile: str
+    transport: str              # the profile's transport: adb | ssh | local
+    healthy: bool = True
+    reason: str = ""            # why it is not advertised
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeRegistry:
+    """What a worker needs to reach this node's devices."""
+    adb_port: int | None
+    devices: tuple[LabDevice, ...]
+
+    def healthy(self) -> list[LabDevice]:
+        return [d for d in self.devices if d.healthy]
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps({"adb_port": self.adb_port, "devices": [asdict(d) for d in self.devices]}))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "NodeRegistry":
+        data = json.loads(Path(path).read_text())
+        devices = tuple(LabDevice(**{**d, "warnings": tuple(d.get("warnings", ()))}) for d in data["devices"])
+        return cls(data["adb_port"], devices)
+
+
+def this_node() -> NodeRegistry:
+    """Inside a Ray worker: the registry of the node it runs on."""
+    path = os.environ.get(NODE_ENV)
+    if not path:
+        raise LabError(f"{NODE_ENV} is not set: this Ray node was not started by `edgevlm lab head|join`")
+    return NodeRegistry.load(path)
+
+
+def resources(registry: NodeRegistry) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for d in registry.healthy():
+        out[f"device:{d.serial}"] = 1.0
+        out[f"profile:{d.profile}"] = out.get(f"profile:{d.profile}", 0.0) + 1.0
+        out[f"profile:{d.profile}/device:{d.serial}"] = 1.0
+    return out
+
+
+def discover(profile_names: list[str], adb_port: int | None, bundle_dir: Path | None = None) -> NodeRegistry:
+    """The devices of the named profiles on this host, each preflighted.
+
+    adb profiles claim their ``[adb] serial``; an adb profile without one claims every connected adb device no
+    other profile claimed. ssh and local profiles are one device each (their host, or this machine)."""
+    from edgevlm.device.adb import list_serials
+    from edgevlm.device.profiles import load_profile
+
+    profiles = [load_profile(name) for name in profile_names]
+    attached = [s for s, state, _ in list_serials(adb_port) if state == "device"] if any(
+        p.transport == "adb" for p in profiles) else []
+    claimed = {p.adb.serial for p in profiles if p.transport == "adb" and p.adb.serial}
+    found: list[LabDevice] = []
+    for p in profiles:
+        if p.transport == "adb":
+            serials = [p.adb.serial] if p.adb.serial else [s for s in attached if s not in claimed]
+            for serial in serials:
+                found.append(_checked(p, serial, adb_port, bundle_dir) if serial in attached else
+                             LabDevice(serial, p.name, "adb", False, "not attached (adb devices does not list it)"))
+        elif p.transport == "ssh":
+            found.append(_checked(p, p.ssh.host, adb_port, bundle_dir))
+        else:
+            found.append(_checked(p, f"local:{socket.gethostname()}", adb_port, bundle_dir))
+    return NodeRegistry(adb_port, tuple(found))
+
+
+def transport_of(profile, device: LabDevice, adb_port: int | None):
+    from edgevlm.device.adb import AdbTransport
+    from edgevlm.device.connect import transport_for
+
+    if device.transport == "adb":
+        return AdbTransport(device.serial, server_port=adb_port)
+    return transport_for(profile)
+
+
+def _checked(profile, serial: str, adb_port: int | None, bundle_dir: Path | None) -> LabDevice:
+    """Preflight one device (cores, features vs the bundle, thermal zones); any refusal keeps it out."""
+    from edgevlm.bench.session import local_bundle
+    from edgevlm.device import preflight
+
+    device = LabDevice(serial, profile.name, profile.transport)
+    try:
+        bundle = local_bundle(profile, bundle_dir)
+        result = preflight.check(transport_of(profile, device, adb_port), profile, bundle)
+    except (DeviceError, EdgeVLMError) as exc:
+        return LabDevice(serial, profile.name, profile.transport, False, str(exc).splitlines()[0])
+    if result.refusals:
+        return LabDevice(serial, profile.name, profile.transport, False, "; ".join(result.refusals))
+    return LabDevice(serial, profile.name, profile.transport, True, "", tuple(result.warnings))
+
+
+def registry_path(adb_port: int | None) -> Path:
+    base = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) / "edgevlm-lab"
+    return base / f"node-{adb_port or 'default'}-{os.getpid()}.json"
+
+
+def ray_start_argv(*, head: bool, address: str | None, port: int, node_ip: str | None, registry: NodeRegistry,
+                   num_cpus: int | None, object_store_mb: int | None, dashboard: bool) -> list[str]:
+    """``ray start`` (through edgevlm.lab.raystart, so 127.0.0.1 stays loopback), blocking in the foreground."""
+    argv = [sys.executable, "-m", "edgevlm.lab.raystart", "start", "--block", "--disable-usage-stats",
+            f"--resources={json.dumps(resources(registry))}"]
+    argv += [f"--port={port}", f"--include-dashboard={'true' if dashboard else 'false'}", "--head"] if head else \
+        [f"--address={address}"]
+    if node_ip:
+        argv.append(f"--node-ip-address={node_ip}")
+    if num_cpus is not None:
+        argv.append(f"--num-cpus={num_cpus}")
+    if object_store_mb:
+        argv.append(f"--object-store-memory={object_store_mb * 1024 * 1024}")
+    return argv
