@@ -50,7 +50,8 @@ def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 10.0) ->
     raise RuntimeError("sshd did not start listening")
 
 
-def start_sshd(workdir: Path) -> tuple[subprocess.Popen, SshServer]:
+def start_sshd(workdir: Path, *, home: Path | None = None) -> tuple[subprocess.Popen, SshServer]:
+    """`home`: the sessions' $HOME (sshd's SetEnv), so a profile's "~/edgevlm" lands in a test folder."""
     workdir.mkdir(parents=True, exist_ok=True)
     os.chmod(workdir, 0o700)
     host_key, user_key = workdir / "host_ed25519", workdir / "user_ed25519"
@@ -67,11 +68,14 @@ def start_sshd(workdir: Path) -> tuple[subprocess.Popen, SshServer]:
         f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {host_key}", f"AuthorizedKeysFile {authorized}",
         "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes",
         "PermitRootLogin prohibit-password", "StrictModes no", "UsePAM no", f"PidFile {workdir / 'sshd.pid'}",
-        "Subsystem sftp internal-sftp", "LogLevel ERROR", "",
+        "Subsystem sftp internal-sftp", "LogLevel ERROR", *([f"SetEnv HOME={home}"] if home else []), "",
     ]))
-    # sshd refuses to start without its privilege-separation directory
-    Path("/run/sshd").mkdir(exist_ok=True)
+    if home:
+        home.mkdir(parents=True, exist_ok=True)
+    # sshd refuses to start without its privilege-separation directory (as root; a non-root sshd does not use it)
+    if os.geteuid() == 0:
+        Path("/run/sshd").mkdir(exist_ok=True)
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _wait_listening(port, proc)
-    home = Path(os.path.expanduser("~"))
-    return proc, SshServer("127.0.0.1", port, getpass.getuser(), user_key, known_hosts, home)
+    return proc, SshServer("127.0.0.1", port, getpass.getuser(), user_key, known_hosts,
+                           home or Path(os.path.expanduser("~")))
