@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from edgevlm.store.metrics import DECODE_TPS, IMAGE_ENCODE_MS, METRICS, PROMPT_TPS
 
-SOURCE = "published (MobileVLM, llama.cpp)"
+SOURCE = "published"
+CAPTION = ("published: the MobileVLM team's own llama.cpp figures (MobileVLM 1.7B, Q4_K_S) on this kind of "
+           "device, from the papers - not measured by this run")
 WORKLOAD = "img144+p246"
 
 # profile name -> {metric: value}, by exact name

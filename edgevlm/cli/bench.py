@@ -70,7 +70,7 @@ def _save(records, store: str | None, json_file: Path | None) -> None:
 def _show(records, device: str) -> None:
     from statistics import median
 
-    from edgevlm.bench.published import published_rows
+    from edgevlm.bench.published import CAPTION, published_rows
     from edgevlm.store.metrics import METRICS
 
     table = Table(title="bench (median of the measured runs)")
@@ -84,4 +84,5 @@ def _show(records, device: str) -> None:
                               METRICS[metric].unit, str(len(values)), flags)
     for row in published_rows(device):           # never stored: figures from the papers, labelled as such
         table.add_row(*row, style="dim")
+        table.caption = CAPTION
     console.print(table)
