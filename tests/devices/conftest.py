@@ -11,6 +11,7 @@ import pytest
 
 from edgevlm.device.adb import AdbTransport
 from edgevlm.device.ssh import SshTransport
+from tests.fakes.android_sandbox import sandbox_unavailable
 from tests.fakes.fake_adbd import FakeAdbDevice
 from tests.fakes.sshd import start_sshd
 
@@ -54,6 +55,9 @@ def adb_server():
 @pytest.fixture
 def phone(tmp_path, adb_server):
     """(fake device, AdbTransport to it) — the device is a Snapdragon 888 under qemu cortex-a76."""
+    reason = sandbox_unavailable()
+    if reason:
+        pytest.skip(reason)
     with FakeAdbDevice(tmp_path / "phone") as device:
         serial = adb_server.connect(device.port)
         yield device, AdbTransport(serial, server_port=adb_server.port, default_timeout=120)

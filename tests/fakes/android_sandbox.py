@@ -7,6 +7,10 @@ zones). /data/local/tmp is a real folder. `getprop` and toybox's `taskset` are s
 aarch64 ELF binaries run under ``qemu-aarch64-static -cpu <cpu>`` via an LD_PRELOAD exec shim
 (qemu_exec_shim.c), because registering binfmt_misc would change the whole machine.
 
+As root the namespace is a plain `unshare -m`; as another user `unshare -r -m` (a user namespace mapping that
+user to root), where the kernel allows unprivileged user namespaces; elsewhere the fake-phone tests skip, saying
+why (tests/devices/conftest.py).
+
 Honest limits: the host has 2 cores, so `taskset f0` checks the mask against the phone's 8 CPUs and then runs
 unpinned; qemu is much slower than the phone, so no timing from here means anything.
 """
@@ -184,11 +188,29 @@ def compile_shim(out_dir: Path) -> Path:
     return out
 
 
+def unshare_argv() -> list[str]:
+    """A private mount namespace: as root directly; as another user inside a user namespace where that user is
+    mapped to root (unprivileged user namespaces), which allows the bind mounts and the chroot."""
+    base = ["unshare", "-m", "--propagation", "private"]
+    return base if os.geteuid() == 0 else ["unshare", "-r", *base[1:]]
+
+
+def sandbox_unavailable() -> str | None:
+    """Why the fake phone cannot run here (None when it can)."""
+    try:
+        proc = subprocess.run([*unshare_argv(), "true"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unshare failed: {exc}"
+    if proc.returncode != 0:
+        return (f"the fake phone needs root or unprivileged user namespaces for its mount namespace + chroot "
+                f"(`{' '.join(unshare_argv())} true`: {proc.stderr.strip()[:200]})")
+    return None
+
+
 def spawn(root: Path, command: str, *, cpu: str, stdin=subprocess.PIPE) -> subprocess.Popen:
     """Start `command` in the phone's shell; stdout/stderr are pipes, the process leads its own session."""
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/", "TMPDIR": "/data/local/tmp", "ANDROID_DATA": "/data",
            "ANDROID_ROOT": "/system", "FAKE_QEMU_CPU": cpu}
-    argv = ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c", NAMESPACE_SCRIPT, "fake-adbd",
-            str(root), command]
+    argv = [*unshare_argv(), "/bin/sh", "-c", NAMESPACE_SCRIPT, "fake-adbd", str(root), command]
     return subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                             start_new_session=True)
