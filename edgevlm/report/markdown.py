@@ -21,5 +21,6 @@ def to_markdown(report: Report) -> str:
     for r in rows(report):
         status = f"**{r[0]}**" if r[0] == "regression" else r[0]
         lines.append("| " + " | ".join(_cell(c) for c in (status, *r[1:])) + " |")
-    lines += ["", method_text(report), ""]
+    reasons = sorted({g.judgement.reason for g in report.groups if g.verdict == "insufficient runs"})
+    lines += [""] + [f"Insufficient runs: {r}." for r in reasons] + ["", method_text(report), ""]
     return "\n".join(lines)

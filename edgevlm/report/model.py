@@ -78,7 +78,8 @@ class Report:
 
     def summary_line(self) -> str:
         counts = self.counts()
-        parts = [f"{counts[v]} {v if counts[v] == 1 or v.startswith('insufficient') or v == 'no change' else v + 's'}"
+        plural = {"regression": "regressions", "improvement": "improvements"}
+        parts = [f"{counts[v]} {plural.get(v, v) if counts[v] != 1 else v}"
                  for v in VERDICTS if counts[v]]
         status = "REGRESSION" if self.regressed else "OK"
         throttled = sum(self.throttled_excluded.values())
