@@ -6,6 +6,7 @@ store what was measured before reporting the error.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,15 +92,32 @@ def prepare(device: str, model_dir: Path, *, image: Path | None = None, no_image
     model = find_model(model_dir, quant)
     image = resolve_image(image, no_image, model, model_dir)
     transport = transport or transport_for(profile, serial=serial, host=host)
-    bundle = bundle or (bundle_from_dir(bundle_dir) if bundle_dir else ensure_bundle(profile, progress))
-    if not bundle.has("edgevlm-run"):
+    bundle = bundle or (bundle_from_dir(bundle_dir) if bundle_dir else None) or \
+        _device_built(transport, profile) or ensure_bundle(profile, progress)
+    on_device = bool(bundle.info.get("on_device"))
+    if not (bundle.has("edgevlm-run") or on_device and "edgevlm-run" in bundle.tools):
         raise NativeNotBuilt(f"the bundle at {bundle.path} has no edgevlm-run", hint="edgevlm build --target ...")
     pre = preflight.check(transport, profile, bundle, model, image=image).require()
     for line in pre.warnings:
         (warn or (lambda text: None))(f"{profile.name}: {line}")
     profile = pre.apply(profile)
-    dep = deploy(transport, profile.workdir, bundle.path, model, image, tools=bundle.tools)
+    dep = deploy(transport, profile.workdir, None if on_device else bundle.path, model, image, tools=bundle.tools,
+                 remote_bundle=str(bundle.path) if on_device else None)
     return Prepared(profile, transport, bundle, model, image, pre, dep)
+
+
+def _device_built(transport: Transport, profile: DeviceProfile) -> Bundle | None:
+    """A jetson-orin bundle built on the device itself (`edgevlm build --target jetson-orin`, over ssh) when no
+    local one exists: Jetsons build natively, so the bundle is already where it runs."""
+    if profile.target != "jetson-orin" or load_bundle(profile.target) is not None:
+        return None
+    remote = f"{transport.resolve(profile.workdir or '~/edgevlm')}/bundle"
+    text = transport.read_text(f"{remote}/build-info.json")
+    if text is None:
+        raise NativeNotBuilt(f"no jetson-orin bundle on {transport.name} ({remote})",
+                             hint=f"edgevlm build --target jetson-orin --device {profile.name}, or --bundle DIR")
+    info = json.loads(text)
+    return Bundle(str(info.get("target", profile.target)), Path(remote), {**info, "on_device": True})
 
 
 def local_bundle(profile: DeviceProfile, bundle_dir: Path | None = None) -> Bundle | None:

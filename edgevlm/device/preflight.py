@@ -240,8 +240,9 @@ def _bundle_refusals(bundle, facts: DeviceFacts) -> list[str]:
 def _pending_bytes(transport: Transport, profile: DeviceProfile, bundle, model, image) -> int:
     from edgevlm.bench.deploy import plan
 
-    pairs = plan(transport, profile.workdir, bundle.path if bundle is not None else None, model, image,
-                 tools=bundle.tools if bundle is not None else ())
+    local = bundle is not None and not bundle.info.get("on_device")     # a bundle built on the device is not pushed
+    pairs = plan(transport, profile.workdir, bundle.path if local else None, model, image,
+                 tools=bundle.tools if local else ())
     if not pairs:
         return 0
     remote = transport.file_hashes([r for _, r in pairs])

@@ -160,3 +160,35 @@ def test_bench_phone_as_shipped(phone_cli, f16_model, tmp_path):
     assert record["workload"] == "img144+p246+g4" and record["extra"]["cpu_mask"] == "f0"
     assert record["samples"]["vit_ms"]["values"] and record["samples"]["decode_tps"]["values"]
     assert record["build_flags"]["GGML_CPU_ARM_ARCH"] == "armv8.2-a+dotprod+fp16"
+
+
+def _device_built_bundle(home, cmake_defs: dict) -> None:
+    """What `edgevlm build --target jetson-orin` leaves on the Jetson (remote_build.remote_bundle): the tools, their
+    libraries and build-info.json in ~/edgevlm/bundle; here from the host build, the CUDA build's stand-in."""
+    import shutil
+
+    from edgevlm.build.targets import BUNDLE_TOOLS
+
+    bundle = home / "edgevlm" / "bundle"
+    bundle.mkdir(parents=True)
+    for path in host_bin_dir().iterdir():
+        if path.name in BUNDLE_TOOLS or ".so" in path.suffixes:
+            shutil.copy2(path, bundle / path.name, follow_symlinks=False)
+    # target "host": an x86 build labelled jetson-orin would be refused (aarch64 code on an x86_64 device)
+    (bundle / "build-info.json").write_text(json.dumps({"target": "host", "tools": list(BUNDLE_TOOLS),
+                                                        "cmake_defs": cmake_defs}))
+
+
+def test_run_uses_the_bundle_built_on_the_jetson(orin, f16_model, test_image, capsys):
+    _device_built_bundle(orin, {"GGML_NATIVE": "ON"})
+    _cli(["run", str(f16_model), "--device", "orin", "--image", str(test_image), "-p", QUESTION, "-n", "2"])
+    err = capsys.readouterr().err
+    assert "pushed 3 files" in err                    # LLM, mmproj, image: the bundle was already there
+    from edgevlm.cli import main
+
+    info_file = orin / "edgevlm" / "bundle" / "build-info.json"
+    info_file.write_text(json.dumps({**json.loads(info_file.read_text()), "cmake_defs": {"GGML_CUDA": "ON"}}))
+    with pytest.raises(SystemExit) as refused:
+        main(["run", str(f16_model), "--device", "orin", "--image", str(test_image), "-p", QUESTION, "-n", "2"])
+    assert refused.value.code == 2
+    assert "CUDA build but the device reports no CUDA" in capsys.readouterr().err
