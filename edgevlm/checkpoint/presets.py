@@ -30,6 +30,8 @@ class _Shape:
     eps: float = 1e-6
     tiny: bool = False
     stale_3b_keys: bool = False
+    context: int = 2048
+    default_format: str = "bin"  # how the public checkpoint of that shape ships its weights
 
 
 _SHAPES: dict[str, _Shape] = {
@@ -39,6 +41,9 @@ _SHAPES: dict[str, _Shape] = {
     "mobilevlm-v2-1.7b": _Shape(2048, 24, 16, 5632, 32000, "ldpnetv2"),
     "mobilevlm-3b": _Shape(2560, 32, 32, 6912, 32000, "ldpnet", stale_3b_keys=True),
     "mobilevlm-v2-3b": _Shape(2560, 32, 32, 6912, 32000, "ldpnetv2", stale_3b_keys=True),
+    # Vicuna-7B based: rms_norm_eps 1e-5, 4096 context, shipped sharded with an index
+    "mobilevlm-v2-7b": _Shape(4096, 32, 32, 11008, 32000, "ldpnetv2", eps=1e-5, context=4096,
+                              default_format="sharded"),
 }
 
 # The tiny CLIP tower: small widths, real geometry (transformers CLIPVisionConfig keys).
@@ -55,6 +60,10 @@ def preset_names() -> tuple[str, ...]:
 
 def is_tiny(name: str) -> bool:
     return _shape(name).tiny
+
+
+def default_format(name: str) -> str:
+    return _shape(name).default_format
 
 
 def preset_dict(name: str, llm_only: bool = False) -> dict:
@@ -87,7 +96,7 @@ def _llm_dict(s: _Shape) -> dict:
         "architectures": [ARCH_MOBILEVLM], "model_type": "mobilevlm",
         "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0,
         "hidden_act": "silu", "hidden_size": s.hidden, "intermediate_size": s.ffn, "initializer_range": 0.02,
-        "max_position_embeddings": 2048, "max_sequence_length": 2048,
+        "max_position_embeddings": s.context, "max_sequence_length": s.context,
         "num_attention_heads": s.heads, "num_hidden_layers": s.layers, "num_key_value_heads": s.heads,
         "pretraining_tp": 1, "rms_norm_eps": s.eps, "rope_scaling": None, "rope_theta": 10000.0,
         "tie_word_embeddings": False, "torch_dtype": "float32" if s.tiny else "bfloat16",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator, Literal
 
 from edgevlm.checkpoint.config import MobileVLMConfig
-from edgevlm.checkpoint.presets import is_tiny, preset_dict
+from edgevlm.checkpoint.presets import default_format, is_tiny, preset_dict
 from edgevlm.checkpoint.specs import TensorSpec, tensor_specs
 from edgevlm.checkpoint.tokenizer import write_tokenizer_files
 from edgevlm.checkpoint.writers import Entry, parse_size, write_safetensors, write_sharded_bin, write_torch_bin
@@ -50,11 +50,13 @@ def generate_tensor(spec: TensorSpec, seed: int, dtype: str):
     return t.to(getattr(torch, dtype))
 
 
-def synthesize(preset: str, out_dir: Path, fmt: Format = "bin", seed: int = 0, llm_only: bool = False,
+def synthesize(preset: str, out_dir: Path, fmt: Format | None = None, seed: int = 0, llm_only: bool = False,
                *, dtype: str | None = None, shard_size: str = "2GB", force: bool = False,
                progress: bool | None = None) -> Path:
-    """Write preset `preset` as a checkpoint folder `out_dir`; returns its path."""
+    """Write preset `preset` as a checkpoint folder `out_dir`; returns its path. `fmt` None: the format the
+    public checkpoint of that shape ships (sharded with an index for 7B, pytorch_model.bin otherwise)."""
     config_dict = preset_dict(preset, llm_only)  # raises UnknownPreset first: cheapest check
+    fmt = fmt or default_format(preset)
     dtype = dtype or default_dtype(preset)
     _check_options(fmt, dtype)
     shard_bytes = _shard_bytes(shard_size) if fmt == "sharded" else 0

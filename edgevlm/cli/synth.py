@@ -13,7 +13,8 @@ def register(app: typer.Typer) -> None:
     def synth(
         preset: str = typer.Argument(..., help=f"One of: {', '.join(preset_names())}."),
         output: Path = typer.Option(..., "-o", "--output", help="Checkpoint folder to create (must be empty)."),
-        fmt: str = typer.Option("bin", "--format", help="bin (pytorch_model.bin) | safetensors | sharded."),
+        fmt: str = typer.Option(None, "--format", help="bin (pytorch_model.bin) | safetensors | sharded "
+                                "(default: as the public checkpoint ships: sharded for 7B, bin otherwise)."),
         seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same bytes."),
         llm_only: bool = typer.Option(False, "--llm-only", help="MobileLLaMA-style LlamaForCausalLM, no vision."),
         shard_size: str = typer.Option("2GB", "--shard-size", help="Largest shard for --format sharded."),

@@ -10,11 +10,12 @@ import pytest
 from edgevlm.checkpoint.presets import preset_config, preset_names
 from edgevlm.checkpoint.specs import PROJECTOR_PREFIX, VISION_PREFIX, tensor_specs
 
-REAL = ["mobilevlm-1.7b", "mobilevlm-v2-1.7b", "mobilevlm-3b", "mobilevlm-v2-3b"]
+REAL = ["mobilevlm-1.7b", "mobilevlm-v2-1.7b", "mobilevlm-3b", "mobilevlm-v2-3b", "mobilevlm-v2-7b"]
 # REFERENCE.md: (LLM hidden, layers, heads, FFN), projector type
 REAL_SHAPES = {
     "mobilevlm-1.7b": ((2048, 24, 16, 5632), "ldpnet"), "mobilevlm-v2-1.7b": ((2048, 24, 16, 5632), "ldpnetv2"),
     "mobilevlm-3b": ((2560, 32, 32, 6912), "ldpnet"), "mobilevlm-v2-3b": ((2560, 32, 32, 6912), "ldpnetv2"),
+    "mobilevlm-v2-7b": ((4096, 32, 32, 11008), "ldpnetv2"),
 }
 
 
