@@ -94,6 +94,8 @@ def _fingerprint(obj: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
     device.update({name: obj[k] for k, name in _DEVICE_FIELDS.items() if isinstance(obj.get(k), str)})
     if isinstance(obj.get("cpu_info"), str):  # llama-bench knows no device model or SoC: the CPU stands for both
         device.update(model=obj["cpu_info"], soc=obj["cpu_info"])
+    if isinstance(obj.get("cpu_mask"), str):  # its -C mask "0x0" (none) / "0xf0" → taskset's "" / "f0"
+        device["cpu_mask"] = obj["cpu_mask"].lower().removeprefix("0x").lstrip("0")
     return device, {name: obj[k] for k, name in _BUILD_FIELDS.items() if isinstance(obj.get(k), str)}
 
 
