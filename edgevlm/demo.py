@@ -111,7 +111,7 @@ def stage_bench(model_dir: Path, image: Path, store_path: Path, runs: int = DEMO
 def stage_report(store_path: Path, candidate_runs: list[int], out: Path) -> None:
     """This run's bench against this machine's earlier demo runs in the same store — never another machine's:
     only runs with the candidate's fingerprint (hardware, cores, governor, threads, workload) count."""
-    from edgevlm.cli.report import print_summary
+    from edgevlm.report.summary import print_summary
     from edgevlm.report import compare, write_report
     from edgevlm.store import ResultsStore
 
