@@ -113,8 +113,9 @@ def reference_embeddings(ckpt: Path, image: Path) -> np.ndarray:
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> dict:
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    c = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    from edgevlm.similarity import per_token_cosine
+
+    c = per_token_cosine(a, b)
     return {"min": float(c.min()), "mean": float(c.mean())}
 
 

@@ -6,7 +6,6 @@ single file is extracted, and extraction goes to a temporary folder that is rena
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -17,15 +16,8 @@ from pathlib import Path
 
 from edgevlm.build import pin
 from edgevlm.errors import BuildError
+from edgevlm.hashing import sha256_file
 from edgevlm.paths import build_root
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _download_sdist(dest_dir: Path) -> Path:

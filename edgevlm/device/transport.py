@@ -7,7 +7,6 @@ the exit code after a unique marker on stdout (remote.py), which works on every 
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import signal
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from edgevlm.errors import DeviceError
+from edgevlm.hashing import sha256_file
 
 
 @dataclass(frozen=True)
@@ -47,14 +47,6 @@ class PushStats:
     pushed: int
     skipped: int
     bytes_pushed: int
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def shell_line(command: str, *, env: dict[str, str] | None = None, cwd: str | None = None) -> str:

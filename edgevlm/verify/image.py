@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edgevlm.errors import NativeNotBuilt
+from edgevlm.similarity import cosine_stats
 from edgevlm.verify.report import Check
 
 PAD_COLOR = (122, 116, 104)
@@ -36,13 +37,6 @@ def square_336(image_path: Path, size: int):
     canvas = Image.new("RGB", (side, side), PAD_COLOR)
     canvas.paste(img, ((side - w) // 2, (side - h) // 2))
     return canvas.resize((size, size), Image.BICUBIC)
-
-
-def cosine_stats(a: np.ndarray, b: np.ndarray) -> dict:
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    cos = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1) + 1e-30)
-    return {"cos_mean": float(cos.mean()), "cos_min": float(cos.min()), "max_abs": float(np.abs(a - b).max()),
-            "n_tokens": int(a.shape[0])}
 
 
 def stock_embeddings(mmproj: Path, llm: Path, image, n_threads: int = 2) -> np.ndarray:

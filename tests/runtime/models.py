@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgevlm.similarity import per_token_cosine  # noqa: F401  (re-exported: the native tests import it here)
+
 PRESET_VERSION = {"tiny-v1": "v1", "tiny-v2": "v2"}
 
 
@@ -21,13 +23,6 @@ def make_converter(tmp_path_factory, synth_ckpt):
         return made[key]
 
     return get
-
-
-def per_token_cosine(a, b):
-    import numpy as np
-
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
 def make_reference(synth_ckpt):
