@@ -12,6 +12,8 @@ from edgevlm.errors import InputNotFound
 class ModelFiles:
     llm: Path
     mmproj: Path | None  # None for a text-only (MobileLLaMA) conversion
+    # how `edgevlm convert` resolved the vision tower (manifest.json; its description is in the mmproj)
+    vision_tower: dict | None = None
 
 
 def _from_manifest(folder: Path) -> ModelFiles | None:
@@ -19,12 +21,14 @@ def _from_manifest(folder: Path) -> ModelFiles | None:
     if not manifest.is_file():
         return None
     try:
-        files = json.loads(manifest.read_text())["files"]
+        data = json.loads(manifest.read_text())
+        files = data["files"]
         llm = folder / files["llm"]["name"]
         mmproj = folder / files["mmproj"]["name"] if files.get("mmproj") else None
+        tower = data.get("vision_tower")
     except (ValueError, KeyError, TypeError) as exc:
         raise InputNotFound(f"{manifest} is malformed ({exc})", hint="convert the checkpoint again") from None
-    return ModelFiles(llm, mmproj)
+    return ModelFiles(llm, mmproj, tower)
 
 
 def _from_glob(folder: Path) -> ModelFiles:
