@@ -1,7 +1,8 @@
 """The main job on built-in defaults: a synthetic MobileVLM through every stage, on this host.
 
-synth → convert → verify → run → bench → report (against this machine's own earlier runs only). Each stage prints what it computed; `out` keeps every
-artifact (checkpoint, GGUF files, verify JSON, results store, report) so a user can look at them afterwards.
+synth → convert → verify → run → bench → report (against this machine's own earlier runs only). Each stage prints
+what it computed; `out` keeps every artifact (checkpoint, GGUF files, verify JSON, results store, report) so a
+user can look at them afterwards.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ refuses unlike runs) and the lab. It lives in the store's existing columns, no s
 
 | field | stored in | must agree |
 |---|---|---|
-| device_model, soc, cpu_model, cpu_features, gpu | ``device_fingerprint`` (probe: devices/helpers/fingerprint.sh) | yes |
+| device_model, soc, cpu_model, cpu_features, gpu | ``device_fingerprint`` (devices/helpers/fingerprint.sh) | yes |
 | cores_online, cpu_mask, governor | ``device_fingerprint`` (mask: the one the bench ran with) | yes |
 | threads, workload | the ``threads`` and ``workload`` columns | yes |
 | os, kernel | ``device_fingerprint`` | no: shown |
