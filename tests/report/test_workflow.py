@@ -1,5 +1,5 @@
-"""The device-bench workflow exists and is a valid GitHub workflow: check-jsonschema's vendored schema, with
-the network closed (a sitecustomize that refuses every IP connection), so CI's offline run checks the same."""
+"""The device-bench workflow exists and every workflow is a valid GitHub workflow: check-jsonschema's vendored
+schema, with the network closed (a sitecustomize that refuses every IP connection), so CI's offline run checks the same."""
 import os
 import subprocess
 import sys
@@ -31,10 +31,15 @@ def check(path: Path, tmp_path: Path) -> subprocess.CompletedProcess:
                            str(path)], capture_output=True, text=True, timeout=120, env=env)
 
 
-def test_workflow_is_valid_offline(tmp_path):
-    proc = check(WORKFLOW, tmp_path)
+@pytest.mark.parametrize("workflow", sorted(WORKFLOW.parent.glob("*.yml")), ids=lambda p: p.name)
+def test_workflows_are_valid_offline(tmp_path, workflow):
+    proc = check(workflow, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ok -- validation done" in proc.stdout
+
+
+def test_device_bench_workflow_exists():
+    assert WORKFLOW.is_file()  # the parametrized check above would pass vacuously without it
 
 
 @pytest.mark.parametrize("old, new", [("runs-on: [self-hosted, linux, sd888]", "runs_on: sd888"),  # misspelt key
