@@ -19,6 +19,20 @@ def test_prompt_template():
     assert SYSTEM.startswith("A chat between a curious user") and SYSTEM.endswith("user's questions.")
 
 
+def test_one_system_prompt_everywhere():
+    """edgevlm.reference.prompt.SYSTEM is the home; the GGUF chat template takes it from there and the C++
+    runtime (which cannot import it) must carry the same words."""
+    import re
+    from pathlib import Path
+
+    from edgevlm.ggufio.tokenizer import SYSTEM_PROMPT, VICUNA_V1_TEMPLATE
+
+    assert SYSTEM_PROMPT is SYSTEM and SYSTEM.replace("'", "\\'") in VICUNA_V1_TEMPLATE
+    cpp = (Path(__file__).resolve().parents[2] / "kernels" / "runtime" / "prompt.cpp").read_text()
+    literal = re.search(r"kSystem\s*=\s*((?:\s*\"[^\"]*\")+);", cpp).group(1)
+    assert "".join(re.findall(r'"([^"]*)"', literal)) == SYSTEM
+
+
 def test_prompt_ids_one_bos(ref_v1):
     ids = ref_v1.prompt_ids("What is in the picture?")
     assert ids.has_image and ids.before[0] == 1

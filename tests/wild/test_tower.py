@@ -126,6 +126,20 @@ def test_vision_tower_override_beats_everything(tiny_v2_ckpt, clip_folder, basel
     assert tower["source"] == "override-folder" and tower["override"] == str(clip_folder)
 
 
+@pytest.mark.native
+def test_verify_reuses_the_recorded_override(native_bin, tiny_v2_ckpt, clip_folder, tmp_path, test_image):
+    """verify resolves the tower as convert did (the --vision-tower recorded in manifest.json)."""
+    from edgevlm.verify import verify
+
+    src = _variant(tiny_v2_ckpt, tmp_path / "ckpt", "/data/models/clip-vit-large-patch14-336",
+                   drop_tower_weights=True)
+    convert(src, tmp_path / "out", quant="f16", mmproj_quant="f16", vision_tower=clip_folder)
+    report = verify(tmp_path / "out", src, image=test_image)
+    assert report.ok, [(c.name, c.value) for c in report.failed()]
+    native = next(c for c in report.checks if c.name.startswith("edgevlm native vision"))
+    assert native.details["cos_min"] >= 0.999  # f16 mmproj vs the f32 reference tower (NATIVE_TOL)
+
+
 def test_nothing_describes_the_tower_exit_2_naming_the_option(tiny_v2_ckpt, tmp_path):
     """The path training left behind does not exist here: exit 2, the message names --vision-tower."""
     src = _variant(tiny_v2_ckpt, tmp_path / "ckpt", "/data/models/clip-vit-large-patch14-336")
