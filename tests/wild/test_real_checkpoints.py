@@ -72,6 +72,9 @@ def test_real_key_sets_hold_the_model_card_values():
         4096, 32, 32, 11008)
     assert v27["rms_norm_eps"] == 1e-5 and v27["max_position_embeddings"] == 4096
     assert v27["mm_projector_type"] == "ldpnetv2"
+    from edgevlm.checkpoint.presets import default_format
+
+    assert default_format("mobilevlm-v2-7b") == "sharded" and default_format("mobilevlm-v2-1.7b") == "bin"
     b3 = preset_dict("mobilevlm-3b")
     assert b3["n_head"] == 16 and b3["num_attention_heads"] == 32  # the stale key that must be ignored
     chat = real_config("mtgv/MobileLLaMA-1.4B-Chat", "")

@@ -160,6 +160,16 @@ def test_cli_override_and_shown(tiny_v2_ckpt, clip_folder, tmp_path):
     assert f"weights from the tower folder: {clip_folder}/model.safetensors" in proc.stdout
 
 
+def test_override_by_repo_id_from_the_hf_cache(clip_folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    _hf_cache_entry(tmp_path / "hf" / "hub", "someone/tiny-clip-336", clip_folder)
+    tower = resolve_tower({"mm_vision_tower": "/gone/clip"}, override="someone/tiny-clip-336")
+    assert tower.source == "override-hf-cache" and tower.description.hidden_size == 64
+    assert tower.weight_file().name == "model.safetensors"
+    with pytest.raises(InputNotFound, match="--vision-tower ./nope: no such folder"):
+        resolve_tower({"mm_vision_tower": "/gone/clip"}, override="./nope")
+
+
 def test_builtin_description_of_the_real_tower():
     tower = resolve_tower({"mm_vision_tower": BUILTIN_TOWER})
     d = tower.description
