@@ -46,8 +46,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{result.prompt_tokens} prompt tokens, {len(result.tokens)} generated; {parts}", err=True)
             # one question in one process: the user waits for the load too
             typer.echo(f"time to first token {t['load_ms'] + t['ttft_ms']:.0f} ms (load {t['load_ms']:.0f} ms "
-                       f"included); peak RSS {t['peak_rss_mb']:.0f} MB, peak anonymous {t['peak_anon_mb']:.0f} MB, "
-                       f"peak file-backed {t['peak_file_mb']:.0f} MB", err=True)
+                       f"included); peak RSS {t['peak_rss_mb']:.0f} MiB, peak anonymous {t['peak_anon_mb']:.0f} MiB, "
+                       f"peak file-backed {t['peak_file_mb']:.0f} MiB", err=True)
 
 
 def _on_device(device, model_dir, prompt, image, n_predict, threads, temp, seed, serial, host, bundle_dir, quant,

@@ -13,7 +13,7 @@ STATUS = Path("/proc/self/status")
 
 
 @dataclass
-class MemoryPeaks:
+class MemoryPeaks:         # MiB
     rss_mb: float = -1.0    # VmHWM; -1 where /proc is unreadable
     anon_mb: float = -1.0   # highest RssAnon seen
     file_mb: float = -1.0   # highest RssFile + RssShmem seen
@@ -34,7 +34,8 @@ def read_status_kb(path: Path = STATUS) -> dict[str, int] | None:
 
 
 def _mb(kib: int) -> float:
-    return kib * 1024 / 1e6
+    """MiB, the unit of edgevlm-run's peak_rss_mb."""
+    return kib / 1024
 
 
 class MemorySampler:

@@ -33,7 +33,7 @@ bool read_status(long &hwm_kb, long &anon_kb, long &file_kb) {
     return hwm_kb >= 0 && anon_kb >= 0 && file_kb >= 0;
 }
 
-double mb(long kib) { return kib * 1024.0 / 1e6; }
+double mb(long kib) { return kib / 1024.0; }  // MiB, as peak_rss_mb (getrusage) has always been
 
 }  // namespace
 

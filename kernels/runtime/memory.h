@@ -10,7 +10,7 @@
 
 namespace edgevlm::run {
 
-struct MemoryPeaks {
+struct MemoryPeaks {   // MiB (2^20 bytes), the unit of edgevlm-run's peak_rss_mb
     double rss_mb = -1;    // the kernel's peak (VmHWM); -1 where /proc is unreadable
     double anon_mb = -1;   // highest RssAnon seen
     double file_mb = -1;   // highest RssFile (+ RssShmem) seen

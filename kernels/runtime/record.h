@@ -17,7 +17,7 @@ struct Record {
     int gen_tokens = 0;
     double decode_ms = 0;
     double ttft_ms = 0, total_ms = 0;   // process start -> first / last token: what the user waits, load included
-    double peak_rss_mb = 0;                      // the kernel's peak (VmHWM)
+    double peak_rss_mb = 0;                      // the kernel's peak (VmHWM); all memory fields in MiB
     double peak_anon_mb = -1, peak_file_mb = -1; // highest anonymous / file-backed RSS sampled (memory.h); -1: no /proc
     int threads = 0;
     int n_gpu_layers = 0;      // LLM layers that ran on llm_backend (0: all on the CPU)

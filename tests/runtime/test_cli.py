@@ -69,8 +69,8 @@ def test_run_timings_print_load_included_ttft_and_memory_split(converted, test_i
                  "-n", "4", "--threads", "2", "--timings"])
     assert code == 0
     err = " ".join(capsys.readouterr().err.split())
-    m = re.search(r"time to first token (\d+) ms \(load (\d+) ms included\); peak RSS (\d+) MB, peak anonymous "
-                  r"(\d+) MB, peak file-backed (\d+) MB", err)
+    m = re.search(r"time to first token (\d+) ms \(load (\d+) ms included\); peak RSS (\d+) MiB, peak anonymous "
+                  r"(\d+) MiB, peak file-backed (\d+) MiB", err)
     assert m, err
     ttft, load, rss, anon, file = map(int, m.groups())
     assert ttft >= load and 0 < anon <= rss + 1 and 0 < file <= rss + 1

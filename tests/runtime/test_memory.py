@@ -9,7 +9,7 @@ import pytest
 
 from edgevlm.runtime.memory import MemorySampler, read_status_kb
 
-MB = 1e6
+MIB = 2**20
 SIZE = 96 * 2**20
 
 pytestmark = pytest.mark.skipif(read_status_kb() is None, reason="needs Linux /proc/self/status")
@@ -31,6 +31,6 @@ def test_anonymous_and_file_backed_peaks_are_told_apart(tmp_path):
         sampler.close()
     # each peak grew by at least what was made resident of its kind (a page-cache hit maps the page, so the
     # whole file counts; 4 MB slack for sampling of other pages coming and going)
-    assert after.anon_mb - before.anon_mb >= SIZE / MB - 4
-    assert after.file_mb - before.file_mb >= SIZE / MB - 4
+    assert after.anon_mb - before.anon_mb >= SIZE / MIB - 4
+    assert after.file_mb - before.file_mb >= SIZE / MIB - 4
     assert after.rss_mb >= after.anon_mb  # the kernel's peak of the total is at least any sampled part
