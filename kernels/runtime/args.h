@@ -13,6 +13,7 @@ struct UsageError : std::runtime_error {
 
 struct Args {
     std::string model, mmproj, image, prompt, json;
+    std::string dump_embd, dump_logits;   // raw float32 files for parity checks across ISAs
     int n_predict = 128;
     int threads = 4;
     int n_gpu_layers = 0;    // LLM layers on a GPU backend; 0 = CPU only

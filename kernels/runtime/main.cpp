@@ -3,6 +3,7 @@
 // <image> position of the vicuna v1 prompt -> greedy (or sampled) decoding streamed to stdout.
 // Errors: one line on stderr, exit code 2.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -65,6 +66,17 @@ static ggml_threadpool *attach_threadpool(llama_context *ctx, int threads) {
     ggml_threadpool *tp = ggml_threadpool_new(&tpp);
     if (tp) llama_attach_threadpool(ctx, tp, nullptr);
     return tp;
+}
+
+// --dump-embd / --dump-logits: raw little-endian float32, written to a temp name and renamed.
+void dump_floats(const std::string &path, const float *data, size_t n) {
+    const std::string tmp = path + ".tmp-" + std::to_string(getpid());
+    FILE *f = std::fopen(tmp.c_str(), "wb");
+    const bool ok = f && std::fwrite(data, sizeof(float), n, f) == n;
+    if (!f || std::fclose(f) != 0 || !ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::remove(tmp.c_str());
+        throw Failure("cannot write " + path);
+    }
 }
 
 // -ngl N > 0 sends the LLM's layers to the first GPU device ggml has; a build without a GPU backend warns
@@ -270,6 +282,9 @@ int run(const Args &a, Clock::time_point process_start) {
     if (with_image) feed(llm.ctx, nullptr, emb.data(), n_image, n_embd, pos, pt.after.empty());
     feed(llm.ctx, pt.after.data(), nullptr, (int)pt.after.size(), n_embd, pos, true);
     r.prompt_ms = ms_since(t0);
+    if (!a.dump_embd.empty()) dump_floats(a.dump_embd, emb.data(), emb.size());
+    if (!a.dump_logits.empty())
+        dump_floats(a.dump_logits, llama_get_logits_ith(llm.ctx, -1), (size_t)llama_vocab_n_tokens(vocab));
     std::vector<float>().swap(emb);
 
     for (int i = 0; i < a.n_predict; ++i) {
