@@ -12,11 +12,13 @@ with model size or the checkpoint's dtype). The reference is the judge of the UN
   f16 file    top-1 ≥ 99 %, mean KL ≤ 1e-3 (f16 rounding of weights and KV; random full-size weights give
               near-tied logits, so a few flips among 32000 near-equal candidates are rounding, not mapping)
 A quantized LLM is judged against the unquantized GGUF the same conversion makes (rebuilt here in a
-temporary folder from the checkpoint and itself judged by the reference, above): its tensors must be
-exactly what llama.cpp's quantizer makes of that file — then what it loses IS what its quant type loses.
-That loss (top-1 and KL against the unquantized GGUF) is measured and reported: random weights give
-near-tied logits (1.7B-shape random checkpoint, q4_k_s: top-1 ≈ 48 %, KL ≈ 0.6), real ones far less, so no
-fixed threshold on it would both pass every correct conversion and fail a wrong one; the identity does.
+temporary folder from the checkpoint and itself judged by the reference, above), not against the reference:
+  * its tensors must be exactly what llama.cpp's quantizer makes of that file (then what it loses IS what
+    its quant type loses; skipped, reported, when it was made with an importance matrix);
+  * its loss against that file, mean KL(unquantized ‖ quantized), within what the type normally loses:
+    q8_0 ≤ 0.01 (measured: tiny 4e-4), q4_* ≤ 0.15 (tiny q4_k_m 1.1e-2, q4_0 4e-2; 1.7B-shape random
+    weights q4_k_s 3.6e-2). Top-1 is reported, not judged: random weights give near-tied logits (that
+    1.7B-shape q4_k_s: top-1 80 % against the f16 GGUF), so agreement says little about the file.
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ from edgevlm.verify.strings import LOGIT_PROMPTS, tokenizer_strings
 
 # (min top-1 agreement, max mean KL) of an unquantized file against the f32 reference
 TOLERANCES = {"f32": (1.0, 1e-4), "f16": (0.99, 1e-3)}
+# max mean KL of a quantized file against the unquantized GGUF: what the type normally loses (see above)
+QUANT_LOSS = {"q8_0": 0.01, "q4_0": 0.15, "q4_k_s": 0.15, "q4_k_m": 0.15}
 
 
 def added_tokens(ckpt_dir: Path) -> dict[str, int]:
@@ -124,8 +128,9 @@ def logit_checks(ckpt, llm_path: Path, manifest: dict, ref_logits: list, ids: li
         checks.append(_quantized_identity(unquantized, llm_path, quant, manifest, Path(tmp), status))
         status(f"LLM: {quant} vs {storage} logits")
         m = compare_logits(gguf_logits(unquantized, ids), gguf_logits(llm_path, ids))
-    checks.append(Check(f"LLM {quant} loss vs the {storage} GGUF (measured, not judged)", None,
-                        f"top-1 {m['top1']:.2%}, KL {m['mean_kl']:.2e}", "—", m))
+    bound = QUANT_LOSS[quant]
+    checks.append(Check(f"LLM {quant} loss vs the {storage} GGUF", m["mean_kl"] <= bound,
+                        f"top-1 {m['top1']:.2%} (reported), KL {m['mean_kl']:.2e}", f"KL ≤ {bound}", m))
     return checks
 
 
