@@ -9,7 +9,6 @@ sharded), one module's tensors at a time.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from edgevlm.errors import InvalidCheckpoint, UnsupportedModel
