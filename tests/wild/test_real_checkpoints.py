@@ -91,6 +91,11 @@ def test_convert_and_verify(native_bin, tmp_path, monkeypatch, test_image, repo,
     result = convert(src, tmp_path / "out", quant="f16", mmproj_quant="f16")
     assert {p.name: p.stat().st_mtime_ns for p in src.iterdir()} == before, "the input was written"
     manifest = json.loads(result.manifest.read_text())
+    from gguf import GGUFReader
+
+    kv = {k: f.contents() for k, f in GGUFReader(result.llm).fields.items() if k.startswith("llama.")}
+    eps, ctx = (1e-5, 4096) if repo.endswith("_V2-7B") else (1e-6, 2048)
+    assert kv["llama.context_length"] == ctx and kv["llama.attention.layer_norm_rms_epsilon"] == pytest.approx(eps)
     if tower is None:
         assert manifest["vision_tower"] is None and result.mmproj is None
     else:
