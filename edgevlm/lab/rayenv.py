@@ -29,6 +29,7 @@ def keep_loopback() -> None:
 def connect(address: str):
     """``ray.init`` to the lab at ADDRESS (host:port) as a driver; a clear error when nobody answers."""
     ray = import_ray()
+    _reachable(address)
     if address.split(":")[0] in ("127.0.0.1", "localhost"):
         keep_loopback()
     if ray.is_initialized():
@@ -40,3 +41,17 @@ def connect(address: str):
         raise LabError(f"no lab at {address} ({str(exc).splitlines()[0]})",
                        hint="start one with `edgevlm lab head`, or pass the address it printed") from None
     return ray
+
+
+def _reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A TCP connect to the head first: ray.init would retry an address nobody listens on for minutes."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise LabError(f"lab address {address!r} is not HOST:PORT", hint="e.g. 127.0.0.1:6379")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise LabError(f"no lab at {address} ({exc.strerror or exc})",
+                       hint="start one with `edgevlm lab head`, or pass the address it printed") from None

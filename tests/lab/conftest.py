@@ -39,9 +39,17 @@ cooldown_max_s = 1
 class Node:
     proc: subprocess.Popen
     log: Path
-    phone: FakeAdbDevice
+    phones: list[FakeAdbDevice]
     adb: AdbServer
-    serial: str
+    serials: list[str]
+
+    @property
+    def phone(self) -> FakeAdbDevice:
+        return self.phones[0]
+
+    @property
+    def serial(self) -> str:
+        return self.serials[0]
 
 
 @dataclass
@@ -57,19 +65,24 @@ class Lab:
     def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         return subprocess.run([*EDGEVLM, *args], capture_output=True, text=True, timeout=timeout)
 
-    def start_node(self, name: str, profile: str, *, head: bool, cpu_cores: tuple[int, ...] | None = None) -> Node:
-        phone = FakeAdbDevice(self.root / name).__enter__()
-        if cpu_cores is not None:
-            phone.set_cpus(cpu_cores)
+    def start_node(self, name: str, profile: str, *, head: bool, cpu_cores: tuple[int, ...] | None = None,
+                   phones: int = 1) -> Node:
+        """A node with `phones` fake phones behind its own adb server (the profile takes them all)."""
         adb = AdbServer()
         adb("start-server")
-        serial = adb.connect(phone.port)
+        devices, serials = [], []
+        for i in range(phones):
+            phone = FakeAdbDevice(self.root / f"{name}-{i}").__enter__()
+            if cpu_cores is not None:
+                phone.set_cpus(cpu_cores)
+            devices.append(phone)
+            serials.append(adb.connect(phone.port))
         log = self.root / f"{name}.log"
         where = ["head", "--port", str(self.port)] if head else ["join", self.address]
         argv = [*EDGEVLM, "lab", *where, "--node-ip-address", "127.0.0.1", "--profile", profile,
                 "--adb-port", str(adb.port), "--num-cpus", "1", "--object-store-mb", "100"]
         proc = subprocess.Popen(argv, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-        node = Node(proc, log, phone, adb, serial)
+        node = Node(proc, log, devices, adb, serials)
         self.nodes.append(node)
         return node
 
@@ -100,7 +113,8 @@ class Lab:
             proc.kill()
         for node in self.nodes:
             node.adb("kill-server")
-            node.phone.__exit__(None, None, None)
+            for phone in node.phones:
+                phone.__exit__(None, None, None)
 
 
 def _kill_group(proc: subprocess.Popen, sig: int) -> None:
@@ -150,12 +164,12 @@ def workdir_token(root: Path) -> str:
     return f"lab-{root.name}"
 
 
-def start_lab(root: Path, profiles: tuple[str, str], cores: tuple = (None, None)) -> Lab:
+def start_lab(root: Path, profiles: tuple[str, str], cores: tuple = (None, None), phones: int = 1) -> Lab:
     lab = Lab(root, free_port())
-    head = lab.start_node("head", profiles[0], head=True, cpu_cores=cores[0])
-    lab.wait_for_devices([head.serial])
-    worker = lab.start_node("worker", profiles[1], head=False, cpu_cores=cores[1])
-    lab.wait_for_devices([head.serial, worker.serial])
+    head = lab.start_node("head", profiles[0], head=True, cpu_cores=cores[0], phones=phones)
+    lab.wait_for_devices(head.serials)
+    worker = lab.start_node("worker", profiles[1], head=False, cpu_cores=cores[1], phones=phones)
+    lab.wait_for_devices(head.serials + worker.serials)
     return lab
 
 
