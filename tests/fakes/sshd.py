@@ -64,8 +64,8 @@ def start_sshd(workdir: Path, *, home: Path | None = None) -> tuple[subprocess.P
     known_hosts = workdir / "known_hosts"
     known_hosts.write_text(f"[127.0.0.1]:{port} {host_key.with_suffix('.pub').read_text()}")
     # Without PAM, sshd reads a '*' or '!' password (an account created without one, as CI users are) as a locked
-    # account and refuses even key logins; as root that check never sees one, as another user PAM's account
-    # check is the one that works (checked as `nobody`: key accepted with PAM, "account is locked" without).
+    # account and refuses even key logins. As root (the CI containers here) UsePAM no works as it always did; as
+    # another user PAM's account check is used (checked as `nobody`: key accepted with PAM, locked without).
     use_pam = "no" if os.geteuid() == 0 else "yes"
     config = workdir / "sshd_config"
     config.write_text("\n".join([
