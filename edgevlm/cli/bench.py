@@ -75,7 +75,7 @@ def _show(records, device: str) -> None:
 
     table = Table(title="bench (median of the measured runs)")
     for column in ("source", "workload", "metric", "median", "unit", "n", "flags"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")   # a workload label is never cut: it says what ran
     for record in records:
         flags = " ".join(f for f, on in (("partial", record.partial), ("throttled", record.throttled)) if on)
         for metric, values in record.samples.items():
