@@ -14,7 +14,7 @@ from typing import Any, Callable
 from edgevlm.bench.options import run_argv
 from edgevlm.bench.parse import parse_run_json
 from edgevlm.bench.runner import pinned
-from edgevlm.bench.session import Prepared, prepare
+from edgevlm.bench.session import Prepared, capped_threads, prepare
 from edgevlm.device.tracked import run_tracked
 from edgevlm.errors import DeviceError
 
@@ -34,6 +34,7 @@ def ask_device(device: str, model_dir: Path, prompt: str, *, image: Path | None 
     ready = prepare(device, model_dir, image=image, no_image=image is None, serial=serial, host=host, quant=quant,
                     transport=transport, bundle=bundle, bundle_dir=bundle_dir, warn=warn)
     profile, dep = ready.profile, ready.dep
+    threads = capped_threads(ready, threads, warn)
     out_json = f"{dep.scratch}/answer.json"
     argv = run_argv("./edgevlm-run", model=dep.llm, mmproj=dep.mmproj if dep.image else None, image=dep.image,
                     prompt=prompt, n_predict=n_predict, temp=temp, seed=seed,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from edgevlm.bench.deploy import Deployment, deploy
@@ -106,6 +106,16 @@ def prepare(device: str, model_dir: Path, *, image: Path | None = None, no_image
     return Prepared(profile, transport, bundle, model, image, pre, dep)
 
 
+def capped_threads(ready: Prepared, threads: int, warn=None) -> int:
+    """A --threads the user asked for, no more than the cores the run uses (0: the profile's, already capped)."""
+    cores = len(ready.preflight.cpus)
+    if threads > cores:
+        (warn or (lambda text: None))(f"{ready.profile.name}: --threads {threads} > {cores} cores in use: "
+                                      f"running {cores} threads")
+        return cores
+    return threads
+
+
 def _device_built(transport: Transport, profile: DeviceProfile) -> Bundle | None:
     """A jetson-orin bundle built on the device itself (`edgevlm build --target jetson-orin`, over ssh) when no
     local one exists: Jetsons build natively, so the bundle is already where it runs."""
@@ -135,6 +145,7 @@ def bench_device(device: str, model_dir: Path, *, spec: BenchSpec, image: Path |
     ready = prepare(device, model_dir, image=image, no_image=no_image, serial=serial, host=host, quant=quant,
                     progress=progress, transport=transport, bundle=bundle, bundle_dir=bundle_dir, warn=warn)
     profile, transport, dep = ready.profile, ready.transport, ready.dep
+    spec = replace(spec, threads=capped_threads(ready, spec.threads, warn))
     base = _base_record(ready, spec)
     task = progress.add_task(f"bench {profile.name}", total=spec.warmup + spec.repeat) if progress else None
     step = (lambda: progress.advance(task)) if progress else None

@@ -83,6 +83,10 @@ def test_bench_runs_on_the_adapted_cores(setup, tmp_path, monkeypatch):
     assert record.extra["cpu_mask"] == "f" and record.extra["runs"][0]["raw"]["threads"] == 4
     assert [c for c in device.commands if "taskset f ./edgevlm-run" in c]
     assert len(warnings) == 1 and warnings[0].startswith("sd888: cpu_mask f0: none of cpu4,5,6,7 is online")
+    again = bench_device("sd888", models, spec=BenchSpec(repeat=1, warmup=0, threads=8, prompt_tokens=200, gen=4),
+                         transport=transport, bundle=bundle, warn=warnings.append)
+    assert again.records[0].extra["runs"][0]["raw"]["threads"] == 4          # --threads 8 capped at the 4 cores
+    assert warnings[-1] == "sd888: --threads 8 > 4 cores in use: running 4 threads"
 
 
 def _nothing_pushed(device) -> bool:
