@@ -170,6 +170,19 @@ def test_override_by_repo_id_from_the_hf_cache(clip_folder, tmp_path, monkeypatc
         resolve_tower({"mm_vision_tower": "/gone/clip"}, override="./nope")
 
 
+def test_no_tower_weights_anywhere_offline_names_the_option(tiny_v2_ckpt, tmp_path, monkeypatch):
+    """Tower described by the built-in ViT-L but weighed nowhere (not in the checkpoint, not cached, offline)."""
+    from edgevlm.errors import InvalidCheckpoint
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf"))
+    src = _variant(tiny_v2_ckpt, tmp_path / "ckpt", BUILTIN_TOWER, drop_tower_weights=True)
+    cfg = json.loads((src / "config.json").read_text())
+    (src / "config.json").write_text(json.dumps(dict(cfg, mm_hidden_size=1024)))  # ViT-L's width, as described
+    with pytest.raises(InvalidCheckpoint, match="holds no vision tower weights.*--vision-tower"):
+        convert(src, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_builtin_description_of_the_real_tower():
     tower = resolve_tower({"mm_vision_tower": BUILTIN_TOWER})
     d = tower.description
