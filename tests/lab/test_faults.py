@@ -105,7 +105,7 @@ def _device_processes(token: str) -> list[str]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         line = " ".join(proc.info["cmdline"] or [])
-        if token in line and "edgevlm-run" in line and "sh -c" not in line[:8]:
+        if token in line and "edgevlm-run" in line:
             found.append(line)
     return found
 
@@ -117,7 +117,8 @@ def test_ctrl_c_cancels_queue_and_ends_device_processes(same_profile_lab, standi
                           branch="cancel", commit="abab7777", extra="")
     run = _start_run(lab, matrix, pg_url)
     token = workdir_token(lab_dirs)
-    _wait(lambda: len(_device_processes(token)) >= 2, 300, "a run on both phones")
+    _wait(lambda: all(_runs_on(n.phone) == 1 for n in lab.nodes) and _device_processes(token), 300,
+          "a run on both phones")
     run.send_signal(signal.SIGINT)
     out = run.communicate(timeout=120)[0]
     assert run.returncode == 130, out
