@@ -81,3 +81,21 @@ def remote_dir(tmp_path):
 
 def allow_skip_native() -> bool:
     return os.environ.get("EDGEVLM_ALLOW_SKIP_NATIVE") == "1"
+
+
+def missing_build(message: str):
+    """A native build a test needs is missing: a failure, or a skip with EDGEVLM_ALLOW_SKIP_NATIVE=1."""
+    if allow_skip_native():
+        pytest.skip(message)
+    pytest.fail(message)
+
+
+@pytest.fixture(scope="module")
+def android_bundle():
+    """The android-arm64 bundle `edgevlm build --target android-arm64` made (static, dotprod+fp16)."""
+    from edgevlm.build.bundle import load_bundle
+
+    bundle = load_bundle("android-arm64")
+    if bundle is None or not bundle.has("edgevlm-run"):
+        missing_build("android-arm64 bundle with edgevlm-run not built: run `edgevlm build --target android-arm64`")
+    return bundle

@@ -12,33 +12,18 @@ Needs the cross build: a missing bundle fails (not skips) unless EDGEVLM_ALLOW_S
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import pytest
 
-from edgevlm.build.bundle import load_bundle
 from edgevlm.paths import host_bin_dir
+from tests.devices.conftest import missing_build
 from tests.fakes.android_sandbox import sandbox_unavailable
 from tests.fakes.fake_adbd import FakeAdbDevice
 
 pytestmark = pytest.mark.cross
 GEN = 16
 PROMPT = "the cat sat on the mat and looked at the sky"
-
-
-def _missing(message: str):
-    if os.environ.get("EDGEVLM_ALLOW_SKIP_NATIVE") == "1":
-        pytest.skip(message)
-    pytest.fail(message)
-
-
-@pytest.fixture(scope="module")
-def android_bundle():
-    bundle = load_bundle("android-arm64")
-    if bundle is None or not bundle.has("edgevlm-run"):
-        _missing("android-arm64 bundle with edgevlm-run not built: run `edgevlm build --target android-arm64`")
-    return bundle
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +38,7 @@ def tiny_model(tmp_path_factory, synth_ckpt):
 def _host_tokens(model) -> list[int]:
     runner = host_bin_dir() / "edgevlm-run"
     if not runner.exists():
-        _missing(f"{runner} not built: run `make native`")
+        missing_build(f"{runner} not built: run `make native`")
     out = model.out_dir.parent / "host.json"
     proc = subprocess.run([str(runner), "-m", str(model.llm), "-p", PROMPT, "-n", str(GEN), "-t", "2",
                            "--json", str(out)], capture_output=True, text=True,
@@ -100,7 +85,7 @@ def test_kernel_tests_pass_on_the_phone_isa(test_binary, simd):
 
     binary = target_build_dir("android-arm64") / "bin" / test_binary
     if not binary.is_file():
-        _missing(f"{binary} not built: run `edgevlm build --target android-arm64`")
+        missing_build(f"{binary} not built: run `edgevlm build --target android-arm64`")
     proc = subprocess.run(["qemu-aarch64-static", "-cpu", "cortex-a76", str(binary)], capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1000:]

@@ -24,16 +24,11 @@ import pytest
 
 from edgevlm.build.bundle import load_bundle
 from edgevlm.paths import devices_dir, host_bin_dir
+from tests.devices.conftest import missing_build
 from tests.fakes.sshd import start_sshd
 
 pytestmark = pytest.mark.native
 QUESTION = "What is in this image?"
-
-
-def _missing(message: str):
-    if os.environ.get("EDGEVLM_ALLOW_SKIP_NATIVE") == "1":
-        pytest.skip(message)
-    pytest.fail(message)
 
 
 def _cli(argv: list[str]) -> None:
@@ -83,7 +78,7 @@ def _host_tokens(model_dir, image, n: int, threads: int = 2) -> list[int]:
     model = find_model(model_dir)
     runner = host_bin_dir() / "edgevlm-run"
     if not runner.is_file():
-        _missing(f"{runner} not built: run `make native`")
+        missing_build(f"{runner} not built: run `make native`")
     out = model_dir.parent / f"host-{n}.json"
     proc = subprocess.run([str(runner), "-m", str(model.llm), "--mmproj", str(model.mmproj), "--image", str(image),
                            "-p", QUESTION, "-n", str(n), "-t", str(threads), "--json", str(out), "--no-stream"],
@@ -123,14 +118,6 @@ def test_run_on_orin_streams_the_answer(orin, f16_model, test_image, tmp_path, c
     _cli(["run", str(f16_model), "--device", "orin", "--bundle", str(host_bin_dir()), "--image", str(test_image),
           "-p", QUESTION, "-n", "2"])
     assert "pushed 0 files" in capsys.readouterr().err                               # hash-skipped the second time
-
-
-@pytest.fixture(scope="module")
-def android_bundle():
-    bundle = load_bundle("android-arm64")
-    if bundle is None or not bundle.has("edgevlm-run"):
-        _missing("android-arm64 bundle with edgevlm-run not built: run `edgevlm build --target android-arm64`")
-    return bundle
 
 
 @pytest.fixture
