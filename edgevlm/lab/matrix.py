@@ -3,7 +3,8 @@
     name = "nightly"
     commit = "3f2a9c1"                    # optional: the project commit / branch the runs are filed under
     branch = "main"                       # (default: the driver's checkout; CI passes what it built)
-    models = ["out/MobileVLM_V2-1.7B"]     # converted outputs (edgevlm convert), relative to this file
+    models = ["out/MobileVLM_V2-1.7B"]     # converted outputs (edgevlm convert) or checkpoint folders (converted
+                                          # on the driver, once per quant); relative to this file
     quants = ["Q4_K_M", "Q8_0"]           # optional; default: each model folder's only LLM quant
     profiles = ["sd888", "orin-nano"]     # device profiles; a cell runs on any device of its profile
     threads = [4]                         # optional; 0 (default) = the profile's
@@ -145,7 +146,7 @@ def _model(base: Path, text: str, path: Path) -> Path:
     model = (base / text).resolve()
     if not model.is_dir():
         raise InputNotFound(f"{path}: model folder {model} does not exist",
-                            hint="models are converted outputs (edgevlm convert OUT)")
+                            hint="models are converted outputs (edgevlm convert OUT) or checkpoint folders")
     return model
 
 

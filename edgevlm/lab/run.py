@@ -24,6 +24,7 @@ from pathlib import Path
 from edgevlm.errors import LabError
 from edgevlm.lab.cell import CellJob, CellOutcome, run_cell
 from edgevlm.lab.matrix import Cell, Matrix
+from edgevlm.lab.models import model_folders
 from edgevlm.lab.payload import Payload, put_folder
 
 POLL_S = 1.0                 # how often the driver looks at the cluster while cells run
@@ -62,7 +63,7 @@ def run_matrix(matrix: Matrix, address: str, store: str | Path, *, progress=None
     t0 = time.monotonic()
     matrix_id = f"{matrix.name}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
     cells = matrix.cells()
-    payloads = _payloads(ray, matrix)
+    payloads = _payloads(ray, matrix, progress)
     reports = {c.index: CellReport(c) for c in cells}
     task = progress.add_task(f"matrix {matrix.name}", total=len(cells)) if progress is not None else None
     with ResultsStore(store) as db:
@@ -71,12 +72,14 @@ def run_matrix(matrix: Matrix, address: str, store: str | Path, *, progress=None
     return MatrixResult(matrix_id, [reports[c.index] for c in cells], time.monotonic() - t0)
 
 
-def _payloads(ray, matrix: Matrix) -> dict:
+def _payloads(ray, matrix: Matrix, progress=None) -> dict:
     from edgevlm.bench.session import local_bundle
     from edgevlm.build.bundle import bundle_from_dir
     from edgevlm.device.profiles import load_profile
 
-    out: dict = {"models": {m: put_folder(ray, m) for m in matrix.models}, "bundles": {}}
+    folders = model_folders(matrix, progress)
+    payloads = {folder: put_folder(ray, folder) for folder in set(folders.values())}
+    out: dict = {"models": {key: payloads[folder] for key, folder in folders.items()}, "bundles": {}}
     for name in matrix.profiles:
         profile = load_profile(name)
         if profile.target in out["bundles"]:
@@ -122,7 +125,7 @@ class _Driver:
     def _job(self, cell: Cell, attempt: int, pin: str | None = None, avoid: tuple[str, ...] = ()) -> CellJob:
         bundle: Payload = self.payloads["bundles"][self.payloads["target_of"][cell.profile]][1]
         return CellJob(self.matrix_id, cell, attempt, self.matrix.reps, self.matrix.warmup,
-                       self.payloads["models"][cell.model], bundle, *self.commit_branch, pin, avoid)
+                       self.payloads["models"][(cell.model, cell.quant)], bundle, *self.commit_branch, pin, avoid)
 
     def _submit(self, job: CellJob) -> None:
         need = {f"device:{job.pin}": 1} if job.pin else {f"profile:{job.cell.profile}": 1}

@@ -90,3 +90,23 @@ def test_shipped_nightly_matrix_and_workflow(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     flow = (REPO / ".github" / "workflows" / "lab-nightly.yml").read_text()
     assert "edgevlm lab run devices/lab/nightly.toml" in flow
+
+
+def test_checkpoint_folders_are_converted_once_per_quant(tmp_path, monkeypatch, synth_ckpt):
+    from edgevlm.bench.model import find_model
+    from edgevlm.lab.models import model_folders
+
+    monkeypatch.setenv("EDGEVLM_LAB_CACHE", str(tmp_path / "cache"))
+    ckpt = synth_ckpt("tiny-v2", "bin")                 # a Hugging Face layout folder, as save_pretrained writes
+    (tmp_path / "m1").mkdir()
+    (tmp_path / "m1" / "tiny-Q8_0.gguf").write_bytes(b"already converted")
+    path = tmp_path / "matrix.toml"
+    path.write_text(f'models = ["m1", "{ckpt}"]\nquants = ["Q8_0"]\nprofiles = ["sd888"]\n')
+    matrix = load_matrix(path)
+    folders = model_folders(matrix)
+    assert folders[((tmp_path / "m1").resolve(), "Q8_0")] == (tmp_path / "m1").resolve()   # used as it is
+    converted = folders[(ckpt.resolve(), "Q8_0")]
+    assert converted.is_relative_to(tmp_path / "cache") and find_model(converted, "Q8_0").mmproj is not None
+    stamp = find_model(converted, "Q8_0").llm.stat().st_mtime_ns
+    assert model_folders(matrix)[(ckpt.resolve(), "Q8_0")] == converted
+    assert find_model(converted, "Q8_0").llm.stat().st_mtime_ns == stamp                  # not converted again
