@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from edgevlm.errors import DeviceError, EdgeVLMError, LabError
+from edgevlm.errors import EdgeVLMError, LabError
 
 NODE_ENV = "EDGEVLM_LAB_NODE"
 
@@ -114,7 +114,7 @@ def _checked(profile, serial: str, adb_port: int | None, bundle_dir: Path | None
     try:
         bundle = local_bundle(profile, bundle_dir)
         result = preflight.check(transport_of(profile, device, adb_port), profile, bundle)
-    except (DeviceError, EdgeVLMError) as exc:
+    except EdgeVLMError as exc:  # unreachable, unauthorised, no profile, no bundle: not advertised
         return LabDevice(serial, profile.name, profile.transport, False, str(exc).splitlines()[0])
     if result.refusals:
         return LabDevice(serial, profile.name, profile.transport, False, "; ".join(result.refusals))

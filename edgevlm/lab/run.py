@@ -199,6 +199,8 @@ class _Driver:
                 self._advance()
 
     def _cancel_all(self) -> None:
+        if not self.pending:
+            return
         for ref in self.pending:
             self.ray.cancel(ref, force=False)   # KeyboardInterrupt inside running cells: device process killed
         self.ray.wait(list(self.pending), num_returns=len(self.pending), timeout=CANCEL_GRACE_S)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from edgevlm.cli import main
-from edgevlm.errors import LabError
+from edgevlm.errors import EdgeVLMError
 from edgevlm.lab.matrix import KEYS, load_matrix
 from edgevlm.lab.node import LabDevice, NodeRegistry, resources
 from tests.report.test_workflow import check
@@ -55,7 +55,7 @@ name = "paper"
     ('models = "m1"\nprofiles = ["sd888"]\n', "models must be a list"),
 ])
 def test_bad_matrix_is_refused_with_the_key(tmp_path, body, message):
-    with pytest.raises(Exception, match=message):
+    with pytest.raises(EdgeVLMError, match=message):  # LabError, or InputNotFound for a missing folder
         load_matrix(_write(tmp_path, body))
 
 
