@@ -13,7 +13,7 @@ from edgevlm.device.adb import AdbTransport
 from edgevlm.device.ssh import SshTransport
 from tests.fakes.android_sandbox import sandbox_unavailable
 from tests.fakes.fake_adbd import FakeAdbDevice
-from tests.fakes.sshd import start_sshd
+from tests.fakes.sshd import login_unavailable, start_sshd
 
 
 def free_port() -> int:
@@ -66,6 +66,8 @@ def phone(tmp_path, adb_server):
 @pytest.fixture
 def jetson(tmp_path):
     """(server info, SshTransport) to a real sshd on 127.0.0.1 standing in for a Jetson."""
+    if reason := login_unavailable():
+        pytest.skip(reason)
     proc, server = start_sshd(tmp_path / "sshd")
     transport = SshTransport(server.host, port=server.port, user=server.user, identity_file=str(server.identity_file),
                              known_hosts=str(server.known_hosts), default_timeout=120)

@@ -25,7 +25,7 @@ import pytest
 from edgevlm.build.bundle import load_bundle
 from edgevlm.paths import devices_dir, host_bin_dir
 from tests.devices.conftest import missing_build
-from tests.fakes.sshd import start_sshd
+from tests.fakes.sshd import login_unavailable, start_sshd
 
 pytestmark = pytest.mark.native
 QUESTION = "What is in this image?"
@@ -62,6 +62,8 @@ def shipped_orin_with(server) -> str:
 @pytest.fixture
 def orin(tmp_path, monkeypatch):
     home = tmp_path / "jetson-home"
+    if reason := login_unavailable():
+        pytest.skip(reason)
     proc, server = start_sshd(tmp_path / "sshd", home=home)
     devices = tmp_path / "devices"
     devices.mkdir()

@@ -50,6 +50,17 @@ def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 10.0) ->
     raise RuntimeError("sshd did not start listening")
 
 
+def login_unavailable() -> str | None:
+    """Why ssh cannot run commands as the current user (None when it can): sshd runs commands through the
+    account's login shell, which for system accounts such as `nobody` is nologin."""
+    import pwd
+
+    shell = pwd.getpwuid(os.getuid()).pw_shell
+    if Path(shell).name in ("nologin", "false"):
+        return f"ssh tests need a login shell; user {getpass.getuser()}'s shell is {shell}"
+    return None
+
+
 def start_sshd(workdir: Path, *, home: Path | None = None) -> tuple[subprocess.Popen, SshServer]:
     """`home`: the sessions' $HOME (sshd's SetEnv), so a profile's "~/edgevlm" lands in a test folder."""
     workdir.mkdir(parents=True, exist_ok=True)
