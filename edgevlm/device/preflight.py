@@ -82,8 +82,10 @@ class Preflight:
 
 
 def probe(transport: Transport, workdir: str) -> DeviceFacts:
-    script = (devices_dir() / "helpers" / "preflight.sh").read_text()
-    result = transport.shell(f"sh -c {shlex.quote(script)} preflight {shlex.quote(workdir or '.')}", timeout=60)
+    lines = (devices_dir() / "helpers" / "preflight.sh").read_text().splitlines()
+    script = "\n".join(line for line in lines if not line.lstrip().startswith("#"))   # errors name the probe
+    result = transport.shell(f": edgevlm preflight probe; sh -c {shlex.quote(script)} preflight "
+                             f"{shlex.quote(workdir or '.')}", timeout=60)
     if result.code != 0:
         raise DeviceError(f"{transport.name}: the preflight probe failed ({result.describe()}): "
                           f"{(result.stderr or result.stdout).strip()[-300:]}")
