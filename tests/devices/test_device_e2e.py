@@ -92,8 +92,11 @@ def _host_tokens(model_dir, image, n: int, threads: int = 2) -> list[int]:
 def test_bench_orin_as_shipped_over_ssh(orin, f16_model, tmp_path, capsys):
     out, store = tmp_path / "records.json", tmp_path / "results.sqlite"
     _cli(["bench", str(f16_model), "--device", "orin", "--bundle", str(host_bin_dir()), "--repeat", "1",
-          "--warmup", "0", "--gen", "4", "--store", str(store), "--json", str(out)])
-    [record] = json.loads(out.read_text())
+          "--warmup", "0", "--gen", "4", "--with-stock", "--store", str(store), "--json", str(out)])
+    records = json.loads(out.read_text())
+    # the stock tools got the profile's flags too (-ngl 999, threads) and the same workload
+    assert {r["workload"] for r in records if r["source"] == "llama-bench"} == {"pp246", "tg4@d246", "img144"}
+    [record] = [r for r in records if r["source"] == "edgevlm"]
     assert record["workload"] == "img144+p246+g4" and record["partial"] is False       # the published shape
     raw = record["extra"]["runs"][0]["raw"]
     assert (raw["llm_backend"], raw["n_gpu_layers"], raw["vision_backend"]) == ("CPU", 0, "CPU")
