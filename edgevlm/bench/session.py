@@ -130,6 +130,14 @@ def _device_built(transport: Transport, profile: DeviceProfile) -> Bundle | None
     return Bundle(str(info.get("target", profile.target)), Path(remote), {**info, "on_device": True})
 
 
+def device_bundle(transport: Transport, profile: DeviceProfile) -> Bundle | None:
+    """The bundle built on the device (jetson-orin), or None when there is none (for a check, not a run)."""
+    try:
+        return _device_built(transport, profile)
+    except NativeNotBuilt:
+        return None
+
+
 def local_bundle(profile: DeviceProfile, bundle_dir: Path | None = None) -> Bundle | None:
     """The bundle a run would push, without building one: --bundle DIR, else the target's built bundle."""
     if bundle_dir is not None:

@@ -180,10 +180,12 @@ def test_run_uses_the_bundle_built_on_the_jetson(orin, f16_model, test_image, ca
 
     info_file = orin / "edgevlm" / "bundle" / "build-info.json"
     info_file.write_text(json.dumps({**json.loads(info_file.read_text()), "cmake_defs": {"GGML_CUDA": "ON"}}))
-    with pytest.raises(SystemExit) as refused:
-        main(["run", str(f16_model), "--device", "orin", "--image", str(test_image), "-p", QUESTION, "-n", "2"])
-    assert refused.value.code == 2
-    assert "CUDA build but the device reports no CUDA" in capsys.readouterr().err
+    for argv in (["devices", "--check", "orin"],
+                 ["run", str(f16_model), "--device", "orin", "--image", str(test_image), "-p", QUESTION, "-n", "2"]):
+        with pytest.raises(SystemExit) as refused:
+            main(argv)
+        assert refused.value.code == 2
+        assert "CUDA build but the device reports no CUDA" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
