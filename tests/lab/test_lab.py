@@ -90,7 +90,10 @@ def test_two_matrices_at_once_never_share_a_device(lab, lab_store, two_models, a
                       bundle=arm_bundle, branch="m2", commit="cccc3333")
     procs = [subprocess.Popen([*EDGEVLM, "lab", "run", str(m), "--address", lab.address, "--store", lab_store],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for m in (m1, m2)]
+    seen = _status_while_running(lab, procs)
     outs = [p.communicate(timeout=1200)[0] for p in procs]
+    assert "matrix m1-" in seen or "matrix m2-" in seen, seen  # lab status lists a queued matrix ...
+    assert "tiny-s" in seen and ("fakephone-a tP" in seen or "fakephone-b tP" in seen), seen  # what a phone runs
     assert [p.returncode for p in procs] == [0, 0], "\n".join(outs)
     with ResultsStore(lab_store) as store:
         runs = store.runs(branch="m1") + store.runs(branch="m2")
@@ -105,6 +108,17 @@ def test_two_matrices_at_once_never_share_a_device(lab, lab_store, two_models, a
         for (s0, e0, _), (s1, e1, _) in zip(spans, spans[1:]):
             assert e0 <= s1, f"{serial}: two cells at once: {spans}"  # each cell holds its phone start to end
         assert len({m for *_, m in spans}) == 2  # both matrices did use this phone
+
+
+def _status_while_running(lab, procs) -> str:
+    """`edgevlm lab status` output taken while the matrices run, until one shows a busy phone and a matrix."""
+    seen = ""
+    while any(p.poll() is None for p in procs):
+        out = lab.cli("lab", "status", "--address", lab.address, timeout=120).stdout
+        if "tiny-s" in out and "matrix m" in out:
+            return out
+        seen = out
+    return seen
 
 
 def test_report_on_the_lab_store_matches_sqlite(lab, lab_store, two_models, arm_bundle, tmp_path):
