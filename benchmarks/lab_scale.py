@@ -123,12 +123,12 @@ def main() -> None:
 
 
 def markdown(res: dict) -> str:
-    m = res["machine"]
-    return f"""# Lab scale: {res['cells']} cells over {res['nodes']} Ray nodes × {res['devices'] // res['nodes']} fake phones
+    m, phones = res["machine"], res["devices"] // res["nodes"]
+    return f"""# Lab scale: {res['cells']} cells over {res['nodes']} Ray nodes × {phones} fake phones
 
 Machine: {m['cpu']}, {m['cpus']} cores, {m['platform']}, Python {m['python']}, Ray {m['ray']}.
 Workload: stand-in edgevlm-run (no sleep), 1 repetition, 16 prompt + 4 generated tokens. Command:
-`python benchmarks/lab_scale.py --cells {res['cells']} --phones-per-node {res['devices'] // res['nodes']}`
+`python benchmarks/lab_scale.py --cells {res['cells']} --phones-per-node {phones}`
 
 | quantity | value |
 |---|---|
@@ -137,7 +137,8 @@ Workload: stand-in edgevlm-run (no sleep), 1 repetition, 16 prompt + 4 generated
 | anchor: one cell benched directly, no Ray (median of {res['anchor_cells']}) | {res['anchor_cell_s_median']:.2f} s |
 | ideal wall = cells × anchor / devices | {res['ideal_wall_s']:.1f} s |
 | wall / ideal | {res['wall_vs_ideal']:.2f}× |
-| device held per cell in the lab (median / mean) | {res['lab_cell_held_s_median']:.2f} / {res['lab_cell_held_s_mean']:.2f} s |
+| device held per cell in the lab (median / mean) | {res['lab_cell_held_s_median']:.2f} / \
+{res['lab_cell_held_s_mean']:.2f} s |
 | in-cell overhead (mean held − mean anchor) | {res['in_cell_overhead_s']:.2f} s |
 | scheduler overhead per cell (device idle time per cell) | {res['scheduler_overhead_per_cell_s']:.2f} s |
 | cells per device | {', '.join(str(v) for v in sorted(res['cells_per_device'].values()))} |

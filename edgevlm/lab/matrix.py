@@ -34,8 +34,8 @@ from typing import Any
 
 from edgevlm.errors import InputNotFound, LabError
 
-KEYS = {"name", "commit", "branch", "models", "quants", "profiles", "threads", "repeats", "reps", "warmup", "retries", "workloads",
-        "bundles"}
+KEYS = {"name", "commit", "branch", "models", "quants", "profiles", "threads", "repeats", "reps", "warmup",
+        "retries", "workloads", "bundles"}
 WORKLOAD_KEYS = {"name", "prompt_tokens", "gen", "image"}
 
 
@@ -155,7 +155,8 @@ def _workload(data: Any, path: Path) -> Workload:
         raise LabError(f"{path}: each [[workloads]] entry is a table")
     unknown = sorted(set(data) - WORKLOAD_KEYS)
     if unknown:
-        raise LabError(f"{path}: unknown workload key {unknown[0]!r}", hint=f"known: {', '.join(sorted(WORKLOAD_KEYS))}")
+        raise LabError(f"{path}: unknown workload key {unknown[0]!r}",
+                       hint=f"known: {', '.join(sorted(WORKLOAD_KEYS))}")
     w = Workload(**data)
     if type(w.prompt_tokens) is not int or type(w.gen) is not int or w.gen < 1 or w.prompt_tokens < 0 \
             or not isinstance(w.image, bool) or not isinstance(w.name, str):

@@ -1,4 +1,5 @@
-"""The results store (SQLite embedded, or a shared PostgreSQL; Alembic migrations) holding every raw benchmark sample, with import and export.
+"""The results store holding every raw benchmark sample, with import and export: SQLite embedded, or a shared
+PostgreSQL (``postgresql://`` URL); one schema, Alembic migrations.
 
     from edgevlm.store import ResultsStore, RunRecord
     with ResultsStore(default_store_path()) as store:
