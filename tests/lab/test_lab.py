@@ -130,17 +130,21 @@ def test_report_on_the_lab_store_matches_sqlite(lab, lab_store, two_models, arm_
     subprocess.run([*EDGEVLM, "results", "export", "--store", lab_store, "--out", str(exported)], check=True)
     sqlite = tmp_path / "same.sqlite"
     subprocess.run([*EDGEVLM, "results", "import", str(exported), "--store", str(sqlite)], check=True)
-    verdicts = []
-    for store, name in ((lab_store, "pg"), (str(sqlite), "sqlite")):
-        out = subprocess.run([*EDGEVLM, "report", "--baseline", "base", "--candidate", "cand", "--store", store,
-                              "--format", "json", "--out", str(tmp_path / name), "--threshold", "5%",
-                              "--min-runs", "2"],  # 2 runs a side per device x model: enough for a verdict
-                             capture_output=True, text=True)
-        assert out.returncode in (0, 1), out.stderr  # 1 = a regression was found: still a verdict
-        report = json.loads((tmp_path / name / "report.json").read_text())
-        verdicts.append((out.returncode, _verdict_rows(report)))
-    assert verdicts[0] == verdicts[1]
-    assert len(verdicts[0][1]) >= 4  # 2 models x 2 devices compared, every metric
+    # 2 runs a side per device x model: the test rule computes medians and changes but says "insufficient runs"
+    # (2 vs 2 cannot reach alpha); the consecutive rule reaches real verdicts with 2 runs
+    for rule in ("test", "consecutive"):
+        verdicts = []
+        for store, name in ((lab_store, "pg"), (str(sqlite), "sqlite")):
+            folder = tmp_path / f"{name}-{rule}"
+            out = subprocess.run([*EDGEVLM, "report", "--baseline", "base", "--candidate", "cand", "--store", store,
+                                  "--format", "json", "--out", str(folder), "--threshold", "5%", "--min-runs", "2",
+                                  "--rule", rule, "--consecutive", "2"], capture_output=True, text=True)
+            assert out.returncode in (0, 1), out.stderr  # 1 = a regression was found: still a verdict
+            verdicts.append((out.returncode, _verdict_rows(json.loads((folder / "report.json").read_text()))))
+        assert verdicts[0] == verdicts[1]
+        assert len(verdicts[0][1]) >= 4  # 2 models x 2 devices compared, every metric
+        if rule == "consecutive":
+            assert any('"insufficient runs"' not in row for row in verdicts[0][1])
 
 
 def _verdict_rows(report: dict) -> list:
