@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -21,6 +22,7 @@
 #include "llama.h"
 #include "memory.h"
 #include "plan.h"
+#include "prefix_cache.h"
 #include "prompt.h"
 #include "record.h"
 
@@ -278,7 +280,16 @@ int run(const Args &a, Clock::time_point process_start) {
     // The prompt around the image; TTFT runs from process start to the first sampled token.
     t0 = Clock::now();
     int pos = 0;
-    feed(llm.ctx, pt.before.data(), nullptr, (int)pt.before.size(), n_embd, pos, false);
+    const char *cache_file = std::getenv("EDGEVLM_PROMPT_CACHE");
+    const PrefixCache cache(cache_file ? cache_file : "", a.model);
+    if (cache.load(llm.ctx, pt.before)) {
+        pos = (int)pt.before.size();
+        r.prompt_cache = "hit";
+    } else {
+        feed(llm.ctx, pt.before.data(), nullptr, (int)pt.before.size(), n_embd, pos, false);
+        cache.save(llm.ctx, pt.before);
+        r.prompt_cache = cache.enabled() && !pt.before.empty() ? "written" : "off";
+    }
     if (with_image) feed(llm.ctx, nullptr, emb.data(), n_image, n_embd, pos, pt.after.empty());
     feed(llm.ctx, pt.after.data(), nullptr, (int)pt.after.size(), n_embd, pos, true);
     r.prompt_ms = ms_since(t0);

@@ -123,6 +123,7 @@ void write_json(const std::string &path, const Record &r) {
       << "  \"n_gpu_layers\": " << r.n_gpu_layers << ",\n"
       << "  \"projector_impl\": " << quote(r.projector_impl) << ",\n"
       << "  \"vit_matmul\": " << quote(r.vit_matmul) << ",\n"
+      << "  \"prompt_cache\": " << quote(r.prompt_cache) << ",\n"
       << "  \"image\": " << quote(r.image) << ",\n"
       << "  \"text\": " << quote(valid_utf8(r.text)) << ",\n"
       << "  \"tokens\": [";

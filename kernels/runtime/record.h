@@ -22,6 +22,7 @@ struct Record {
     int threads = 0;
     int n_gpu_layers = 0;      // LLM layers that ran on llm_backend (0: all on the CPU)
     std::string text, model, mmproj, image, vision_backend, llm_backend = "CPU", mmproj_type, projector_impl, vit_matmul;
+    std::string prompt_cache = "off";   // EDGEVLM_PROMPT_CACHE: "off", "hit" (start's KV read) or "written"
     std::vector<llama_token> tokens;
 };
 

@@ -224,7 +224,20 @@ std::unique_ptr<Mmproj> load_mmproj(const std::string &path, ggml_backend_t back
     }
     m->buffer = ggml_backend_alloc_ctx_tensors(m->ctx, backend);
     if (!m->buffer) bad(path, "cannot allocate the ViT weights on the backend");
-    for (const auto &p : pending) upload(p, gguf_get_tensor_type(g, p.id), tensor_data(p.id));
+    // Host memory (the CPU backend): tensors kept as stored are read straight into place, with no staging
+    // copy; the rest go through a staging vector (widening, rearranging, or a device upload).
+    const bool host = ggml_backend_buffer_is_host(m->buffer);
+    for (const auto &p : pending) {
+        const ggml_type src = gguf_get_tensor_type(g, p.id);
+        if (host && src == p.t->type && !p.dw_kernel) {
+            const size_t size = gguf_get_tensor_size(g, p.id);
+            const long at = (long)(data_off + gguf_get_tensor_offset(g, p.id));
+            if (size != ggml_nbytes(p.t) || fseek(file.f, at, SEEK_SET) != 0 || fread(p.t->data, 1, size, file.f) != size)
+                bad(path, "truncated tensor data");
+        } else {
+            upload(p, src, tensor_data(p.id));
+        }
+    }
 
     auto get = [&](const std::string &name, bool required) -> ggml_tensor * {
         ggml_tensor *t = ggml_get_tensor(m->ctx, name.c_str());

@@ -73,3 +73,37 @@ def test_unknown_saving_is_exit_2_one_line(q4_model, edgevlm_run, test_image):
                           text=True, timeout=120, env=dict(os.environ, EDGEVLM_RUN_OFF="overlap,turbo"))
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and '"turbo" is not a saving' in lines[0]
+
+
+def _cached(binary, folder, image, tmp_path, cache, name: str) -> dict:
+    from edgevlm.runtime.model_dir import find_model_files
+
+    f = find_model_files(folder)
+    out = tmp_path / f"{name}.json"
+    cmd = [str(binary), "-m", str(f.llm), "--mmproj", str(f.mmproj), "--image", str(image), "-p",
+           "What is in the image?", "-n", "10", "-t", "2", "--json", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=300,
+                          env=dict(os.environ, EDGEVLM_PROMPT_CACHE=str(cache)))
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(out.read_text())
+
+
+def test_prompt_cache_keeps_greedy_tokens(converted, q4_model, edgevlm_run, test_image, tmp_path):
+    """EDGEVLM_PROMPT_CACHE: written cold, read warm, refused for another model or a damaged file — and the
+    greedy tokens are the uncached ones every time."""
+    cache = tmp_path / "prefix.kv"
+    want = _run(edgevlm_run, q4_model, test_image, tmp_path, "")["tokens"]
+    cold = _cached(edgevlm_run, q4_model, test_image, tmp_path, cache, "cold")
+    warm = _cached(edgevlm_run, q4_model, test_image, tmp_path, cache, "warm")
+    assert (cold["prompt_cache"], warm["prompt_cache"]) == ("written", "hit")
+    assert cold["tokens"] == want and warm["tokens"] == want
+    # the same tokens but another model file: not read (its KV belongs to other weights), rewritten
+    other = _cached(edgevlm_run, converted("tiny-v2"), test_image, tmp_path, cache, "other")
+    assert other["prompt_cache"] == "written"
+    assert other["tokens"] == _run(edgevlm_run, converted("tiny-v2"), test_image, tmp_path, "")["tokens"]
+    # a damaged state file under a matching key: refused, computed again
+    rewarm = _cached(edgevlm_run, converted("tiny-v2"), test_image, tmp_path, cache, "rewarm")
+    assert rewarm["prompt_cache"] == "hit"
+    cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 2])
+    damaged = _cached(edgevlm_run, converted("tiny-v2"), test_image, tmp_path, cache, "damaged")
+    assert damaged["prompt_cache"] == "written" and damaged["tokens"] == other["tokens"]
