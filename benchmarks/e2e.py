@@ -222,6 +222,7 @@ def compare(files_by_q: dict, image: Path, threads_list: list[int], rounds: int,
             "ratios_stock_over_edgevlm_cache": {"ttft": ratio("ttft_s", ec), "total": ratio("last_token_s", ec),
                                                 "peak_rss": ratio("peak_rss_mb", ec)},
             "prompt_cache": sorted({x["record"]["prompt_cache"] for x in ec}),
+            "cache_tokens_identical": all(x["record"]["tokens"] == e[0]["record"]["tokens"] for x in e + ec),
             "per_round_ttft_ratio": [b["ttft_s"] / a["ttft_s"] for a, b in zip(e, s)],
             "prompt_tokens": {side: sorted({x["prompt_tokens"] for x in runs}) for side, runs in c.items()},
             "gen_tokens": {side: sorted({x["gen_tokens"] for x in runs}) for side, runs in c.items()},
@@ -299,6 +300,9 @@ def markdown(res: dict) -> str:
             r = c[key]
             lines.append(f"| {c['mmproj']} | {c['threads']} | **{label}** | **{r['ttft']:.2f}x** | "
                          f"**{r['total']:.2f}x** | | | | {r['peak_rss']:.2f}x |")
+    same = all(c["cache_tokens_identical"] for c in res["compare"].values())
+    lines += ["", "Greedy tokens of edgevlm-run with and without the prompt cache: "
+              f"{'identical' if same else 'DIFFER'} in every run."]
     lines += ["", "Goals (2 threads): " + "; ".join(f"{k}: {'met' if ok else 'MISSED'}"
                                                     for k, ok in res["goals"].items()), ""]
     if res.get("breakdown"):
