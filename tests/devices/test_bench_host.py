@@ -37,8 +37,12 @@ def test_host_bench_with_stock(native_tool, tiny_model_dir, test_image, tmp_path
     records = json.loads(out.read_text())
     ours = [r for r in records if r["source"] == "edgevlm"]
     assert len(ours) == 1 and ours[0]["workload"] == "img144+p160+g8" and ours[0]["partial"] is False
-    for metric in ("vit_ms", "projector_ms", "prompt_tps", "decode_tps", "ttft_ms", "peak_rss_mb", "load_ms"):
+    for metric in ("vit_ms", "projector_ms", "prompt_tps", "decode_tps", "ttft_ms", "peak_rss_mb", "peak_anon_mb",
+                   "peak_file_mb", "load_ms"):
         assert len(ours[0]["samples"][metric]["values"]) == 2, metric          # one per measured repetition
+    samples = ours[0]["samples"]
+    for i in range(2):   # each sampled part of the memory is within the kernel's peak of their sum (+1 MiB rounding)
+        assert 0 < samples["peak_anon_mb"]["values"][i] <= samples["peak_rss_mb"]["values"][i] + 1
     stock = {r["workload"]: r for r in records if r["source"] == "llama-bench"}
     assert set(stock) == {"pp160", "tg8@d160", "img144"}       # decode after the same 160-token prompt
     assert len(stock["img144"]["samples"]["image_encode_ms"]["values"]) == 2
