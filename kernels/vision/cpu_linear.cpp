@@ -1,6 +1,7 @@
 #include "cpu_linear.h"
 
 #include <algorithm>
+#include <exception>
 #include <stdexcept>
 #include <thread>
 
@@ -41,21 +42,42 @@ CpuLinearKind cpu_linear_kind(const Mmproj &m, ggml_backend_t backend) {
     return kind;
 }
 
-CpuLinear::CpuLinear(Mmproj &m, CpuLinearKind kind, int max_rows) : kind_(kind), max_rows_(max_rows), max_k_(0) {
+CpuLinear::CpuLinear(Mmproj &m, CpuLinearKind kind, int max_rows, int threads)
+    : kind_(kind), max_rows_(max_rows), max_k_(0) {
     const auto mats = layer_matrices(m);
-    packed_.reserve(mats.size());
-    ops_.reserve(mats.size());
-    for (ggml_tensor *w : mats) {
+    if (kind == CpuLinearKind::Float) packed_.resize(mats.size());   // sized once: the ops point into it
+    auto pack = [&](size_t i) {
+        ggml_tensor *w = mats[i];
         const int n = (int)w->ne[1], k = (int)w->ne[0];
-        max_k_ = std::max(max_k_, k);
-        if (kind == CpuLinearKind::Int8) {
-            q8::repack_in_place(w->data, n, k);
-            ops_.push_back({this, w, nullptr});
-        } else {
-            const Dtype dt = w->type == GGML_TYPE_F16 ? Dtype::F16 : Dtype::F32;
-            packed_.push_back(PackedWeights::pack_in_place(w->data, dt, n, k));
-            ops_.push_back({this, w, &packed_.back()});
-        }
+        if (kind == CpuLinearKind::Int8) q8::repack_in_place(w->data, n, k);
+        else packed_[i] = PackedWeights::pack_in_place(w->data, w->type == GGML_TYPE_F16 ? Dtype::F16 : Dtype::F32,
+                                                        n, k);
+    };
+    // Matrix i on thread i % threads; the shapes were checked by cpu_linear_kind(), so nothing here throws but
+    // out-of-memory, which is carried back to this thread.
+    const int nt = std::max(1, std::min(threads, (int)mats.size()));
+    std::vector<std::exception_ptr> errors(nt);
+    std::vector<std::thread> team;
+    for (int t = 1; t < nt; ++t)
+        team.emplace_back([&, t] {
+            try {
+                for (size_t i = t; i < mats.size(); i += nt) pack(i);
+            } catch (...) {
+                errors[t] = std::current_exception();
+            }
+        });
+    try {
+        for (size_t i = 0; i < mats.size(); i += nt) pack(i);
+    } catch (...) {
+        errors[0] = std::current_exception();
+    }
+    for (auto &th : team) th.join();
+    for (auto &e : errors)
+        if (e) std::rethrow_exception(e);
+    ops_.reserve(mats.size());
+    for (size_t i = 0; i < mats.size(); ++i) {
+        max_k_ = std::max(max_k_, (int)mats[i]->ne[0]);
+        ops_.push_back({this, mats[i], kind == CpuLinearKind::Int8 ? nullptr : &packed_[i]});
     }
     // ggml's CPU backend runs a graph on at most as many threads as it was given; more than the hardware has
     // is unusual, and scratch() copes with any index past this by allocating for the call.

@@ -26,8 +26,10 @@ CpuLinearKind cpu_linear_kind(const Mmproj &m, ggml_backend_t backend);
 // Owns the packed views and per-thread scratch for one ViT graph (one encode at a time, as the graph itself).
 class CpuLinear {
 public:
-    // Repacks every executed layer matrix of m in place; afterwards they may only be used through apply().
-    CpuLinear(Mmproj &m, CpuLinearKind kind, int max_rows);
+    // Repacks every executed layer matrix of m in place, split over `threads` threads (the matrices are
+    // independent; a single-shot run waits for this pass before its image encode); afterwards they may only be
+    // used through apply().
+    CpuLinear(Mmproj &m, CpuLinearKind kind, int max_rows, int threads = 1);
     // x: [k, rows] f32 with contiguous rows, w: one of m's layer matrices, b: [n] f32 -> [n, rows] f32.
     ggml_tensor *apply(ggml_context *ctx, ggml_tensor *x, ggml_tensor *w, ggml_tensor *b);
     // "int8-gemm/<isa>" or "f32-gemm/<simd>"

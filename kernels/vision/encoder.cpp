@@ -164,7 +164,7 @@ void load_model(edgevlm_vision *v, const char *mmproj_path) {
     if (on_backend) v->graph = std::make_unique<edgevlm::ProjectorGraph>(*v->mmproj, v->backend);
     else v->ldp = edgevlm::make_projector(*v->mmproj);
     v->vit = std::make_unique<edgevlm::Vit>(*v->mmproj, v->backend, on_backend ? v->graph->features() : nullptr,
-                                            v->edgevlm_matmul);
+                                            v->edgevlm_matmul, v->threads);
 }
 
 }  // namespace

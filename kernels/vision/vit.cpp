@@ -50,12 +50,12 @@ ggml_tensor *Vit::layer(ggml_tensor *x, const VitLayer &l) const {
     return ggml_add(ctx_, x, h);
 }
 
-Vit::Vit(Mmproj &m, ggml_backend_t backend, ggml_tensor *features_dst, bool edgevlm_matmul)
+Vit::Vit(Mmproj &m, ggml_backend_t backend, ggml_tensor *features_dst, bool edgevlm_matmul, int pack_threads)
     : m_(m), backend_(backend) {
     const VitHparams &hp = m.hp;
     const CpuLinearKind kind = edgevlm_matmul ? cpu_linear_kind(m, backend) : CpuLinearKind::None;
     if (kind != CpuLinearKind::None) {
-        cpu_linear_ = std::make_unique<CpuLinear>(m, kind, hp.n_patches() + 1);
+        cpu_linear_ = std::make_unique<CpuLinear>(m, kind, hp.n_patches() + 1, pack_threads);
         matmul_impl_ = cpu_linear_->name();
     }
     const VitWeights &w = m.vit;

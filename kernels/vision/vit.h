@@ -19,7 +19,8 @@ public:
     // writes its output into, so a projector graph can read it there (no round trip through the host).
     // edgevlm_matmul: where cpu_linear_kind() allows, the Vit takes the layer matrices over: they are repacked
     // in place for edgevlm's GEMMs (cpu_linear.h), so one Mmproj serves one Vit. false: ggml's mul_mat.
-    Vit(Mmproj &m, ggml_backend_t backend, ggml_tensor *features_dst, bool edgevlm_matmul);
+    // pack_threads: threads for that one-time repack.
+    Vit(Mmproj &m, ggml_backend_t backend, ggml_tensor *features_dst, bool edgevlm_matmul, int pack_threads = 1);
     ~Vit();
     Vit(const Vit &) = delete;
     Vit &operator=(const Vit &) = delete;
