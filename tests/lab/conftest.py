@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from tests.devices.conftest import AdbServer, free_port
+from tests.fakes.android_sandbox import sandbox_unavailable
 from tests.fakes.fake_adbd import FakeAdbDevice
 from tests.servers.fixtures import pg_url, postgres_server  # noqa: F401  (fixtures)
 
@@ -164,7 +165,14 @@ def workdir_token(root: Path) -> str:
     return f"lab-{root.name}"
 
 
+def require_fake_phones() -> None:
+    """The fake phones need root or unprivileged user namespaces; elsewhere the lab tests skip, saying why."""
+    if reason := sandbox_unavailable():
+        pytest.skip(reason)
+
+
 def start_lab(root: Path, profiles: tuple[str, str], cores: tuple = (None, None), phones: int = 1) -> Lab:
+    require_fake_phones()
     lab = Lab(root, free_port())
     head = lab.start_node("head", profiles[0], head=True, cpu_cores=cores[0], phones=phones)
     lab.wait_for_devices(head.serials)

@@ -7,10 +7,11 @@ from tests.devices.conftest import AdbServer
 from tests.fakes.android_sandbox import FEATURES
 from tests.fakes.fake_adbd import FakeAdbDevice
 from tests.fakes.standin_run import standin_bundle
-from tests.lab.conftest import PROFILE
+from tests.lab.conftest import PROFILE, require_fake_phones
 
 
 def test_a_phone_failing_preflight_is_not_advertised_and_join_says_why(tmp_path, monkeypatch, capsys):
+    require_fake_phones()
     devices = tmp_path / "devices"
     devices.mkdir()
     (devices / "fakephone.toml").write_text(PROFILE.format(name="fakephone", token="node-test"))
