@@ -126,6 +126,12 @@ def registry_path(adb_port: int | None) -> Path:
     return base / f"node-{adb_port or 'default'}-{os.getpid()}.json"
 
 
+def ray_temp_dir() -> Path:
+    """This user's Ray folder. Ray's default, /tmp/ray, is shared by every user of the host, and once another
+    user's ``ray start`` has written its ``ray_current_cluster`` file there, ours fails with a traceback."""
+    return Path(tempfile.gettempdir()) / f"ray-{os.getuid()}"
+
+
 def ray_start_argv(*, head: bool, address: str | None, port: int, node_ip: str | None, registry: NodeRegistry,
                    num_cpus: int | None, object_store_mb: int | None, dashboard: bool) -> list[str]:
     """``ray start`` (through edgevlm.lab.raystart, so 127.0.0.1 stays loopback), blocking in the foreground."""
@@ -133,6 +139,7 @@ def ray_start_argv(*, head: bool, address: str | None, port: int, node_ip: str |
             f"--resources={json.dumps(resources(registry))}"]
     argv += [f"--port={port}", f"--include-dashboard={'true' if dashboard else 'false'}", "--head"] if head else \
         [f"--address={address}"]
+    argv.append(f"--temp-dir={ray_temp_dir()}")
     if node_ip:
         argv.append(f"--node-ip-address={node_ip}")
     if num_cpus is not None:
