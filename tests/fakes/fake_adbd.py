@@ -277,6 +277,9 @@ class FakeAdbDevice:
         code = proc.wait()
         for pump in pumps:
             pump.join()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):   # the pumps read to EOF but never close: 2 fds a shell
+            if pipe is not None:
+                pipe.close()
         if code < 0:                       # a signal: report it the way adbd does, 128 + signal
             code = 128 - code
         stream.write(_packet(3, bytes([code & 0xFF])))
