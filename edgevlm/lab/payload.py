@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgevlm.device.transport import sha256_file
+from edgevlm.hashing import sha256_file
 
 
 @dataclass(frozen=True)
@@ -21,19 +21,29 @@ class Payload:
     ref: list
 
 
-def folder_digest(folder: Path) -> str:
-    """sha256 over every file's relative path, mode and sha256: equal digests, equal folders."""
+def _digest(entries) -> str:
+    """sha256 over (relative path, mode, file sha256) in path order: equal digests, equal folders."""
     h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        rel = path.relative_to(folder).as_posix()
-        h.update(f"{rel}\0{path.stat().st_mode & 0o777:o}\0{sha256_file(path)}\n".encode())
+    for rel, mode, file_sha in sorted(entries):
+        h.update(f"{rel}\0{mode:o}\0{file_sha}\n".encode())
     return h.hexdigest()
 
 
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def folder_digest(folder: Path) -> str:
+    """The folder's content hash, each file streamed (model folders are GBs)."""
+    return _digest((p.relative_to(folder).as_posix(), p.stat().st_mode & 0o777, sha256_file(p))
+                   for p in _files(folder))
+
+
 def put_folder(ray, folder: Path) -> Payload:
-    files = {p.relative_to(folder).as_posix(): (p.stat().st_mode & 0o777, p.read_bytes())
-             for p in sorted(folder.rglob("*")) if p.is_file()}
-    return Payload(folder.name, folder_digest(folder), [ray.put(files)])
+    """Each file read once: its bytes go to the object store and are hashed for the digest."""
+    files = {p.relative_to(folder).as_posix(): (p.stat().st_mode & 0o777, p.read_bytes()) for p in _files(folder)}
+    digest = _digest((rel, mode, hashlib.sha256(data).hexdigest()) for rel, (mode, data) in files.items())
+    return Payload(folder.name, digest, [ray.put(files)])
 
 
 def cache_root() -> Path:
