@@ -52,12 +52,16 @@ def adb_server():
     server("kill-server")
 
 
+def require_fake_phones() -> None:
+    """The fake phones need root or unprivileged user namespaces; elsewhere their tests skip, saying why."""
+    if reason := sandbox_unavailable():
+        pytest.skip(reason)
+
+
 @pytest.fixture
 def phone(tmp_path, adb_server):
     """(fake device, AdbTransport to it) — the device is a Snapdragon 888 under qemu cortex-a76."""
-    reason = sandbox_unavailable()
-    if reason:
-        pytest.skip(reason)
+    require_fake_phones()
     with FakeAdbDevice(tmp_path / "phone") as device:
         serial = adb_server.connect(device.port)
         yield device, AdbTransport(serial, server_port=adb_server.port, default_timeout=120)

@@ -17,8 +17,7 @@ import subprocess
 import pytest
 
 from edgevlm.paths import host_bin_dir
-from tests.devices.conftest import missing_build
-from tests.fakes.android_sandbox import sandbox_unavailable
+from tests.devices.conftest import missing_build, require_fake_phones
 from tests.fakes.fake_adbd import FakeAdbDevice
 
 pytestmark = pytest.mark.cross
@@ -67,8 +66,7 @@ def test_same_greedy_tokens_as_host(phone, android_bundle, tiny_model):
 def test_cortex_a72_gets_illegal_instruction(tmp_path, adb_server, android_bundle, tiny_model):
     from edgevlm.device.adb import AdbTransport
 
-    if reason := sandbox_unavailable():
-        pytest.skip(reason)
+    require_fake_phones()
     with FakeAdbDevice(tmp_path / "a72", cpu="cortex-a72") as device:
         transport = AdbTransport(adb_server.connect(device.port), server_port=adb_server.port)
         result = _phone_run(transport, android_bundle, tiny_model)

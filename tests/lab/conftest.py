@@ -15,8 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.devices.conftest import AdbServer, free_port
-from tests.fakes.android_sandbox import sandbox_unavailable
+from tests.devices.conftest import AdbServer, free_port, require_fake_phones
 from tests.fakes.fake_adbd import FakeAdbDevice
 from tests.servers.fixtures import pg_url, postgres_server  # noqa: F401  (fixtures)
 
@@ -163,12 +162,6 @@ def workdir_token(root: Path) -> str:
     """Unique per lab: the profiles' device workdirs carry it, so a device process of this lab is recognisable
     by its command line (the model path) among everything else running on this machine."""
     return f"lab-{root.name}"
-
-
-def require_fake_phones() -> None:
-    """The fake phones need root or unprivileged user namespaces; elsewhere the lab tests skip, saying why."""
-    if reason := sandbox_unavailable():
-        pytest.skip(reason)
 
 
 def start_lab(root: Path, profiles: tuple[str, str], cores: tuple = (None, None), phones: int = 1) -> Lab:

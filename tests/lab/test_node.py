@@ -3,11 +3,11 @@ the dot-product instructions the bundle needs; only the healthy one would be adv
 other is the preflight's."""
 from edgevlm.cli.lab import _show_devices
 from edgevlm.lab.node import discover, resources
-from tests.devices.conftest import AdbServer
+from tests.devices.conftest import AdbServer, require_fake_phones
 from tests.fakes.android_sandbox import FEATURES
 from tests.fakes.fake_adbd import FakeAdbDevice
 from tests.fakes.standin_run import standin_bundle
-from tests.lab.conftest import PROFILE, require_fake_phones
+from tests.lab.conftest import PROFILE
 
 
 def test_a_phone_failing_preflight_is_not_advertised_and_join_says_why(tmp_path, monkeypatch, capsys):
