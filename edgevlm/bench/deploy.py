@@ -29,7 +29,7 @@ class Deployment:
 
 def deploy(transport: Transport, workdir: str, bundle_dir: Path | None, model: BenchModel,
            image: Path | None, *, remote_bundle: str | None = None, scratch: str | None = None,
-           tools: tuple[str, ...] = ()) -> Deployment:
+           tools: tuple[str, ...] = (), known_hashes: dict[str, str | None] | None = None) -> Deployment:
     """Push what the bench needs; `remote_bundle` names a bundle already on the device (built there)."""
     if not workdir:                                  # local, in place
         scratch_dir = scratch or str(Path(bundle_dir or ".").parent / "bench-scratch")
@@ -41,7 +41,7 @@ def deploy(transport: Transport, workdir: str, bundle_dir: Path | None, model: B
     pairs = plan(transport, workdir, None if remote_bundle else bundle_dir, model, image, root=root, tools=tools)
     remote_model = {p: str(root / "models" / p.name) for p in model.files()}
     remote_image = str(root / "inputs" / image.name) if image else None
-    stats = transport.push_files(pairs)
+    stats = transport.push_files(pairs, known_hashes=known_hashes)
     if remote_bundle is None and bundle_dir is not None:
         _recreate_symlinks(transport, bundle_dir, bundle)
     scratch_dir = str(root / "scratch")

@@ -102,7 +102,7 @@ def prepare(device: str, model_dir: Path, *, image: Path | None = None, no_image
         (warn or (lambda text: None))(f"{profile.name}: {line}")
     profile = pre.apply(profile)
     dep = deploy(transport, profile.workdir, None if on_device else bundle.path, model, image, tools=bundle.tools,
-                 remote_bundle=str(bundle.path) if on_device else None)
+                 remote_bundle=str(bundle.path) if on_device else None, known_hashes=pre.remote_hashes)
     return Prepared(profile, transport, bundle, model, image, pre, dep)
 
 

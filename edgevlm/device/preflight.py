@@ -12,7 +12,7 @@ so the bench, `edgevlm run --device`, `edgevlm devices --check` and the lab all 
 from __future__ import annotations
 
 import shlex
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from edgevlm.device.profiles import DeviceProfile
@@ -58,6 +58,9 @@ class Preflight:
     bytes_to_push: int
     warnings: tuple[str, ...] = ()
     refusals: tuple[str, ...] = ()
+    # sha256 of each deploy target as the device reported it (None: absent): deploy reuses them instead of
+    # hashing a multi-GB model on the phone a second time
+    remote_hashes: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -76,6 +79,7 @@ class Preflight:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        del out["remote_hashes"]    # an internal hand-over to deploy, not part of the report
         out["facts"]["features"] = sorted(self.facts.features)
         out["facts"]["speed"] = {str(k): list(v) for k, v in self.facts.speed.items()}
         return out
@@ -102,10 +106,11 @@ def check(transport: Transport, profile: DeviceProfile, bundle=None, model=None,
     threads = _threads(profile, cpus, warnings)
     zones = _zones(profile, facts, warnings)
     refusals = _bundle_refusals(bundle, facts) if bundle is not None else []
-    pending = _pending_bytes(transport, profile, bundle, model, image) if model is not None else 0
+    pending, remote = _pending_bytes(transport, profile, bundle, model, image) if model is not None else (0, {})
     if model is not None:
         refusals += _fit_refusals(model, facts, pending)
-    return Preflight(profile.name, facts, cpus, mask, threads, zones, pending, tuple(warnings), tuple(refusals))
+    return Preflight(profile.name, facts, cpus, mask, threads, zones, pending, tuple(warnings), tuple(refusals),
+                     remote)
 
 
 # -- parsing -----------------------------------------------------------------------------------------------
@@ -239,16 +244,18 @@ def _bundle_refusals(bundle, facts: DeviceFacts) -> list[str]:
     return out
 
 
-def _pending_bytes(transport: Transport, profile: DeviceProfile, bundle, model, image) -> int:
+def _pending_bytes(transport: Transport, profile: DeviceProfile, bundle, model,
+                   image) -> tuple[int, dict[str, str | None]]:
+    """Bytes deploy() would push, and the device's hashes of its targets."""
     from edgevlm.bench.deploy import plan
 
     local = bundle is not None and not bundle.info.get("on_device")     # a bundle built on the device is not pushed
     pairs = plan(transport, profile.workdir, bundle.path if local else None, model, image,
                  tools=bundle.tools if local else ())
     if not pairs:
-        return 0
+        return 0, {}
     remote = transport.file_hashes([r for _, r in pairs])
-    return sum(loc.stat().st_size for loc, rem in pairs if remote[rem] != sha256_file(loc))
+    return sum(loc.stat().st_size for loc, rem in pairs if remote[rem] != sha256_file(loc)), remote
 
 
 def _fit_refusals(model, facts: DeviceFacts, pending: int) -> list[str]:

@@ -125,11 +125,16 @@ class Transport(ABC):
         """Copy a file unless the remote copy has the same sha256. True when bytes were sent."""
         return self.push_files([(Path(local), remote)], timeout=timeout).pushed == 1
 
-    def push_files(self, pairs: list[tuple[Path, str]], *, timeout: float | None = None) -> PushStats:
+    def push_files(self, pairs: list[tuple[Path, str]], *, timeout: float | None = None,
+                   known_hashes: dict[str, str | None] | None = None) -> PushStats:
+        """Push each file whose remote sha256 differs. `known_hashes`: remote hashes read moments ago (the
+        preflight's), so they are not computed on the device again; paths missing from it are hashed."""
         for local, _ in pairs:
             if not local.is_file():
                 raise DeviceError(f"cannot push {local}: not a file")
-        remote_hashes = self.file_hashes([r for _, r in pairs])
+        known = known_hashes or {}
+        unknown = [r for _, r in pairs if r not in known]
+        remote_hashes = {**known, **(self.file_hashes(unknown) if unknown else {})}
         todo = [(loc, rem) for loc, rem in pairs if remote_hashes[rem] != sha256_file(loc)]
         parents = sorted({str(PurePosixPath(rem).parent) for _, rem in todo})
         if parents:
