@@ -39,6 +39,10 @@ class AdbTransport(RemoteShellTransport):
         # adb joins its arguments with spaces and hands the result to the device shell: one argument, verbatim.
         return self._adb("shell", line)
 
+    def forward_argv(self, *args: str) -> list[str]:
+        """argv of `adb [-P PORT] [-s SERIAL] forward ARGS...` (edgevlm.serve.forward)."""
+        return self._adb("forward", *args)
+
     def _push_file(self, local: Path, remote: str, timeout: float) -> None:
         self._checked_copy(self._adb("push", str(Path(local).resolve()), remote), f"pushing {local.name}", timeout)
 

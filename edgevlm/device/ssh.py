@@ -43,6 +43,16 @@ class SshTransport(RemoteShellTransport):
     def _client(self, line: str) -> list[str]:
         return self._ssh(line)
 
+    def tunnel_argv(self, local_port: int, remote_port: int) -> list[str]:
+        """argv of an `ssh -N -L` tunnel from 127.0.0.1:local_port here to the device's loopback remote_port,
+        with the same options (key, known hosts, port) as every other command; it fails rather than run without
+        the forward (ExitOnForwardFailure)."""
+        argv = self._ssh("")[:-1]                      # [ssh, options..., "--", target]
+        target = argv.pop()
+        argv.pop()                                     # "--"
+        return [*argv, "-N", "-o", "ExitOnForwardFailure=yes", "-o", "ServerAliveInterval=15",
+                "-L", f"127.0.0.1:{local_port}:127.0.0.1:{remote_port}", "--", target]
+
     def _push_file(self, local: Path, remote: str, timeout: float) -> None:
         tmp = shlex.quote(remote + ".edgevlm-partial")
         line = f"cat > {tmp} && mv -f {tmp} {shlex.quote(remote)} || {{ rc=$?; rm -f {tmp}; exit $rc; }}"

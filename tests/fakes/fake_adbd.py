@@ -7,7 +7,8 @@ TCP. Written from the protocol description in AOSP's adb docs (protocol.txt, SYN
   CNXN handshake (no AUTH: like a device with auth disabled), OPEN/OKAY/WRTE/CLSE streams with one WRTE in
   flight per stream (the sender waits for the peer's OKAY).
 * services: ``shell:CMD`` (v1: merged output, no exit code), ``shell,v2,...:CMD`` (packets: id byte + u32 length;
-  stdin 0, stdout 1, stderr 2, exit 3, close-stdin 4, window-size 5), ``sync:`` (STAT, LIST, SEND, RECV, QUIT).
+  stdin 0, stdout 1, stderr 2, exit 3, close-stdin 4, window-size 5), ``sync:`` (STAT, LIST, SEND, RECV, QUIT),
+  ``tcp:PORT`` (a connection to the device's loopback, relayed both ways: what `adb forward` opens).
 
 The phone itself (file system, getprop, /proc/cpuinfo, qemu for arm64 binaries) is android_sandbox.py.
 Fault knobs (see FaultPlan): drop the connection mid-push, a full disk, a process killed by a signal.
@@ -200,6 +201,7 @@ class FakeAdbDevice:
         self.port = self.listener.getsockname()[1]
         self.connections: list[Connection] = []
         self.commands: list[str] = []          # every shell command received, for assertions
+        self.forwarded: list[int] = []         # device ports opened through `tcp:` streams (adb forward)
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def __enter__(self) -> "FakeAdbDevice":
@@ -256,7 +258,24 @@ class FakeAdbDevice:
             return lambda s: self._shell_v2(s, service.split(":", 1)[1])
         if service.startswith("shell:"):
             return lambda s: self._shell_v1(s, service[len("shell:"):])
+        if service.startswith("tcp:"):
+            return self._tcp_service(service[len("tcp:"):])
         return None
+
+    def _tcp_service(self, spec: str):
+        """``tcp:PORT`` (what `adb forward tcp:L tcp:PORT` opens per connection): adbd connects to PORT on the
+        device's loopback and relays bytes both ways. The phone's processes share the host's network (the sandbox
+        is a mount namespace only), so its loopback is 127.0.0.1. Refused like adbd: no connection, no stream."""
+        host, _, port = spec.rpartition(":")
+        if not port.isdigit() or host not in ("", "localhost", "127.0.0.1"):
+            return None
+        try:
+            sock = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
+        except OSError:
+            return None
+        sock.settimeout(None)
+        self.forwarded.append(int(port))
+        return lambda stream: _relay(stream, sock)
 
     def _shell_v1(self, stream: Stream, command: str) -> None:
         self.commands.append(command)
@@ -443,6 +462,32 @@ def _feed_stdin(stream: Stream, proc) -> None:
     finally:
         if proc.poll() is None and not stream.conn.alive:
             os.killpg(proc.pid, signal.SIGHUP)   # the host went away: adbd hangs up the shell
+
+
+def _relay(stream: Stream, sock: socket.socket) -> None:
+    """Bytes between an adb stream and a device socket until either side closes; then both close (the caller
+    closes the stream), so a client that goes away on the host ends the device-side connection at once."""
+    def host_to_device() -> None:
+        try:
+            while (chunk := stream.inbox.get()) is not None:
+                sock.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    threading.Thread(target=host_to_device, daemon=True).start()
+    try:
+        while chunk := sock.recv(MAX_PAYLOAD):
+            stream.write(chunk)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+        stream.inbox.put(None)            # ends host_to_device when the device side closed first
 
 
 def _sync_fail(stream: Stream, message: str) -> None:
