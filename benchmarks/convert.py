@@ -45,7 +45,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgevlm.build.pin import LLAMA_CPP_COMMIT  # noqa: E402
+from edgevlm.toolchain.pin import LLAMA_CPP_COMMIT  # noqa: E402
 from edgevlm.paths import build_root, host_bin_dir  # noqa: E402
 
 LLAMA_SRC = build_root() / "src" / f"llama.cpp-{LLAMA_CPP_COMMIT}"

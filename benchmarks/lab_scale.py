@@ -50,7 +50,7 @@ def anchor(lab, model: Path, bundle_dir: Path, cells: int) -> list[float]:
     """The same cell, benched directly on one fake phone, `cells` times: seconds each."""
     from edgevlm.bench.runner import BenchSpec
     from edgevlm.bench.session import bench_device
-    from edgevlm.build.bundle import bundle_from_dir
+    from edgevlm.toolchain.bundle import bundle_from_dir
     from edgevlm.device.adb import AdbTransport
 
     node = lab.nodes[0]

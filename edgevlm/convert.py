@@ -39,8 +39,8 @@ _BYTES_PER_PARAM = {"f32": 4.0, "f16": 2.0, "q8_0": 1.07, "q4_0": 0.75, "q4_k_s"
 
 
 def llama_cpp_commit() -> str:
-    """The pinned llama.cpp commit, from its one home (edgevlm.build.pin)."""
-    from edgevlm.build.pin import LLAMA_CPP_COMMIT
+    """The pinned llama.cpp commit, from its one home (edgevlm.toolchain.pin)."""
+    from edgevlm.toolchain.pin import LLAMA_CPP_COMMIT
 
     return LLAMA_CPP_COMMIT
 

@@ -7,8 +7,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from edgevlm.build import pin
-from edgevlm.build.layout import expected_parts, is_static
+from edgevlm.toolchain import pin
+from edgevlm.toolchain.layout import expected_parts, is_static
 from edgevlm.paths import build_root
 
 PYTHON_PACKAGES = ("edgevlm", "torch", "transformers", "gguf", "llama_cpp_python", "numpy", "safetensors",
@@ -61,7 +61,7 @@ def _release_line(nvcc) -> str:
 
 
 def tool_checks() -> list[Check]:
-    from edgevlm.build.cuda import wheel_nvcc
+    from edgevlm.toolchain.cuda import wheel_nvcc
 
     nvcc = wheel_nvcc()   # the CUDA compile check uses the PyPI wheel, never a system nvcc
     release = _release_line(nvcc) if nvcc else ""

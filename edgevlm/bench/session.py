@@ -16,7 +16,7 @@ from edgevlm.bench.model import BenchModel, find_model
 from edgevlm.bench.image import default_image
 from edgevlm.bench.runner import BenchSpec, Series, model_summary, run_series, sample_log, workload_label
 from edgevlm.bench.stock import llama_bench, mtmd_encode, mtmd_record
-from edgevlm.build.bundle import Bundle, build_bundle, bundle_from_dir, host_bundle, load_bundle
+from edgevlm.toolchain.bundle import Bundle, build_bundle, bundle_from_dir, host_bundle, load_bundle
 from edgevlm.device import preflight
 from edgevlm.device.connect import transport_for
 from edgevlm.device.fingerprint import fingerprint

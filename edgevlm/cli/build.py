@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option(None, "--device", help="jetson-orin: build on this profile's device"),
     ) -> None:
         """Build for a target. host: everything (libraries + tools + edgevlm); device targets: a bundle."""
-        from edgevlm.build.targets import get_target
+        from edgevlm.toolchain.targets import get_target
 
         get_target(target)  # unknown names fail before anything runs
         if target == "jetson-orin" and (host or device or not _on_jetson()):
@@ -27,12 +27,12 @@ def register(app: typer.Typer) -> None:
             return
         with progress_bar() as progress:
             if bundle if bundle is not None else target != "host":
-                from edgevlm.build.bundle import build_bundle
+                from edgevlm.toolchain.bundle import build_bundle
 
                 made = build_bundle(target, jobs=jobs, progress=progress)
                 path, info = made.path, made.info
             else:
-                from edgevlm.build.cmake import build
+                from edgevlm.toolchain.cmake import build
 
                 result = build(target, jobs=jobs, progress=progress)
                 path, info = result.bin_dir, result.info
@@ -56,9 +56,9 @@ def _show(target: str, path, info: dict) -> None:
 
 
 def _remote_jetson(device: str, host: str | None, jobs: int | None) -> None:
-    from edgevlm.build import pin
-    from edgevlm.build.source import ensure_source
-    from edgevlm.build.targets import BUNDLE_TOOLS, JETSON_ORIN
+    from edgevlm.toolchain import pin
+    from edgevlm.toolchain.source import ensure_source
+    from edgevlm.toolchain.targets import BUNDLE_TOOLS, JETSON_ORIN
     from edgevlm.device.connect import transport_for
     from edgevlm.device.profiles import load_profile
     from edgevlm.device.remote_build import jetson_source_tree, remote_bundle, remote_cmake_build

@@ -98,7 +98,7 @@ def probe(transport: Transport, workdir: str) -> DeviceFacts:
 
 def check(transport: Transport, profile: DeviceProfile, bundle=None, model=None, *, image=None,
           facts: DeviceFacts | None = None) -> Preflight:
-    """Read the device (unless `facts` are given) and judge `bundle` (edgevlm.build.bundle.Bundle) and `model`
+    """Read the device (unless `facts` are given) and judge `bundle` (edgevlm.toolchain.bundle.Bundle) and `model`
     (edgevlm.bench.model.BenchModel) against it. Never pushes anything."""
     facts = facts or probe(transport, profile.workdir)
     warnings: list[str] = []

@@ -84,7 +84,7 @@ def run_cell(job: CellJob) -> CellOutcome:
 def _bench(ray, job: CellJob, device: LabDevice, adb_port: int | None, outcome: CellOutcome) -> None:
     from edgevlm.bench.runner import BenchSpec
     from edgevlm.bench.session import bench_device
-    from edgevlm.build.bundle import bundle_from_dir
+    from edgevlm.toolchain.bundle import bundle_from_dir
     from edgevlm.device.profiles import load_profile
 
     cell = job.cell

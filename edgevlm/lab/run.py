@@ -74,7 +74,7 @@ def run_matrix(matrix: Matrix, address: str, store: str | Path, *, progress=None
 
 def _payloads(ray, matrix: Matrix, progress=None) -> dict:
     from edgevlm.bench.session import local_bundle
-    from edgevlm.build.bundle import bundle_from_dir
+    from edgevlm.toolchain.bundle import bundle_from_dir
     from edgevlm.device.profiles import load_profile
 
     folders = model_folders(matrix, progress)

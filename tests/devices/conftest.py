@@ -99,7 +99,7 @@ def missing_build(message: str):
 @pytest.fixture(scope="module")
 def android_bundle():
     """The android-arm64 bundle `edgevlm build --target android-arm64` made (static, dotprod+fp16)."""
-    from edgevlm.build.bundle import load_bundle
+    from edgevlm.toolchain.bundle import load_bundle
 
     bundle = load_bundle("android-arm64")
     if bundle is None or not bundle.has("edgevlm-run"):

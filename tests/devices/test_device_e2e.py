@@ -22,7 +22,7 @@ import subprocess
 
 import pytest
 
-from edgevlm.build.bundle import load_bundle
+from edgevlm.toolchain.bundle import load_bundle
 from edgevlm.paths import devices_dir, host_bin_dir
 from tests.devices.conftest import missing_build
 from tests.fakes.sshd import login_unavailable, start_sshd
@@ -159,7 +159,7 @@ def _device_built_bundle(home, cmake_defs: dict) -> None:
     libraries and build-info.json in ~/edgevlm/bundle; here from the host build, the CUDA build's stand-in."""
     import shutil
 
-    from edgevlm.build.targets import BUNDLE_TOOLS
+    from edgevlm.toolchain.targets import BUNDLE_TOOLS
 
     bundle = home / "edgevlm" / "bundle"
     bundle.mkdir(parents=True)

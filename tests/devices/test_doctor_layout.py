@@ -1,7 +1,7 @@
 """`edgevlm doctor` judges each build by its own layout: a static android-arm64 build has tools and no shared
 libraries (it used to be reported as "3/10 parts, missing libllama.so ..."); the host build needs its libraries.
 
-The build-info.json written here carries the targets' own cmake_defs (edgevlm.build.targets), as a real build
+The build-info.json written here carries the targets' own cmake_defs (edgevlm.toolchain.targets), as a real build
 writes them.
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 from edgevlm import doctor
-from edgevlm.build.layout import HOST_TOOLS, SHARED_LIBS
-from edgevlm.build.targets import ANDROID_ARM64, BUNDLE_TOOLS, HOST
+from edgevlm.toolchain.layout import HOST_TOOLS, SHARED_LIBS
+from edgevlm.toolchain.targets import ANDROID_ARM64, BUNDLE_TOOLS, HOST
 
 
 def _tree(root, target, defs, files):

@@ -17,7 +17,7 @@ import pytest
 
 from edgevlm.bench.runner import BenchSpec
 from edgevlm.bench.session import bench_device
-from edgevlm.build.bundle import Bundle
+from edgevlm.toolchain.bundle import Bundle
 from edgevlm.device.tracked import run_tracked
 from tests.fakes.standin_run import random_model, standin_bundle
 

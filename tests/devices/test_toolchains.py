@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from edgevlm.build.cmake import _cmake_args
-from edgevlm.build.cuda import wheel_nvcc
-from edgevlm.build.targets import JETSON_ORIN, SD888_ARCH, resolve_target
+from edgevlm.toolchain.cmake import _cmake_args
+from edgevlm.toolchain.cuda import wheel_nvcc
+from edgevlm.toolchain.targets import JETSON_ORIN, SD888_ARCH, resolve_target
 from edgevlm.paths import devices_dir
 
 DATA = Path(__file__).parent / "data"

@@ -48,7 +48,7 @@ def standin_bundle(folder, target: str = "android-arm64", *, sleep_s: float = 0.
     """A bundle folder (stand-in edgevlm-run + build-info.json) and its Bundle."""
     import json
 
-    from edgevlm.build.bundle import Bundle
+    from edgevlm.toolchain.bundle import Bundle
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "edgevlm-run").write_text(standin_script(sleep_s))

@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from edgevlm.build import pin, source
+from edgevlm.toolchain import pin, source
 from edgevlm.errors import BuildError, NativeNotBuilt
 
 

@@ -32,7 +32,7 @@ def two_models(tmp_path_factory, synth_ckpt):
 
 @pytest.fixture(scope="module")
 def arm_bundle():
-    from edgevlm.build.bundle import load_bundle
+    from edgevlm.toolchain.bundle import load_bundle
 
     bundle = load_bundle("android-arm64")
     if bundle is None or not bundle.has("edgevlm-run"):

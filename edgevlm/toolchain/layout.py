@@ -6,7 +6,7 @@ Looked up from the build's own build-info.json (cmake_defs), never guessed from 
 """
 from __future__ import annotations
 
-from edgevlm.build.targets import BUNDLE_TOOLS
+from edgevlm.toolchain.targets import BUNDLE_TOOLS
 
 SHARED_LIBS = ("libllama.so", "libggml.so", "libmtmd.so", "libedgevlm.so")
 HOST_TOOLS = ("edgevlm-run", "llama-cli", "llama-completion", "llama-mtmd-cli", "llama-bench", "llama-quantize")

@@ -13,8 +13,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgevlm.build.cmake import build, configure, graph_targets
-from edgevlm.build.targets import BUNDLE_TOOLS, KERNEL_TESTS
+from edgevlm.toolchain.cmake import build, configure, graph_targets
+from edgevlm.toolchain.targets import BUNDLE_TOOLS, KERNEL_TESTS
 from edgevlm.errors import BuildError
 from edgevlm.paths import target_build_dir
 

@@ -15,9 +15,9 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgevlm.build import pin
-from edgevlm.build.source import ensure_source
-from edgevlm.build.targets import BUNDLE_TOOLS, BuildTarget, resolve_target
+from edgevlm.toolchain import pin
+from edgevlm.toolchain.source import ensure_source
+from edgevlm.toolchain.targets import BUNDLE_TOOLS, BuildTarget, resolve_target
 from edgevlm.errors import BuildError
 from edgevlm.paths import REPO_ROOT, devices_dir, kernels_dir, target_build_dir
 

@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from edgevlm.build import pin
+from edgevlm.toolchain import pin
 from edgevlm.errors import BuildError
 from edgevlm.hashing import sha256_file
 from edgevlm.paths import build_root
