@@ -55,6 +55,12 @@ class PreflightRefused(DeviceError):
     """The device cannot run what was asked (missing CPU feature, model too big for its space or memory)."""
 
 
+class DeviceBusy(DeviceError):
+    """Another edgevlm command holds the device's lock and --no-wait was given (exit 3: a device fault)."""
+
+    exit_code = 3
+
+
 class ImageError(EdgeVLMError):
     """An input image is missing, unreadable, or not an image."""
 
