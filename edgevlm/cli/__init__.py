@@ -16,7 +16,7 @@ from edgevlm.errors import EdgeVLMError, VerificationFailed
 # Order here is the order `edgevlm --help` lists them: the pipeline, left to right.
 COMMAND_MODULES = (
     "synth", "convert", "verify", "encode_image", "run", "build", "devices",
-    "bench", "results", "report", "lab", "doctor", "demo",
+    "bench", "serve", "results", "report", "lab", "doctor", "demo",
 )
 
 err_console = Console(stderr=True, soft_wrap=True)  # one line per error, whatever the width
