@@ -41,3 +41,17 @@ def default_store_path() -> Path | str:
         return env if "://" in env else Path(env)
     base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
     return base / "edgevlm" / "results.sqlite"
+
+
+def member(folder: Path, name: object, listed_in: Path) -> Path:
+    """FOLDER/NAME for a file name a manifest lists, confined to FOLDER: a plain relative name, no `..`, no
+    absolute path, and not a link out of the folder (a crafted manifest.json must not open /etc/passwd)."""
+    from edgevlm.errors import InputNotFound
+
+    bad = not isinstance(name, str) or not name or "\0" in name or name.startswith(("/", "\\")) \
+        or any(part in ("..", "") for part in name.replace("\\", "/").split("/"))
+    path = Path(folder) / name if not bad else None
+    if path is None or not path.resolve().is_relative_to(Path(folder).resolve()):
+        raise InputNotFound(f"{listed_in} names {str(name)[:80]!r}, which is not a file inside {folder}",
+                            hint="manifest.json lists file names in its own folder; convert the checkpoint again")
+    return path

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgevlm.errors import InputNotFound
+from edgevlm.paths import member
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,11 @@ def _from_manifest(folder: Path) -> ModelFiles | None:
     try:
         data = json.loads(manifest.read_text())
         files = data["files"]
-        llm = folder / files["llm"]["name"]
-        mmproj = folder / files["mmproj"]["name"] if files.get("mmproj") else None
+        llm = member(folder, files["llm"]["name"], manifest)
+        mmproj = member(folder, files["mmproj"]["name"], manifest) if files.get("mmproj") else None
         tower = data.get("vision_tower")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputNotFound(f"{manifest} is malformed ({exc})", hint="convert the checkpoint again") from None
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise InputNotFound(f"{manifest} is malformed ({str(exc)[:120]})", hint="convert the checkpoint again") from None
     return ModelFiles(llm, mmproj, tower)
 
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from edgevlm.errors import InputNotFound, InvalidCheckpoint
+from edgevlm.paths import member
 from edgevlm.verify.report import Check, VerifyReport
 
 __all__ = ["Check", "VerifyReport", "verify"]
@@ -20,9 +21,19 @@ def read_manifest(out_dir: Path) -> dict:
     if not path.is_file():
         raise InputNotFound(f"no manifest.json in {out_dir}", hint="point at the output folder of `edgevlm convert`")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InvalidCheckpoint(f"{path} is not valid JSON: {exc}") from exc
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as exc:
+        raise InvalidCheckpoint(f"{path} is not valid JSON: {str(exc)[:200]}",
+                                hint="convert the checkpoint again") from None
+    try:  # the keys verify reads, checked once here instead of a KeyError deep inside
+        ok = isinstance(data["files"]["llm"]["name"], str) and isinstance(data["source"]["config_sha256"], str) \
+            and isinstance(data["files"]["mmproj"], (dict, type(None)))
+    except (KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise InvalidCheckpoint(f"{path} is not a manifest written by `edgevlm convert` (files / source missing)",
+                                hint="convert the checkpoint again")
+    return data
 
 
 def verify(out_dir: str | Path, checkpoint: str | Path, image: str | Path | None = None,
@@ -33,13 +44,15 @@ def verify(out_dir: str | Path, checkpoint: str | Path, image: str | Path | None
 
     out_dir = Path(out_dir).resolve()
     manifest = read_manifest(out_dir)
+    llm_path = member(out_dir, manifest["files"]["llm"]["name"], out_dir / "manifest.json")
+    mmproj = member(out_dir, manifest["files"]["mmproj"]["name"], out_dir / "manifest.json") \
+        if manifest["files"]["mmproj"] is not None else None
     if vision_tower is None:
         vision_tower = (manifest.get("vision_tower") or {}).get("override")
     ckpt = open_checkpoint(checkpoint, vision_tower)
     if manifest["source"]["config_sha256"] != ckpt.config_sha256:
         raise InvalidCheckpoint(f"{out_dir} was converted from a different checkpoint than {ckpt.path}",
                                 hint="config.json hashes differ; pass the checkpoint the files came from")
-    llm_path = out_dir / manifest["files"]["llm"]["name"]
     report = VerifyReport(str(out_dir), str(ckpt.path))
     _status(progress, "tokenizer")
     report.checks.append(llm_checks.check_tokenizer(llm_path, ckpt.path))
@@ -48,9 +61,8 @@ def verify(out_dir: str | Path, checkpoint: str | Path, image: str | Path | None
     ref_logits = _reference_logits(ckpt, ids)  # the reference LLM is gone before llama.cpp loads a file
     report.checks += llm_checks.logit_checks(ckpt, llm_path, manifest, ref_logits, ids,
                                              lambda what: _status(progress, what))
-    if manifest["files"]["mmproj"] is not None:
+    if mmproj is not None:
         _status(progress, "image embeddings")
-        mmproj = out_dir / manifest["files"]["mmproj"]["name"]
         stored = manifest["vision"]["block_count_stored"]
         report.checks += _image_checks(ckpt, llm_path, mmproj, manifest["mmproj_quant"], stored, image)
     return report
