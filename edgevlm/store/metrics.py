@@ -25,6 +25,8 @@ PEAK_RSS_MB = "peak_rss_mb"
 PEAK_ANON_MB = "peak_anon_mb"
 PEAK_FILE_MB = "peak_file_mb"
 LOAD_MS = "load_ms"
+WARM_TTFT_MS = "warm_ttft_ms"
+WARM_FOLLOWUP_TTFT_MS = "warm_followup_ttft_ms"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ METRICS = MappingProxyType({m.name: m for m in (
     Metric(PEAK_ANON_MB, "MB", LOWER, "peak anonymous resident memory (what a phone cannot reclaim)"),
     Metric(PEAK_FILE_MB, "MB", LOWER, "peak file-backed resident memory (mapped files, reclaimable)"),
     Metric(LOAD_MS, "ms", LOWER, "model load time"),
+    Metric(WARM_TTFT_MS, "ms", LOWER, "time to first token through edgevlm serve, model loaded, a new image"),
+    Metric(WARM_FOLLOWUP_TTFT_MS, "ms", LOWER,
+           "time to first token through edgevlm serve, a follow-up question about the same image"),
 )})
 
 
