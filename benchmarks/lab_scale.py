@@ -48,6 +48,7 @@ def machine() -> dict:
 
 def anchor(lab, model: Path, bundle_dir: Path, cells: int) -> list[float]:
     """The same cell, benched directly on one fake phone, `cells` times: seconds each."""
+    from edgevlm.bench.request import DeviceRequest
     from edgevlm.bench.runner import BenchSpec
     from edgevlm.bench.session import bench_device
     from edgevlm.toolchain.bundle import bundle_from_dir
@@ -60,7 +61,8 @@ def anchor(lab, model: Path, bundle_dir: Path, cells: int) -> list[float]:
     times = []
     for _ in range(cells):
         t0 = time.monotonic()
-        result = bench_device("fakephone", model, spec=spec, no_image=True, transport=transport, bundle=bundle)
+        result = bench_device(DeviceRequest("fakephone", model, no_image=True, transport=transport, bundle=bundle),
+                              spec)
         assert result.error is None and result.records, result.error
         times.append(time.monotonic() - t0)
     return times

@@ -85,17 +85,19 @@ def stage_run(model_dir: Path, image: Path) -> None:
 
 def stage_bench(model_dir: Path, image: Path, store_path: Path, runs: int = DEMO_RUNS) -> list[int]:
     """``runs`` bench runs (the run is the report's unit of evidence), stored; their ids, oldest first."""
+    from edgevlm.bench.request import DeviceRequest
     from edgevlm.bench.runner import BenchSpec
     from edgevlm.bench.session import bench_device
     from edgevlm.progress import progress_bar
     from edgevlm.store import ResultsStore
 
     _rule(f"5. bench on the host: {runs} runs → results store")
-    spec = BenchSpec(repeat=5, warmup=1, threads=2, prompt_tokens=200, gen=32)
+    spec = BenchSpec(repeat=5, warmup=1, prompt_tokens=200, gen=32)
     records = []
     with progress_bar() as progress:
         for _ in range(runs):
-            records += bench_device("host", model_dir, spec=spec, image=image, progress=progress).records
+            records += bench_device(DeviceRequest("host", model_dir, threads=2, image=image), spec,
+                                    progress=progress).records
     with ResultsStore(store_path) as store:
         run_ids = store.add_runs(records)
     table = Table(title=f"edgevlm-run on host, {runs} runs × {spec.repeat} repetitions (median of each run) → "

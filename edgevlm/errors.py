@@ -55,6 +55,10 @@ class PreflightRefused(DeviceError):
     """The device cannot run what was asked (missing CPU feature, model too big for its space or memory)."""
 
 
+class BadOption(EdgeVLMError):
+    """A command-line value out of its bounds (a negative count, a size beyond the model's context, NaN)."""
+
+
 class DeviceBusy(DeviceError):
     """Another edgevlm command holds the device's lock and --no-wait was given (exit 3: a device fault)."""
 
@@ -71,6 +75,11 @@ class StoreError(EdgeVLMError):
 
 class LabError(EdgeVLMError):
     """The device lab cannot do what was asked (no cluster at the address, a malformed matrix, no device)."""
+
+
+class CostModelError(EdgeVLMError):
+    """The arm64 cost model cannot run: qemu-user, the plugin, llvm-mca or the arm64 bundle is missing, or the
+    program under it failed."""
 
 
 class VerificationFailed(Exception):

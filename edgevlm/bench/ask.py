@@ -11,47 +11,72 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from edgevlm.bench.bounds import MIN_IMAGE_PROMPT_TOKENS, check_tokens, context_length
+from edgevlm.bench.model import find_model
 from edgevlm.bench.options import run_argv
 from edgevlm.bench.parse import parse_run_json
 from edgevlm.bench.runner import pinned
+from edgevlm.bench.request import DeviceRequest
 from edgevlm.bench.session import Prepared, capped_threads, prepare
 from edgevlm.device.tracked import run_tracked
-from edgevlm.errors import DeviceError
+from edgevlm.device.transport import PushStats
+from edgevlm.errors import DeviceError, InputNotFound
+
+
+@dataclass(frozen=True)
+class Question:
+    """What `edgevlm run --device` asks: the prompt and how to sample the answer."""
+    prompt: str
+    n_predict: int = 128
+    temp: float = 0.0
+    seed: int = 0
 
 
 @dataclass
 class DeviceAnswer:
     text: str
     record: dict[str, Any]
-    ready: Prepared
+    pushed: PushStats
 
 
-def ask_device(device: str, model_dir: Path, prompt: str, *, image: Path | None = None, n_predict: int = 128,
-               temp: float = 0.0, seed: int = 0, threads: int = 0, serial: str | None = None,
-               host: str | None = None, quant: str | None = None, bundle_dir: Path | None = None,
-               on_text: Callable[[str], None] | None = None, warn=None, timeout_s: float = 1800.0,
-               transport=None, bundle=None) -> DeviceAnswer:
-    ready = prepare(device, model_dir, image=image, no_image=image is None, serial=serial, host=host, quant=quant,
-                    transport=transport, bundle=bundle, bundle_dir=bundle_dir, warn=warn)
+def ask_device(req: DeviceRequest, question: Question, *, on_text: Callable[[str], None] | None = None, warn=None,
+               timeout_s: float = 1800.0) -> DeviceAnswer:
+    """One question on the device, holding it (lock, own scratch folder) for the length of the answer."""
+    check_question(req.model_dir, req.quant, question, with_image=req.image is not None)
+    with prepare(req.but(no_image=req.image is None), warn=warn) as ready:
+        out_json = f"{ready.dep.scratch}/answer.json"
+        result = run_tracked(ready.transport, _command(ready, req, question, out_json, warn),
+                             pid_file=f"{ready.dep.scratch}/answer.pid", name="edgevlm-run", cwd=ready.dep.bundle,
+                             env=ready.dep.env, timeout=timeout_s, on_output=on_text or (lambda text: None))
+        if result.code != 0:
+            raise DeviceError(f"edgevlm-run on {ready.profile.name} {result.describe()}: "
+                              f"{(result.stderr or result.stdout).strip()[-600:]}")
+        text = ready.transport.read_text(out_json)
+        if text is None:
+            raise DeviceError(f"edgevlm-run exited 0 but wrote no {out_json}")
+        record = parse_run_json(text, f"{ready.transport.name}:{out_json}")
+        return DeviceAnswer(record.get("text", ""), record, ready.dep.pushed)
+
+
+def check_question(model_dir: Path, quant: str | None, question: Question, *, with_image: bool) -> None:
+    """-n within the model's context with the least prompt the question can have (BOS, and the image's tokens);
+    a folder whose LLM cannot be picked is left to the run to report."""
+    try:
+        llm = find_model(model_dir, quant).llm
+    except InputNotFound:
+        return
+    check_tokens(context_length(llm), prompt_tokens=MIN_IMAGE_PROMPT_TOKENS if with_image else 1,
+                 gen_tokens=question.n_predict, what="-n")
+
+
+def _command(ready: Prepared, req: DeviceRequest, question: Question, out_json: str, warn=None) -> str:
     profile, dep = ready.profile, ready.dep
-    threads = capped_threads(ready, threads, warn)
-    out_json = f"{dep.scratch}/answer.json"
+    threads = capped_threads(ready, req.threads, warn)
     argv = run_argv("./edgevlm-run", model=dep.llm, mmproj=dep.mmproj if dep.image else None, image=dep.image,
-                    prompt=prompt, n_predict=n_predict, temp=temp, seed=seed,
+                    prompt=question.prompt, n_predict=question.n_predict, temp=question.temp, seed=question.seed,
                     threads=threads or profile.run.threads or None,
                     n_gpu_layers=profile.run.n_gpu_layers or None, json=out_json)
-    ready.transport.shell(f"rm -f {shlex.quote(out_json)}")
-    result = run_tracked(ready.transport, pinned(profile, " ".join(shlex.quote(a) for a in argv)),
-                         pid_file=f"{dep.scratch}/answer.pid", name="edgevlm-run", cwd=dep.bundle, env=dep.env,
-                         timeout=timeout_s, on_output=on_text or (lambda text: None))
-    if result.code != 0:
-        raise DeviceError(f"edgevlm-run on {profile.name} {result.describe()}: "
-                          f"{(result.stderr or result.stdout).strip()[-600:]}")
-    text = ready.transport.read_text(out_json)
-    if text is None:
-        raise DeviceError(f"edgevlm-run exited 0 but wrote no {out_json}")
-    record = parse_run_json(text, f"{ready.transport.name}:{out_json}")
-    return DeviceAnswer(record.get("text", ""), record, ready)
+    return pinned(profile, " ".join(shlex.quote(a) for a in argv))
 
 
 def timing_line(record: dict[str, Any]) -> str:

@@ -5,12 +5,18 @@ transport with no workdir runs everything in place: nothing is copied.
 """
 from __future__ import annotations
 
+import os
+import re
+import secrets
 import shlex
+import socket
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from edgevlm.bench.model import BenchModel
 from edgevlm.device.transport import PushStats, Transport
+from edgevlm.errors import DeviceError
 
 
 @dataclass(frozen=True)
@@ -19,7 +25,7 @@ class Deployment:
     llm: str
     mmproj: str | None
     image: str | None
-    scratch: str                # remote folder for per-run outputs
+    scratch: str                # this session's folder for per-run outputs (its own: never shared)
     pushed: PushStats
 
     @property
@@ -27,27 +33,50 @@ class Deployment:
         return {"LD_LIBRARY_PATH": self.bundle}
 
 
-def deploy(transport: Transport, workdir: str, bundle_dir: Path | None, model: BenchModel,
-           image: Path | None, *, remote_bundle: str | None = None, scratch: str | None = None,
-           tools: tuple[str, ...] = (), known_hashes: dict[str, str | None] | None = None) -> Deployment:
-    """Push what the bench needs; `remote_bundle` names a bundle already on the device (built there)."""
-    if not workdir:                                  # local, in place
-        scratch_dir = scratch or str(Path(bundle_dir or ".").parent / "bench-scratch")
-        transport.shell(f"mkdir -p {shlex.quote(scratch_dir)}", check=True)
-        return Deployment(str(bundle_dir), str(model.llm), _str(model.mmproj), _str(image), scratch_dir,
+@dataclass(frozen=True)
+class Placement:
+    """Where a session's files go: the profile's workdir ('' for the local device: in place), the local bundle to
+    push (None when the bundle was built on the device), or the bundle already on the device, and the tools."""
+    workdir: str
+    bundle_dir: Path | None
+    remote_bundle: str | None = None
+    tools: tuple[str, ...] = ()
+
+
+def session_name() -> str:
+    """A scratch folder name no other session (on this or another machine) uses."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())[:40]
+    return f"{host}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def deploy(transport: Transport, where: Placement, model: BenchModel, image: Path | None, *,
+           known_hashes: dict[str, str | None] | None = None) -> Deployment:
+    """Push what the bench needs, and make this session's scratch folder (removed by remove_scratch)."""
+    if not where.workdir:                            # local, in place
+        scratch_dir = tempfile.mkdtemp(prefix="edgevlm-session-")
+        return Deployment(str(where.bundle_dir), str(model.llm), _str(model.mmproj), _str(image), scratch_dir,
                           PushStats(0, 0, 0))
-    root = PurePosixPath(transport.resolve(workdir))
-    bundle = remote_bundle or str(root / "bundle")
-    pairs = plan(transport, workdir, None if remote_bundle else bundle_dir, model, image, root=root, tools=tools)
+    root = PurePosixPath(transport.resolve(where.workdir))
+    bundle = where.remote_bundle or str(root / "bundle")
+    bundle_dir = None if where.remote_bundle else where.bundle_dir
+    pairs = plan(transport, where.workdir, bundle_dir, model, image, root=root, tools=where.tools)
     remote_model = {p: str(root / "models" / p.name) for p in model.files()}
     remote_image = str(root / "inputs" / image.name) if image else None
     stats = transport.push_files(pairs, known_hashes=known_hashes)
-    if remote_bundle is None and bundle_dir is not None:
+    if bundle_dir is not None:
         _recreate_symlinks(transport, bundle_dir, bundle)
-    scratch_dir = str(root / "scratch")
-    transport.shell(f"mkdir -p {shlex.quote(scratch_dir)}", check=True)
+    scratch_dir = str(root / "scratch" / session_name())
+    transport.shell(f"mkdir -p -- {shlex.quote(scratch_dir)}", check=True)
     return Deployment(bundle, remote_model[model.llm], remote_model.get(model.mmproj) if model.mmproj else None,
                       remote_image, scratch_dir, stats)
+
+
+def remove_scratch(transport: Transport, dep: Deployment) -> None:
+    """The session's scratch folder goes with the session (a device that cannot be reached keeps it)."""
+    try:
+        transport.shell(f"rm -rf -- {shlex.quote(dep.scratch)}", timeout=60)
+    except DeviceError:
+        pass
 
 
 def plan(transport: Transport, workdir: str, bundle_dir: Path | None, model: BenchModel, image: Path | None,

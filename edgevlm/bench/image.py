@@ -3,9 +3,9 @@ the default workload is image + question without the user supplying a file. Enco
 the pixels; the file is written once (temp name + rename) under the build folder."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from edgevlm.files import atomic_output
 from edgevlm.paths import build_root
 
 SIZE = 336
@@ -23,7 +23,6 @@ def default_image() -> Path:
     img = Image.fromarray(rgb.clip(0, 255).astype(np.uint8), "RGB")
     ImageDraw.Draw(img).ellipse((60, 60, 200, 200), fill=(230, 40, 40))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    img.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        img.save(tmp, format="PNG")
     return path

@@ -8,6 +8,7 @@ is marked partial, and the error is returned for the caller to report after stor
 from __future__ import annotations
 
 import shlex
+import signal
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from edgevlm.device.profiles import DeviceProfile
 from edgevlm.device.tracked import run_tracked
 from edgevlm.device.transport import Transport
 from edgevlm.errors import DeviceError
+from edgevlm.interrupt import signal_of
 
 # The question of the published workload; edgevlm-run pads the prompt to exactly --prompt-tokens tokens.
 QUESTION = "What is in this image? Describe it in detail."
@@ -63,6 +65,7 @@ class Sample:
 class Series:
     samples: list[Sample] = field(default_factory=list)
     error: str | None = None
+    interrupted: int | None = None        # the signal that ended it (Ctrl-C, SIGTERM, SIGHUP), if one did
 
     @property
     def measured(self) -> list[Sample]:
@@ -98,7 +101,8 @@ def pinned(profile: DeviceProfile, line: str) -> str:
 
 def run_series(transport: Transport, profile: DeviceProfile, dep: Deployment, spec: BenchSpec,
                on_step=None) -> Series:
-    """Warm-up + repetitions; never raises DeviceError — a fault ends the series as partial."""
+    """Warm-up + repetitions; never raises DeviceError — a fault ends the series as partial, and so does an
+    interrupt (the tracked runner has already ended the run's process): the caller stores what was finished."""
     series = Series()
     total = spec.warmup + spec.repeat
     for index in range(total):
@@ -106,6 +110,10 @@ def run_series(transport: Transport, profile: DeviceProfile, dep: Deployment, sp
             series.samples.append(_one_run(transport, profile, dep, spec, index, index < spec.warmup))
         except DeviceError as exc:
             series.error = f"run {index + 1}/{total}: {exc}"
+            break
+        except KeyboardInterrupt as exc:
+            series.interrupted = signal_of(exc)
+            series.error = f"run {index + 1}/{total}: interrupted ({signal.Signals(series.interrupted).name})"
             break
         if on_step:
             on_step()

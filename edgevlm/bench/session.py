@@ -11,15 +11,18 @@ import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from edgevlm.bench.deploy import Deployment, deploy
+from edgevlm.bench.bounds import check_tokens, context_length
+from edgevlm.bench.deploy import Deployment, Placement, deploy, remove_scratch
 from edgevlm.bench.model import BenchModel, find_model
 from edgevlm.bench.image import default_image
+from edgevlm.bench.request import DeviceRequest
 from edgevlm.bench.runner import BenchSpec, Series, model_summary, run_series, sample_log, workload_label
 from edgevlm.bench.stock import llama_bench, mtmd_encode, mtmd_record
 from edgevlm.toolchain.bundle import Bundle, build_bundle, bundle_from_dir, host_bundle, load_bundle
 from edgevlm.device import preflight
 from edgevlm.device.connect import transport_for
 from edgevlm.device.fingerprint import fingerprint
+from edgevlm.device.lock import DeviceLock, acquire
 from edgevlm.device.preflight import Preflight
 from edgevlm.device.profiles import DeviceProfile, load_profile
 from edgevlm.device.transport import Transport
@@ -34,6 +37,7 @@ class BenchResult:
     records: list[RunRecord] = field(default_factory=list)
     series: Series | None = None
     error: str | None = None
+    interrupted: int | None = None       # the signal that ended the series early (SIGINT, SIGTERM, SIGHUP)
 
 
 def git_state() -> tuple[str, str]:
@@ -61,7 +65,9 @@ def ensure_bundle(profile: DeviceProfile, progress=None) -> Bundle:
 
 @dataclass
 class Prepared:
-    """A device ready to run: the profile as the preflight adapted it, what was pushed, and where."""
+    """A device ready to run, held for this session: the profile as the preflight adapted it, what was pushed and
+    where, the device's lock and the session's own scratch folder. close() (or leaving a `with`) removes the
+    scratch folder and frees the device."""
     profile: DeviceProfile
     transport: Transport
     bundle: Bundle
@@ -69,6 +75,20 @@ class Prepared:
     image: Path | None
     preflight: Preflight
     dep: Deployment
+    lock: DeviceLock | None = None
+
+    def close(self) -> None:
+        try:
+            remove_scratch(self.transport, self.dep)
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def __enter__(self) -> "Prepared":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def resolve_image(image: Path | None, no_image: bool, model: BenchModel, model_dir: Path) -> Path | None:
@@ -83,27 +103,40 @@ def resolve_image(image: Path | None, no_image: bool, model: BenchModel, model_d
     return Path(image) if image is not None else default_image()
 
 
-def prepare(device: str, model_dir: Path, *, image: Path | None = None, no_image: bool = False,
-            serial: str | None = None, host: str | None = None, quant: str | None = None, progress=None,
-            transport: Transport | None = None, bundle: Bundle | None = None, bundle_dir: Path | None = None,
-            warn=None) -> Prepared:
-    """Profile → transport → bundle → preflight (refuses before any push) → deploy (hash-skipped)."""
-    profile = load_profile(device)
-    model = find_model(model_dir, quant)
-    image = resolve_image(image, no_image, model, model_dir)
-    transport = transport or transport_for(profile, serial=serial, host=host)
-    bundle = bundle or (bundle_from_dir(bundle_dir) if bundle_dir else None) or \
-        _device_built(transport, profile) or ensure_bundle(profile, progress)
-    on_device = bool(bundle.info.get("on_device"))
-    if not (bundle.has("edgevlm-run") or on_device and "edgevlm-run" in bundle.tools):
-        raise NativeNotBuilt(f"the bundle at {bundle.path} has no edgevlm-run", hint="edgevlm build --target ...")
-    pre = preflight.check(transport, profile, bundle, model, image=image).require()
-    for line in pre.warnings:
-        (warn or (lambda text: None))(f"{profile.name}: {line}")
-    profile = pre.apply(profile)
-    dep = deploy(transport, profile.workdir, None if on_device else bundle.path, model, image, tools=bundle.tools,
-                 remote_bundle=str(bundle.path) if on_device else None, known_hashes=pre.remote_hashes)
-    return Prepared(profile, transport, bundle, model, image, pre, dep)
+def prepare(req: DeviceRequest, *, progress=None, warn=None) -> Prepared:
+    """Profile → transport → the device's lock (waiting, or DeviceBusy) → bundle → preflight (refuses before any
+    push) → deploy (hash-skipped) into a scratch folder of this session. The caller closes what it gets."""
+    profile = load_profile(req.device)
+    check_workdir(profile)
+    model = find_model(req.model_dir, req.quant)
+    image = resolve_image(req.image, req.no_image, model, req.model_dir)
+    transport = req.transport or transport_for(profile, serial=req.serial, host=req.host)
+    lock = req.lock or acquire(transport, wait=req.wait, on_wait=warn)
+    try:
+        bundle = req.bundle or (bundle_from_dir(req.bundle_dir) if req.bundle_dir else None) or \
+            _device_built(transport, profile) or ensure_bundle(profile, progress)
+        on_device = bool(bundle.info.get("on_device"))
+        if not (bundle.has("edgevlm-run") or on_device and "edgevlm-run" in bundle.tools):
+            raise NativeNotBuilt(f"the bundle at {bundle.path} has no edgevlm-run",
+                                 hint="edgevlm build --target ...")
+        pre = preflight.check(transport, profile, bundle, model, image=image).require()
+        for line in pre.warnings:
+            (warn or (lambda text: None))(f"{profile.name}: {line}")
+        profile = pre.apply(profile)
+        dep = deploy(transport, Placement(profile.workdir, None if on_device else bundle.path,
+                                          str(bundle.path) if on_device else None, bundle.tools),
+                     model, image, known_hashes=pre.remote_hashes)
+    except BaseException:
+        lock.release()
+        raise
+    return Prepared(profile, transport, bundle, model, image, pre, dep, lock)
+
+
+def check_workdir(profile: DeviceProfile) -> None:
+    """A workdir is a path, never an option: one starting with '-' would reach mkdir/rm as a flag."""
+    if profile.workdir.startswith("-"):
+        raise DeviceError(f"{profile.source}: workdir {profile.workdir!r} starts with '-'",
+                          hint="give an absolute path (or ~/...) in the profile's workdir")
 
 
 def capped_threads(ready: Prepared, threads: int, warn=None) -> int:
@@ -145,32 +178,37 @@ def local_bundle(profile: DeviceProfile, bundle_dir: Path | None = None) -> Bund
     return host_bundle() if profile.target == "host" else load_bundle(profile.target)
 
 
-def bench_device(device: str, model_dir: Path, *, spec: BenchSpec, image: Path | None = None,
-                 no_image: bool = False, serial: str | None = None, host: str | None = None,
-                 quant: str | None = None, with_stock: bool = False, progress=None,
-                 transport: Transport | None = None, bundle: Bundle | None = None, bundle_dir: Path | None = None,
+def bench_device(req: DeviceRequest, spec: BenchSpec, *, with_stock: bool = False, progress=None,
                  warn=None) -> BenchResult:
-    ready = prepare(device, model_dir, image=image, no_image=no_image, serial=serial, host=host, quant=quant,
-                    progress=progress, transport=transport, bundle=bundle, bundle_dir=bundle_dir, warn=warn)
-    profile, transport, dep = ready.profile, ready.transport, ready.dep
-    spec = replace(spec, threads=capped_threads(ready, spec.threads, warn))
-    base = _base_record(ready, spec)
-    task = progress.add_task(f"bench {profile.name}", total=spec.warmup + spec.repeat) if progress else None
-    step = (lambda: progress.advance(task)) if progress else None
-    series = run_series(transport, profile, dep, spec, on_step=step)
-    result = BenchResult(series=series, error=series.error)
-    if series.samples:
-        first = series.samples[0].raw
-        base.workload = workload_label(first.get("image_tokens", 0), first["prompt_tokens"], first["gen_tokens"])
-        base.extra["workload"] = {"image_tokens": first.get("image_tokens", 0),
-                                  "prompt_tokens": first["prompt_tokens"], "gen_tokens": first["gen_tokens"],
-                                  "question": spec.question(ready.image is not None),
-                                  "image": ready.image.name if ready.image else None}
-    if series.measured or series.partial:
-        result.records.append(_edgevlm_record(base, series))
-    if with_stock and series.samples and not series.partial:
-        result.records += _stock_records(transport, profile, dep, spec, base, result)
+    """Prepare (holding the device), run the series, and the stock tools with `with_stock`. An interrupt (Ctrl-C,
+    SIGTERM, SIGHUP) during the series ends it: the runs finished come back marked partial, with `interrupted`
+    set, for the caller to store before it exits."""
+    check_tokens(context_length(find_model(req.model_dir, req.quant).llm), prompt_tokens=spec.prompt_tokens,
+                 gen_tokens=spec.gen, what="--prompt-tokens + --gen")
+    with prepare(req, progress=progress, warn=warn) as ready:
+        spec = replace(spec, threads=capped_threads(ready, req.threads or spec.threads, warn))
+        base = _base_record(ready, spec)
+        task = progress.add_task(f"bench {ready.profile.name}", total=spec.warmup + spec.repeat) \
+            if progress else None
+        step = (lambda: progress.advance(task)) if progress else None
+        series = run_series(ready.transport, ready.profile, ready.dep, spec, on_step=step)
+        result = BenchResult(series=series, error=series.error, interrupted=series.interrupted)
+        if series.samples:
+            _label_workload(base, series, spec, ready)
+        if series.measured:                 # a run with no measured sample is not a run: nothing is stored
+            result.records.append(_edgevlm_record(base, series))
+        if with_stock and series.samples and not series.partial:
+            result.records += _stock_records(ready, spec, base, result)
     return result
+
+
+def _label_workload(base: RunRecord, series: Series, spec: BenchSpec, ready: Prepared) -> None:
+    first = series.samples[0].raw
+    base.workload = workload_label(first.get("image_tokens", 0), first["prompt_tokens"], first["gen_tokens"])
+    base.extra["workload"] = {"image_tokens": first.get("image_tokens", 0),
+                              "prompt_tokens": first["prompt_tokens"], "gen_tokens": first["gen_tokens"],
+                              "question": spec.question(ready.image is not None),
+                              "image": ready.image.name if ready.image else None}
 
 
 def _base_record(ready: Prepared, spec: BenchSpec) -> RunRecord:
@@ -197,8 +235,8 @@ def _edgevlm_record(base: RunRecord, series: Series) -> RunRecord:
     return RunRecord.from_dict(body, "bench record")
 
 
-def _stock_records(transport: Transport, profile: DeviceProfile, dep: Deployment, spec: BenchSpec,
-                   base: RunRecord, result: BenchResult) -> list[RunRecord]:
+def _stock_records(ready: Prepared, spec: BenchSpec, base: RunRecord, result: BenchResult) -> list[RunRecord]:
+    transport, profile, dep = ready.transport, ready.profile, ready.dep
     records: list[RunRecord] = []
     try:
         prompt_tokens = base.extra["workload"]["prompt_tokens"]

@@ -3,6 +3,7 @@ llama-mtmd-cli (image encode ms, ViT + projector in the stock path).
 """
 from __future__ import annotations
 
+import os
 import shlex
 
 from edgevlm.bench.deploy import Deployment
@@ -59,8 +60,8 @@ def mtmd_encode(transport: Transport, profile: DeviceProfile, dep: Deployment, s
     if profile.run.n_gpu_layers:
         args += ["-ngl", str(profile.run.n_gpu_layers)]
     command = pinned(profile, " ".join(map(shlex.quote, args)))
-    return [mtmd_encode_once(transport, command, cwd=dep.bundle, env=dep.env, timeout_s=spec.timeout_s)
-            for _ in range(spec.repeat)]
+    return [mtmd_encode_once(transport, command, cwd=dep.bundle, env=dep.env, timeout_s=spec.timeout_s,
+                             pid_file=f"{dep.scratch}/llama-mtmd-cli.pid") for _ in range(spec.repeat)]
 
 
 # The pinned llama-mtmd-cli logs through common's asynchronous logger, which sometimes (about 1 run in 3 on
@@ -70,10 +71,14 @@ MTMD_LOST_LOG_ATTEMPTS = 8
 
 
 def mtmd_encode_once(transport: Transport, command: str, *, cwd: str | None = None,
-                     env: dict[str, str] | None = None, timeout_s: float | None = None) -> float:
-    """One llama-mtmd-cli run's image encode ms, repeating runs whose log was lost; DeviceError on failure."""
+                     env: dict[str, str] | None = None, timeout_s: float | None = None,
+                     pid_file: str | None = None) -> float:
+    """One llama-mtmd-cli run's image encode ms, repeating runs whose log was lost; DeviceError on failure.
+    Tracked like edgevlm-run (its pid recorded where it runs), so a timeout or a signal ends it there too."""
+    pid_file = pid_file or f"/tmp/edgevlm-mtmd-{os.getpid()}.pid"
     for _ in range(MTMD_LOST_LOG_ATTEMPTS):
-        result = transport.shell(command, cwd=cwd, env=env, timeout=timeout_s)
+        result = run_tracked(transport, command, pid_file=pid_file, name="llama-mtmd-cli", cwd=cwd, env=env,
+                             timeout=timeout_s)
         if result.code != 0:
             break
         encode = mtmd_encode_ms(result.stderr + result.stdout)

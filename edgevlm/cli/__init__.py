@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 
 import typer
 from rich.console import Console
 
 from edgevlm.errors import EdgeVLMError, VerificationFailed
+from edgevlm.interrupt import exit_code, install, signal_name
 
 # Order here is the order `edgevlm --help` lists them: the pipeline, left to right.
 COMMAND_MODULES = (
@@ -37,6 +39,15 @@ def make_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # SIGTERM and SIGHUP end a command like Ctrl-C, through its clean-up (edgevlm.interrupt)
+    restore = install() if threading.current_thread() is threading.main_thread() else (lambda: None)
+    try:
+        _main(argv)
+    finally:
+        restore()
+
+
+def _main(argv: list[str] | None) -> None:
     app = make_app()
     try:
         # In click's non-standalone mode a typer.Exit(code) is returned, not raised.
@@ -49,9 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     except VerificationFailed as exc:
         err_console.print(f"[bold red]verification failed:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        err_console.print(f"interrupted ({signal_name(exc)})")
+        sys.exit(exit_code(exc))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

@@ -1,70 +1,71 @@
-"""`edgevlm bench --device NAME MODEL_DIR`: measure a converted model on a device, store every raw sample."""
+"""`edgevlm bench --device NAME MODEL_DIR`: measure a converted model on a device, store every raw sample.
+
+Nothing measured is lost: the store and the --json file are opened and checked before the first repetition; a
+store that fails afterwards gets a spool file instead (its path is printed with the `edgevlm results import`
+that stores it); an interrupt (Ctrl-C, SIGTERM, SIGHUP) stores the runs finished, marked partial, then exits
+128 + the signal (130 for Ctrl-C).
+"""
 from __future__ import annotations
 
-import json
-import os
+import sys
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
+from edgevlm.cli import options as opt
 from edgevlm.progress import console, err_console, progress_bar
 
 
 def register(app: typer.Typer) -> None:
     @app.command("bench")
     def bench_cmd(
-        model_dir: Path = typer.Argument(..., help="converted model folder (edgevlm convert output)"),
-        device: str = typer.Option(..., "--device", help="device profile name (devices/*.toml, ~/.config/edgevlm/devices)"),
-        serial: str = typer.Option(None, "--serial", help="adb serial (default: the profile's, or the only device)"),
-        host: str = typer.Option(None, "--host", help="ssh [user@]host (default: the profile's)"),
-        image: Path = typer.Option(None, "--image", help="image to ask about (default: a built-in 336x336 picture)"),
+        model_dir: Path = opt.model_dir(),
+        device: str = opt.device(...),
+        serial: str = opt.serial(),
+        host: str = opt.host(),
+        image: Path = opt.image(" (default: a built-in 336x336 picture)"),
         no_image: bool = typer.Option(False, "--no-image", help="text only: no image, no ViT"),
-        bundle_dir: Path = typer.Option(None, "--bundle", help="an already built bundle (any folder written by "
-                                        "`edgevlm build`) instead of the profile target's"),
+        bundle_dir: Path = opt.bundle(),
         repeat: int = typer.Option(5, "--repeat", min=1, help="measured repetitions"),
         warmup: int = typer.Option(1, "--warmup", min=0, help="warm-up runs, not measured"),
-        threads: int = typer.Option(0, "--threads", min=0, help="threads (default: the profile's)"),
+        threads: int = opt.threads(),
         prompt_tokens: int = typer.Option(246, "--prompt-tokens", min=1,
                                           help="exactly this many prompt tokens, image tokens included"),
         gen: int = typer.Option(128, "--gen", min=1, help="tokens to generate"),
-        quant: str = typer.Option(None, "--quant", help="which LLM quant in MODEL_DIR (when several)"),
+        quant: str = opt.quant(),
         with_stock: bool = typer.Option(False, "--with-stock", help="also run stock llama-bench / llama-mtmd-cli"),
-        store: str = typer.Option(None, "--store",
-                                  help="results store: SQLite file or postgresql:// URL (default: $EDGEVLM_STORE)"),
-        json_file: Path = typer.Option(None, "--json", help="also write the records to this JSON file"),
+        store: str = opt.store(),
+        json_file: Path = opt.json_out(),
+        wait: bool = opt.wait(),
     ) -> None:
         """Warm-up + N runs of edgevlm-run on a device; temperatures, throttling, raw samples into the store."""
+        from edgevlm.bench.request import DeviceRequest
         from edgevlm.bench.runner import BenchSpec
         from edgevlm.bench.session import bench_device
+        from edgevlm.bench.sink import Sink
         from edgevlm.errors import DeviceError
 
-        spec = BenchSpec(repeat=repeat, warmup=warmup, threads=threads, prompt_tokens=prompt_tokens, gen=gen)
-        with progress_bar() as progress:
-            result = bench_device(device, model_dir, spec=spec, image=image, no_image=no_image, serial=serial,
-                                  host=host, quant=quant, with_stock=with_stock, progress=progress,
-                                  bundle_dir=bundle_dir, warn=lambda line: err_console.print(f"[yellow]{line}[/]"))
-        if result.records:
-            _save(result.records, store, json_file)
-            _show(result.records, device)
+        req = DeviceRequest(device, model_dir, serial=serial, host=host, quant=quant, bundle_dir=bundle_dir,
+                            threads=threads, image=image, no_image=no_image, wait=wait)
+        spec = BenchSpec(repeat=repeat, warmup=warmup, prompt_tokens=prompt_tokens, gen=gen)
+        warn = lambda line: err_console.print(f"[yellow]{line}[/]", highlight=False)  # noqa: E731
+        with Sink.open(store, json_file) as sink:           # before any work: a bad store costs no measurement
+            with progress_bar() as progress:
+                result = bench_device(req, spec, with_stock=with_stock, progress=progress, warn=warn)
+            if result.records:
+                err_console.print(sink.save(result.records), highlight=False)
+                _show(result.records, device)
+        if result.interrupted:
+            err_console.print(f"interrupted: {result.error}; the runs finished were stored, marked partial")
+            sys.exit(exit_code_of(result.interrupted))
         if result.error:
             raise DeviceError(f"bench stopped: {result.error}",
                               hint="the runs measured before the fault were stored, marked partial")
 
 
-def _save(records, store: str | None, json_file: Path | None) -> None:
-    from edgevlm.paths import default_store_path
-    from edgevlm.store import ResultsStore
-
-    path = store or default_store_path()
-    with ResultsStore(path) as db:
-        ids = db.add_runs(records)
-        where = db.path
-    err_console.print(f"stored runs {', '.join(map(str, ids))} in {where}")
-    if json_file:
-        tmp = json_file.with_name(f"{json_file.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps([r.to_dict() for r in records], indent=2) + "\n")
-        os.replace(tmp, json_file)
+def exit_code_of(signum: int) -> int:
+    return 128 + signum
 
 
 def _show(records, device: str) -> None:
@@ -86,3 +87,4 @@ def _show(records, device: str) -> None:
         table.add_row(*row, style="dim")
         table.caption = CAPTION
     console.print(table)
+

@@ -6,7 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from edgevlm.device.transport import ShellResult, Transport, pump
+from edgevlm.device.transport import ShellResult, Transport, kill_group, pump
 from edgevlm.errors import DeviceError
 
 
@@ -17,19 +17,26 @@ class LocalTransport(Transport):
         super().__init__(name, default_timeout=default_timeout)
 
     def _run(self, line: str, timeout: float) -> ShellResult:
+        # its own process group: a timeout or an interrupt ends the shell AND what it started (a `cd X && sh -c`
+        # line has a shell between us and the binary, which killing the shell alone would orphan)
         started = time.monotonic()
+        proc = subprocess.Popen(["/bin/sh", "-c", line], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
         try:
-            proc = subprocess.run(["/bin/sh", "-c", line], capture_output=True, timeout=timeout,
-                                  stdin=subprocess.DEVNULL)
+            out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            kill_group(proc)
             raise DeviceError(f"{self.name}: `{line[:120]}` timed out after {timeout:g} s") from None
+        except BaseException:
+            kill_group(proc)
+            raise
         code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode  # same convention as a shell
-        return ShellResult(line, code, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"),
+        return ShellResult(line, code, out.decode(errors="replace"), err.decode(errors="replace"),
                            time.monotonic() - started)
 
     def _stream(self, line: str, on_output, timeout: float) -> ShellResult:
         code, out, err, seconds = pump(["/bin/sh", "-c", line], on_output, timeout,
-                                       what=f"{self.name}: `{line[:120]}`")
+                                       what=f"{self.name}: `{line[:120]}`", own_group=True)
         return ShellResult(line, code if code >= 0 else 128 - code, out, err, seconds)
 
     def _push_file(self, local: Path, remote: str, timeout: float) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from edgevlm.errors import DeviceError
+from edgevlm.files import atomic_output
 from edgevlm.hashing import sha256_file
 
 
@@ -157,12 +158,8 @@ class Transport(ABC):
     def pull(self, remote: str, local: Path, *, timeout: float | None = None) -> Path:
         local = Path(local)
         local.parent.mkdir(parents=True, exist_ok=True)
-        tmp = local.with_name(f"{local.name}.tmp-{os.getpid()}")
-        try:
+        with atomic_output(local) as tmp:
             self._pull_file(remote, tmp, timeout or self.default_timeout)
-            os.replace(tmp, local)
-        finally:
-            tmp.unlink(missing_ok=True)
         return local
 
     def read_text(self, remote: str) -> str | None:
@@ -174,16 +171,29 @@ class Transport(ABC):
         return f"{self.kind}:{self.name}"
 
 
-def pump(argv: list[str], on_output, timeout: float, *, holdback: int = 0, what: str = "") -> tuple[int, str, str, float]:
+def kill_group(proc) -> None:
+    """SIGKILL a process started with start_new_session=True and everything in its group, then reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()
+
+
+def pump(argv: list[str], on_output, timeout: float, *, holdback: int = 0, what: str = "",
+         own_group: bool = False) -> tuple[int, str, str, float]:
     """Run argv, handing stdout to on_output as it arrives except its last `holdback` characters (a trailer the
-    caller strips); (exit code, stdout, stderr, seconds). The process is killed on timeout or KeyboardInterrupt."""
+    caller strips); (exit code, stdout, stderr, seconds). The process (its whole group with `own_group`) is
+    killed on timeout or KeyboardInterrupt."""
     import codecs
     import subprocess
     import threading
     import time
 
     started = time.monotonic()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=own_group)
+    stop = kill_group if own_group else (lambda p: (p.kill(), p.wait()))
     out: list[str] = []
     err: list[bytes] = []
     emitted = [0]
@@ -206,13 +216,11 @@ def pump(argv: list[str], on_output, timeout: float, *, holdback: int = 0, what:
     try:
         code = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        stop(proc)
         raise DeviceError(f"{what} timed out after {timeout:g} s",
                           hint="raise the timeout, or check whether the device is stuck") from None
     except BaseException:
-        proc.kill()
-        proc.wait()
+        stop(proc)
         raise
     for reader in readers:
         reader.join()

@@ -1,30 +1,27 @@
 """One cell on a worker: take one device of the cell's profile for itself, bench, hand the records back.
 
-Exclusive use is a per-host file lock per device (``flock``), taken for the whole cell: Ray's ``profile:`` /
-``device:`` resources decide on which host a cell runs, the lock decides on which device, so a phone never
-runs two benches at once whichever matrix (driver) they come from. While a cell holds a device, the lab's
+Exclusive use is the device lock that bench and `run --device` take too (edgevlm.device.lock, on the device
+itself), held for the whole cell: Ray's ``profile:`` / ``device:`` resources decide on which host a cell runs,
+the lock decides on which device, so a phone never runs two benches at once whichever matrix (driver) or
+command they come from. While a cell holds a device, the lab's
 key-value store says so (``edgevlm lab status``). A fault is returned, not raised: the records measured before
 it come back marked partial and the driver decides about a retry.
 """
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import re
 import socket
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from edgevlm.errors import EdgeVLMError
 from edgevlm.lab.matrix import Cell
 from edgevlm.lab.node import LabDevice, this_node, transport_of
-from edgevlm.lab.payload import Payload, cache_root, materialize
+from edgevlm.lab.payload import Payload, materialize
 
 BUSY_PREFIX = "busy/"          # key-value entries: busy/<serial> -> what runs there
-LOCK_POLL_S = 0.2
+LOCK_POLL_S = 1.0            # each try is a round trip to the device
 
 
 @dataclass
@@ -71,30 +68,39 @@ def run_cell(job: CellJob) -> CellOutcome:
     if not candidates:
         outcome.error = f"no device of profile {job.cell.profile} on this host (avoiding {list(job.avoid)})"
         return outcome
-    with _one_device(candidates) as device, _busy(job, device):
+    with _one_device(candidates, node.adb_port) as (device, lock), _busy(job, device):
         outcome.serial, outcome.started = device.serial, time.time()
         try:
-            _bench(ray, job, device, node.adb_port, outcome)
+            _bench(ray, job, Held(device, lock, node.adb_port), outcome)
         except EdgeVLMError as exc:
             outcome.error = str(exc).splitlines()[0]
         outcome.ended = time.time()
     return outcome
 
 
-def _bench(ray, job: CellJob, device: LabDevice, adb_port: int | None, outcome: CellOutcome) -> None:
+@dataclass(frozen=True)
+class Held:
+    """The device a cell took, with its lock and the transport the lock was taken over."""
+    device: LabDevice
+    lock: object
+    adb_port: int | None
+
+
+def _bench(ray, job: CellJob, held: Held, outcome: CellOutcome) -> None:
+    from edgevlm.bench.request import DeviceRequest
     from edgevlm.bench.runner import BenchSpec
     from edgevlm.bench.session import bench_device
     from edgevlm.toolchain.bundle import bundle_from_dir
     from edgevlm.device.profiles import load_profile
 
-    cell = job.cell
+    cell, device = job.cell, held.device
     profile = load_profile(cell.profile)
-    model_dir = materialize(ray, job.model)
-    bundle = bundle_from_dir(materialize(ray, job.bundle))
-    spec = BenchSpec(repeat=job.reps, warmup=job.warmup, threads=cell.threads,
-                     prompt_tokens=cell.workload.prompt_tokens, gen=cell.workload.gen)
-    result = bench_device(cell.profile, model_dir, spec=spec, no_image=not cell.workload.image, quant=cell.quant,
-                          transport=transport_of(profile, device, adb_port), bundle=bundle)
+    req = DeviceRequest(cell.profile, materialize(ray, job.model), quant=cell.quant, threads=cell.threads,
+                        no_image=not cell.workload.image, transport=transport_of(profile, device, held.adb_port),
+                        bundle=bundle_from_dir(materialize(ray, job.bundle)), lock=held.lock)
+    spec = BenchSpec(repeat=job.reps, warmup=job.warmup, prompt_tokens=cell.workload.prompt_tokens,
+                     gen=cell.workload.gen)
+    result = bench_device(req, spec)
     for record in result.records:
         record.commit, record.branch = job.commit, job.branch  # the driver's, not this host's checkout
         record.extra["lab"] = {"matrix": job.matrix_id, "cell": cell.index, "attempt": job.attempt,
@@ -104,32 +110,20 @@ def _bench(ray, job: CellJob, device: LabDevice, adb_port: int | None, outcome: 
     outcome.error = result.error
 
 
-def _lock_path(serial: str) -> Path:
-    return cache_root() / "locks" / (re.sub(r"[^A-Za-z0-9._-]", "_", serial) + ".lock")
-
-
 @contextmanager
-def _one_device(candidates: list[LabDevice]):
+def _one_device(candidates: list[LabDevice], adb_port: int | None):
     """Hold the first free device's lock (waiting while all are taken); released however the cell ends."""
-    handles = {}
-    try:
-        while True:
-            for device in candidates:
-                path = _lock_path(device.serial)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    os.close(fd)
-                    continue
-                handles[device.serial] = fd
-                yield device
+    from edgevlm.device.lock import try_device_lock
+    from edgevlm.device.profiles import load_profile
+
+    while True:
+        for device in candidates:
+            lock = try_device_lock(transport_of(load_profile(device.profile), device, adb_port))
+            if lock is not None:
+                with lock:
+                    yield device, lock
                 return
-            time.sleep(LOCK_POLL_S)
-    finally:
-        for fd in handles.values():
-            os.close(fd)  # closing drops the flock
+        time.sleep(LOCK_POLL_S)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ import json
 import pytest
 
 from edgevlm.bench.runner import BenchSpec
+from edgevlm.bench.request import DeviceRequest
 from edgevlm.bench.session import bench_device
 from edgevlm.store import ResultsStore
 from tests.fakes.standin_run import random_model, standin_bundle
@@ -48,7 +49,7 @@ def bench_env(tmp_path, monkeypatch, phone):
 def test_series_samples_temperatures_and_push_once(bench_env):
     device, transport, bundle, models, image = bench_env
     spec = BenchSpec(repeat=3, warmup=1, prompt_tokens=32, gen=16)
-    result = bench_device("fakephone", models, spec=spec, image=image, transport=transport, bundle=bundle)
+    result = bench_device(DeviceRequest("fakephone", models, image=image, transport=transport, bundle=bundle), spec)
     assert result.error is None
     [record] = result.records
     assert record.samples["decode_tps"] == [20.0, 20.0, 20.0]           # 3 measured, the warm-up left out
@@ -66,8 +67,8 @@ def test_series_samples_temperatures_and_push_once(bench_env):
     pushes_before = sum("sha256sum" in c for c in device.commands)
     pushed_model = device.root / "data/local/tmp/edgevlm/models/tiny-Q8_0.gguf"
     pushed_model_mtime = pushed_model.stat().st_mtime_ns
-    again = bench_device("fakephone", models, spec=BenchSpec(repeat=1, warmup=0), image=image, transport=transport,
-                         bundle=bundle)
+    again = bench_device(DeviceRequest("fakephone", models, image=image, transport=transport, bundle=bundle),
+                         BenchSpec(repeat=1, warmup=0))
     # one hash round trip (the preflight's; deploy reuses its hashes), no file sent again
     assert again.error is None and sum("sha256sum" in c for c in device.commands) == pushes_before + 1
     assert pushed_model.stat().st_mtime_ns == pushed_model_mtime
@@ -77,8 +78,8 @@ def test_series_samples_temperatures_and_push_once(bench_env):
 def test_hot_device_waits_bounded_and_flags_throttled(bench_env):
     device, transport, bundle, models, _ = bench_env
     device.set_temperature(1, 75.0)                     # above cooldown (45) and throttle (70)
-    result = bench_device("fakephone", models, spec=BenchSpec(repeat=2, warmup=0), transport=transport,
-                          bundle=bundle)
+    result = bench_device(DeviceRequest("fakephone", models, transport=transport, bundle=bundle),
+                          BenchSpec(repeat=2, warmup=0))
     [record] = result.records
     assert record.throttled is True
     for run in record.extra["runs"]:
@@ -91,8 +92,8 @@ def test_hot_device_waits_bounded_and_flags_throttled(bench_env):
 def test_killed_run_keeps_samples_marked_partial(bench_env, tmp_path):
     device, transport, bundle, models, image = bench_env
     device.faults.kill_pattern, device.faults.kill_nth, device.faults.kill_after_s = "./edgevlm-run", 3, 0.1
-    result = bench_device("fakephone", models, spec=BenchSpec(repeat=3, warmup=1), image=image,
-                          transport=transport, bundle=bundle)
+    result = bench_device(DeviceRequest("fakephone", models, image=image, transport=transport, bundle=bundle),
+                          BenchSpec(repeat=3, warmup=1))
     assert "run 3/4" in result.error and "killed by SIGKILL" in result.error
     [record] = result.records
     assert record.partial is True and record.samples["decode_tps"] == [20.0]   # run 2 measured, run 3 killed

@@ -13,6 +13,7 @@ import pytest
 
 from edgevlm.bench.model import find_model
 from edgevlm.bench.runner import BenchSpec
+from edgevlm.bench.request import DeviceRequest
 from edgevlm.bench.session import bench_device
 from edgevlm.device import preflight
 from edgevlm.device.profiles import load_profile
@@ -76,15 +77,15 @@ def test_bench_runs_on_the_adapted_cores(setup, tmp_path, monkeypatch):
     monkeypatch.setenv("EDGEVLM_BUILD_DIR", str(tmp_path / "build"))      # the default image is written there
     device.set_cpus(online=(0, 1, 2, 3))
     warnings = []
-    result = bench_device("sd888", models, spec=BenchSpec(repeat=1, warmup=0, prompt_tokens=200, gen=4),
-                          transport=transport, bundle=bundle, warn=warnings.append)
+    result = bench_device(DeviceRequest("sd888", models, transport=transport, bundle=bundle),
+                          BenchSpec(repeat=1, warmup=0, prompt_tokens=200, gen=4), warn=warnings.append)
     assert result.error is None, result.error
     [record] = result.records
     assert record.extra["cpu_mask"] == "f" and record.extra["runs"][0]["raw"]["threads"] == 4
     assert [c for c in device.commands if "taskset f ./edgevlm-run" in c]
     assert len(warnings) == 1 and warnings[0].startswith("sd888: cpu_mask f0: none of cpu4,5,6,7 is online")
-    again = bench_device("sd888", models, spec=BenchSpec(repeat=1, warmup=0, threads=8, prompt_tokens=200, gen=4),
-                         transport=transport, bundle=bundle, warn=warnings.append)
+    again = bench_device(DeviceRequest("sd888", models, threads=8, transport=transport, bundle=bundle),
+                         BenchSpec(repeat=1, warmup=0, prompt_tokens=200, gen=4), warn=warnings.append)
     assert again.records[0].extra["runs"][0]["raw"]["threads"] == 4          # --threads 8 capped at the 4 cores
     assert warnings[-1] == "sd888: --threads 8 > 4 cores in use: running 4 threads"
 
@@ -97,7 +98,7 @@ def test_dotprod_bundle_refused_without_asimddp(setup):
     device, transport, bundle, models = setup
     device.set_cpus(features=FEATURES.replace(" asimddp", ""))
     with pytest.raises(PreflightRefused, match="built for armv8.2-a\\+dotprod\\+fp16 but the CPU lacks asimddp"):
-        bench_device("sd888", models, spec=BenchSpec(repeat=1, warmup=0), transport=transport, bundle=bundle)
+        bench_device(DeviceRequest("sd888", models, transport=transport, bundle=bundle), BenchSpec(repeat=1, warmup=0))
     assert _nothing_pushed(device)
 
 
@@ -105,7 +106,7 @@ def test_model_larger_than_free_space_refused(setup):
     device, transport, bundle, models = setup
     device.set_free_space(200_000)
     with pytest.raises(PreflightRefused, match="to push but only .* free in the workdir"):
-        bench_device("sd888", models, spec=BenchSpec(repeat=1, warmup=0), transport=transport, bundle=bundle)
+        bench_device(DeviceRequest("sd888", models, transport=transport, bundle=bundle), BenchSpec(repeat=1, warmup=0))
     assert _nothing_pushed(device)
 
 
@@ -113,7 +114,7 @@ def test_model_larger_than_free_memory_refused(setup):
     device, transport, bundle, models = setup
     device.set_memory(available_kb=300)               # 307 kB free; the model is 400 kB
     with pytest.raises(PreflightRefused, match="the model needs .* of memory .* but only .* is available"):
-        bench_device("sd888", models, spec=BenchSpec(repeat=1, warmup=0), transport=transport, bundle=bundle)
+        bench_device(DeviceRequest("sd888", models, transport=transport, bundle=bundle), BenchSpec(repeat=1, warmup=0))
     assert _nothing_pushed(device)
 
 

@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from edgevlm.bench.runner import BenchSpec
+from edgevlm.bench.request import DeviceRequest
 from edgevlm.bench.session import bench_device
 from edgevlm.toolchain.bundle import Bundle
 from edgevlm.device.tracked import run_tracked
@@ -60,11 +61,12 @@ def test_timeout_kills_edgevlm_run_on_the_phone(phone, slow_bundle, tmp_path, mo
     bundle, models = slow_bundle
     _profile(tmp_path, monkeypatch, 'name = "target"\ntarget = "android-arm64"\ntransport = "adb"\n'
                                     'workdir = "/data/local/tmp/kill"\n[run]\nthreads = 4\ncpu_mask = "f0"\n')
-    result = bench_device("target", models, spec=BenchSpec(repeat=1, warmup=0, timeout_s=3), transport=transport,
-                          bundle=Bundle("android-arm64", bundle.path, bundle.info))
+    result = bench_device(DeviceRequest("target", models, transport=transport,
+                                        bundle=Bundle("android-arm64", bundle.path, bundle.info)),
+                          BenchSpec(repeat=1, warmup=0, timeout_s=3))
     assert "timed out after 3 s" in result.error
     assert _wait_gone("/data/local/tmp/kill/models") == []          # edgevlm-run's -m argument: none left
-    assert not (device.root / "data/local/tmp/kill/scratch/run.pid").exists()
+    assert list((device.root / "data/local/tmp/kill/scratch").iterdir()) == []   # the session's folder went
 
 
 def test_timeout_kills_edgevlm_run_on_the_ssh_host(jetson, slow_bundle, tmp_path, monkeypatch):
@@ -73,11 +75,11 @@ def test_timeout_kills_edgevlm_run_on_the_ssh_host(jetson, slow_bundle, tmp_path
     workdir = tmp_path / "jetson-workdir"
     _profile(tmp_path, monkeypatch, f'name = "target"\ntarget = "jetson-orin"\ntransport = "ssh"\n'
                                     f'workdir = "{workdir}"\n[run]\nthreads = 1\n[ssh]\nhost = "127.0.0.1"\n')
-    result = bench_device("target", models, spec=BenchSpec(repeat=1, warmup=0, timeout_s=3), transport=transport,
-                          bundle=bundle)
+    result = bench_device(DeviceRequest("target", models, transport=transport, bundle=bundle),
+                          BenchSpec(repeat=1, warmup=0, timeout_s=3))
     assert "timed out after 3 s" in result.error
     assert _wait_gone(f"{workdir}/models") == []
-    assert not (workdir / "scratch" / "run.pid").exists()
+    assert list((workdir / "scratch").iterdir()) == []
 
 
 def test_ctrl_c_kills_the_remote_process(jetson, tmp_path):
