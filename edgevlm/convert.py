@@ -25,8 +25,8 @@ from edgevlm import __version__
 from edgevlm.checkpoint.reader import Checkpoint, open_checkpoint
 from edgevlm.errors import EdgeVLMError, OutputError
 from edgevlm.ggufio import MMPROJ_QUANTS, write_llm_gguf, write_mmproj_gguf
-from edgevlm.ggufio.atomic import (atomic_output, check_free_space, ensure_output_dir, fsync_dir, fsync_file,
-                                   output_error)
+from edgevlm.files import (atomic_output, check_free_space, ensure_output_dir, fsync_dir, fsync_file,
+                           output_error)
 from edgevlm.hashing import sha256_file
 from edgevlm.mapping import Table, check_coverage, tables_for
 from edgevlm.quantize import LLM_QUANTS, quantize_gguf

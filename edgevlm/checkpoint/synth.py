@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Literal
@@ -21,6 +20,7 @@ from edgevlm.checkpoint.specs import TensorSpec, tensor_specs
 from edgevlm.checkpoint.tokenizer import write_tokenizer_files
 from edgevlm.checkpoint.writers import Entry, parse_size, write_safetensors, write_sharded_bin, write_torch_bin
 from edgevlm.errors import EdgeVLMError, OutputError
+from edgevlm.files import atomic_dir
 
 Format = Literal["bin", "safetensors", "sharded"]
 FORMATS = ("bin", "safetensors", "sharded")
@@ -52,10 +52,12 @@ def generate_tensor(spec: TensorSpec, seed: int, dtype: str):
 
 def synthesize(preset: str, out_dir: Path, fmt: Format | None = None, seed: int = 0, llm_only: bool = False,
                *, dtype: str | None = None, shard_size: str = "2GB", force: bool = False,
-               progress: bool | None = None) -> Path:
+               progress: bool | None = None, overrides: dict | None = None) -> Path:
     """Write preset `preset` as a checkpoint folder `out_dir`; returns its path. `fmt` None: the format the
-    public checkpoint of that shape ships (sharded with an index for 7B, pytorch_model.bin otherwise)."""
+    public checkpoint of that shape ships (sharded with an index for 7B, pytorch_model.bin otherwise).
+    `overrides`: config.json keys replaced (benchmarks/arm_cost.py: real widths with fewer layers)."""
     config_dict = preset_dict(preset, llm_only)  # raises UnknownPreset first: cheapest check
+    config_dict.update(overrides or {})
     fmt = fmt or default_format(preset)
     dtype = dtype or default_dtype(preset)
     _check_options(fmt, dtype)
@@ -134,19 +136,6 @@ def _staging(out_dir: Path, force: bool) -> Iterator[Path]:
         raise OutputError(f"output {out_dir} exists and is not a folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise OutputError(f"output folder {out_dir} is not empty", hint="choose another folder or pass --force")
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir(parents=False, exist_ok=False)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from None
-    try:
+    # hidden while half-made: a visible folder would look like a checkpoint to a user listing the parent
+    with atomic_dir(out_dir, tmp=out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}") as tmp:
         yield tmp
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except OSError as exc:
-        raise OutputError(f"cannot write checkpoint to {out_dir}: {exc.strerror or exc}") from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)

@@ -17,6 +17,7 @@ import random
 from pathlib import Path
 
 from edgevlm.errors import OutputError
+from edgevlm.files import write_bytes
 
 CORPUS_VERSION = 1  # bump when the corpus or trainer options change: it is part of the cache key
 _CORPUS_SEED = 20240101
@@ -94,10 +95,8 @@ def tokenizer_model_bytes(vocab_size: int) -> bytes:
     data = train_tokenizer_model(vocab_size)
     try:  # the cache is an optimisation: an unwritable cache only costs a retrain next time
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError:
+        write_bytes(path, data)
+    except (OSError, OutputError):
         pass
     return data
 

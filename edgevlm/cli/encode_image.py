@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
 
         from edgevlm.native.vision import VisionEncoder
         from edgevlm.runtime.model_dir import require_mmproj
-        from edgevlm.ggufio.atomic import atomic_output
+        from edgevlm.files import atomic_output
 
         with VisionEncoder(require_mmproj(model_dir), threads or None) as enc:
             emb = enc.encode(image)

@@ -85,7 +85,8 @@ def export_cmd(
 ) -> None:
     """Export runs with every raw sample."""
     from edgevlm.store import ResultsStore
-    from edgevlm.store.export import export_text, write_text_atomic
+    from edgevlm.files import write_text
+    from edgevlm.store.export import export_text
 
     with ResultsStore(store_path(store), create=False) as db:
         runs = db.resolve_ref(ref) if ref else db.runs()
@@ -94,7 +95,7 @@ def export_cmd(
     if out is None:
         typer.echo(text, nl=False)
         return
-    write_text_atomic(out, text)
+    write_text(out, text)
 
 
 

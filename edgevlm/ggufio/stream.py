@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFWriter
 
-from edgevlm.ggufio.atomic import atomic_output
+from edgevlm.files import atomic_output
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edgevlm.errors import EdgeVLMError, LabError
+from edgevlm.files import write_text
 
 NODE_ENV = "EDGEVLM_LAB_NODE"
 
@@ -42,9 +43,7 @@ class NodeRegistry:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps({"adb_port": self.adb_port, "devices": [asdict(d) for d in self.devices]}))
-        os.replace(tmp, path)
+        write_text(path, json.dumps({"adb_port": self.adb_port, "devices": [asdict(d) for d in self.devices]}))
 
     @classmethod
     def load(cls, path: str | Path) -> "NodeRegistry":

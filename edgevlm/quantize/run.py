@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from edgevlm.errors import NativeNotBuilt, OutputError
-from edgevlm.ggufio.atomic import atomic_output
+from edgevlm.files import atomic_output
 from edgevlm.quantize.imatrix import is_gguf, load_gguf_imatrix, to_ctypes
 
 # llama_ftype values (include/llama.h at the pinned commit)

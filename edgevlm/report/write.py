@@ -10,7 +10,7 @@ from edgevlm.report.compare import ReportInputError
 from edgevlm.report.html import to_html
 from edgevlm.report.markdown import to_markdown
 from edgevlm.report.model import Report
-from edgevlm.store.export import write_text_atomic
+from edgevlm.files import write_text
 
 FORMATS = {"md": ("report.md", to_markdown),
            "html": ("report.html", to_html),
@@ -50,6 +50,6 @@ def write_report(report: Report, out_dir: str | Path, formats: Sequence[str]) ->
     rendered = {name: FORMATS[name][1](report) for name in formats}  # render all before writing any
     written = []
     for name, text in rendered.items():
-        write_text_atomic(out / FORMATS[name][0], text)
+        write_text(out / FORMATS[name][0], text)
         written.append(out / FORMATS[name][0])
     return written

@@ -4,11 +4,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
-from edgevlm.errors import OutputError, StoreError
+from edgevlm.errors import StoreError
 from edgevlm.store.db import StoredRun
 from edgevlm.store.metrics import METRICS
 
@@ -37,14 +35,3 @@ def _csv(runs: Sequence[StoredRun]) -> str:
             for rep, value in enumerate(values):
                 writer.writerow((*head, metric, METRICS[metric].unit, rep, repr(value)))
     return out.getvalue()
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write under ``<name>.tmp-<pid>`` beside the target, then os.replace: never a half-written file."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc}") from None

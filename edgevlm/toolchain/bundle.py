@@ -8,7 +8,6 @@ under a temporary name and renamed into place, so a half-written bundle never ex
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from edgevlm.toolchain.cmake import build, configure, graph_targets
 from edgevlm.toolchain.targets import BUNDLE_TOOLS, KERNEL_TESTS
 from edgevlm.errors import BuildError
+from edgevlm.files import atomic_dir
 from edgevlm.paths import target_build_dir
 
 
@@ -91,10 +91,7 @@ def build_bundle(target_name: str, *, jobs: int | None = None, progress=None) ->
 
 def assemble(target: str, bin_dir: Path, info: dict, tools: tuple[str, ...], missing: list[str]) -> Bundle:
     dest = bundle_dir(target)
-    tmp = dest.with_name(f"bundle.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_dir(dest) as tmp:
         for tool in tools:
             if not (bin_dir / tool).is_file():
                 raise BuildError(f"{tool} was built but {bin_dir / tool} is missing")
@@ -105,9 +102,4 @@ def assemble(target: str, bin_dir: Path, info: dict, tools: tuple[str, ...], mis
         full = {**info, "tools": list(tools), "missing_tools": missing, "libraries": libs,
                 "static": not libs}
         (tmp / "build-info.json").write_text(json.dumps(full, indent=2) + "\n")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return Bundle(target, dest, full)

@@ -19,6 +19,7 @@ from edgevlm.toolchain import pin
 from edgevlm.toolchain.source import ensure_source
 from edgevlm.toolchain.targets import BUNDLE_TOOLS, BuildTarget, resolve_target
 from edgevlm.errors import BuildError
+from edgevlm.files import write_text
 from edgevlm.paths import REPO_ROOT, devices_dir, kernels_dir, target_build_dir
 
 NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
@@ -131,9 +132,7 @@ def write_build_info(target: BuildTarget, build_dir: Path, seconds: float) -> di
     }
     bin_dir = build_dir / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
-    tmp = bin_dir / "build-info.json.tmp"
-    tmp.write_text(json.dumps(info, indent=2) + "\n")
-    os.replace(tmp, bin_dir / "build-info.json")
+    write_text(bin_dir / "build-info.json", json.dumps(info, indent=2) + "\n")
     return info
 
 

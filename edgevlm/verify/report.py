@@ -9,6 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from edgevlm.files import write_text
 
 @dataclass
 class Check:
@@ -37,9 +38,7 @@ class VerifyReport:
                 "checks": [asdict(c) for c in self.checks]}
 
     def write_json(self, path: Path) -> None:
-        tmp = path.with_name(f"{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     def render(self, console) -> None:
         from rich.table import Table

@@ -1,12 +1,17 @@
-"""Output files appear only when complete: write `<name>.tmp-<pid>` in the same folder, fsync it, then
-os.replace (and fsync the folder, so the rename itself survives a power cut).
+"""Files on disk, the one home for writing them safely: an output appears only when complete.
 
-OS errors (permissions, disk full, read-only file system) become `OutputError` and the temp file is removed.
+Write `<name>.tmp-<pid>` in the same folder, fsync it, os.replace it onto the final name, fsync the folder
+(so the rename itself survives a power cut). OS errors (permissions, disk full, read-only file system) become
+`OutputError` with a reason a user can act on, and the temp file is removed. Folders (a bundle, a synthesized
+checkpoint) are published the same way with `atomic_dir`.
+
+A primitive: imports nothing from edgevlm but the errors.
 """
 from __future__ import annotations
 
 import errno
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -19,6 +24,7 @@ _REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is e
 
 
 def temp_name(path: Path) -> Path:
+    """The name a file is written under before it is complete: beside it, so the rename stays on one disk."""
     return path.with_name(f"{path.name}.tmp-{os.getpid()}")
 
 
@@ -47,11 +53,44 @@ def atomic_output(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except OSError as exc:
-        _remove(tmp)
+        remove_quietly(tmp)
         raise output_error(path, exc) from exc
     except BaseException:
-        _remove(tmp)
+        remove_quietly(tmp)
         raise
+
+
+@contextmanager
+def atomic_dir(path: Path, tmp: Path | None = None) -> Iterator[Path]:
+    """Yield an empty temp folder next to `path`; it replaces `path` (and anything there) when the block succeeds.
+
+    `tmp` overrides the temp folder's name (a hidden one where a visible half-made folder would mislead)."""
+    tmp = tmp or temp_name(path)
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True)
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise output_error(path, exc) from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """`path` holds exactly `data`, or is left as it was."""
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: Path, text: str) -> None:
+    """`path` holds exactly `text` (UTF-8), or is left as it was."""
+    write_bytes(path, text.encode("utf-8"))
 
 
 def fsync_file(path: Path) -> None:
@@ -71,24 +110,30 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def check_free_space(folder: Path, needed: int, what: str) -> None:
-    """Stop before writing when the file system holding `folder` has less than `needed` bytes free."""
+def free_bytes(folder: Path) -> int | None:
+    """Bytes free for this user on the file system that holds `folder` (or its nearest existing parent)."""
     for p in (folder, *folder.parents):
         if p.exists():
             st = os.statvfs(p)
-            free = st.f_bavail * st.f_frsize
-            if free < needed:
-                raise OutputError(f"not enough free disk space for {what} in {folder}: needs about "
-                                  f"{_size(needed)}, {_size(free)} free",
-                                  hint="free space or choose an output folder on a larger disk")
-            return
+            return st.f_bavail * st.f_frsize
+    return None
+
+
+def check_free_space(folder: Path, needed: int, what: str) -> None:
+    """Stop before writing when the file system holding `folder` has less than `needed` bytes free."""
+    free = free_bytes(folder)
+    if free is not None and free < needed:
+        raise OutputError(f"not enough free disk space for {what} in {folder}: needs about "
+                          f"{_size(needed)}, {_size(free)} free",
+                          hint="free space or choose an output folder on a larger disk")
 
 
 def _size(n: int) -> str:
     return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
 
 
-def _remove(p: Path) -> None:
+def remove_quietly(p: Path) -> None:
+    """Remove a file that may not be there (a temp name after a failure)."""
     try:
         p.unlink()
     except FileNotFoundError:
