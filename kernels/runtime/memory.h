@@ -3,10 +3,8 @@
 // clean, so the kernel can drop them and read them again).
 #pragma once
 
-#include <atomic>
 #include <mutex>
 #include <string>
-#include <thread>
 
 namespace edgevlm::run {
 
@@ -16,12 +14,15 @@ struct MemoryPeaks {   // MiB (2^20 bytes), the unit of edgevlm-run's peak_rss_m
     double file_mb = -1;   // highest RssFile (+ RssShmem) seen
 };
 
-// Reads /proc/self/status on its own thread every interval_ms (and whenever sample() is called) and keeps the
-// highest anonymous and file-backed values: VmHWM has the total peak, but no split.
+// Event-driven: reads /proc/self/status when constructed, whenever sample() is called (edgevlm-run calls it
+// at its stage boundaries and between the LLM's tensors while it loads) and in peaks(), and keeps the
+// highest anonymous and file-backed values. VmHWM has the exact total peak; the anon/file split is the
+// highest seen at those points. No thread and no timer: a sampler that ran by the clock cost instructions
+// in proportion to wall time (10 G of 31 G under qemu, issue 17), so counts depended on the host's speed.
+// One read is a read(2) into a stack buffer and a scan for four keys (no stdio).
 class MemorySampler {
 public:
-    explicit MemorySampler(int interval_ms = 10);
-    ~MemorySampler();
+    MemorySampler();
     MemorySampler(const MemorySampler &) = delete;
     MemorySampler &operator=(const MemorySampler &) = delete;
     void sample();
@@ -30,8 +31,6 @@ public:
 private:
     std::mutex mu_;
     MemoryPeaks peaks_;
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
 };
 
 // Drops this process's resident pages of every read-only shared mapping of `path` (madvise MADV_DONTNEED):

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "edgevlm.h"
+#include "edgevlm_stage.h"
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
 #include "image.h"
@@ -147,6 +148,7 @@ int encode_image(edgevlm_vision *v, const edgevlm::RgbImage &img, float *out, ed
     st = guarded(EDGEVLM_ERR_INTERNAL, [&] { v->vit->run(pixels.data(), on_backend ? nullptr : feats.data()); });
     t->vit_ms = ms_since(t0);
     if (st) return st;
+    edgevlm_stage_marker(EDGEVLM_STAGE_PROJECTOR);  // a no-op the arm64 cost model watches (edgevlm_stage.h)
     t0 = Clock::now();
     if (on_backend) st = guarded(EDGEVLM_ERR_INTERNAL, [&] { v->graph->run(out); });
     else st = edgevlm_ldp_forward(v->ldp, feats.data(), hp.n_patches(), out, v->threads);
