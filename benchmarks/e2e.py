@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from edgevlm.bench.parse import mtmd_encode_ms  # noqa: E402
+from edgevlm.conversation import single_turn_template  # noqa: E402
 from edgevlm.images import make_demo_image  # noqa: E402
 from edgevlm.paths import host_bin_dir  # noqa: E402
 from edgevlm.runtime.memory import read_status_kb  # noqa: E402
@@ -53,12 +54,8 @@ from vision import QUANTS, machine, prepare, save  # noqa: E402
 QUESTION = "What is shown in this image? Describe it in detail."
 N_GEN = 32
 GB = 1e9
-# MobileVLM's conversation (conv_templates["v1"]) for one user turn; the image marker sits in the content.
-VICUNA_V1_JINJA = (
-    "{%- for message in messages -%}{%- if message['role'] == 'user' -%}"
-    "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
-    "detailed, and polite answers to the user's questions. USER: {{ message['content'] }} ASSISTANT:"
-    "{%- endif -%}{%- endfor -%}")
+# MobileVLM's conversation (edgevlm.conversation) for one user turn; the image marker sits in the content.
+VICUNA_V1_JINJA = single_turn_template()
 SIDES = ("edgevlm", "edgevlm+cache", "stock")
 SAVINGS = ("overlap", "free-vision", "drop-pages", "small-buffers")  # EDGEVLM_RUN_OFF names (plan.h)
 GOALS = {"ttft_q8_0": 1.6, "ttft_f16": 1.3, "total_q8_0": 1.2, "peak_rss_q8_0_gb": 1.5}

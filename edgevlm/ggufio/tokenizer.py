@@ -14,24 +14,8 @@ from pathlib import Path
 from gguf import GGUFWriter, TokenType
 
 from edgevlm.checkpoint.config import LLMConfig
+from edgevlm.conversation import CHAT_TEMPLATE  # vicuna v1, from the one home of the conversation
 from edgevlm.errors import InvalidCheckpoint
-from edgevlm.reference.prompt import SYSTEM as SYSTEM_PROMPT  # the one home of the vicuna system prompt
-
-# vicuna v1 (LLaVA/MobileVLM conv_vicuna_v1: sep " ", sep2 "</s>"): one BOS, "SYSTEM USER: q ASSISTANT:"
-VICUNA_V1_TEMPLATE = (
-    "{%- if messages[0]['role'] == 'system' -%}"
-    "{%- set system = messages[0]['content'] -%}{%- set loop_messages = messages[1:] -%}"
-    "{%- else -%}"
-    "{%- set system = '" + SYSTEM_PROMPT.replace("'", "\\'") + "' -%}{%- set loop_messages = messages -%}"
-    "{%- endif -%}"
-    "{{- bos_token + system + ' ' -}}"
-    "{%- for message in loop_messages -%}"
-    "{%- if message['role'] == 'user' -%}{{- 'USER: ' + message['content'] + ' ' -}}"
-    "{%- elif message['role'] == 'assistant' -%}{{- 'ASSISTANT: ' + message['content'] + eos_token -}}"
-    "{%- endif -%}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{- 'ASSISTANT:' -}}{%- endif -%}"
-)
 
 
 def sentencepiece_vocab(ckpt_dir: Path, vocab_size: int) -> tuple[list[bytes], list[float], list[int], bool]:
@@ -89,4 +73,4 @@ def add_tokenizer(writer: GGUFWriter, ckpt_dir: Path, llm: LLMConfig) -> None:
     special.add_special_token.setdefault("eos", False)
     special.add_to_gguf(writer, quiet=True)
     writer.add_add_space_prefix(dummy_prefix)
-    writer.add_chat_template(VICUNA_V1_TEMPLATE)
+    writer.add_chat_template(CHAT_TEMPLATE)

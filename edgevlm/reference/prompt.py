@@ -1,4 +1,4 @@
-"""MobileVLM's conversation template (``conv_mode v1``, vicuna) and its image-token tokenization.
+"""MobileVLM's image-token tokenization of its conversation (the words: edgevlm.conversation).
 
 Prompt: ``{SYSTEM} USER: <image>\\n{question} ASSISTANT:``. MobileVLM's ``tokenizer_image_token`` tokenizes
 the text before and after ``<image>`` separately with the LLaMA (sentencepiece) tokenizer — each chunk gets
@@ -10,14 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. "
-          "The assistant gives helpful, detailed, and polite answers to the user's questions.")
-IMAGE_PLACEHOLDER = "<image>"
-
-
-def build_prompt(question: str, with_image: bool = True) -> str:
-    user = f"{IMAGE_PLACEHOLDER}\n{question}" if with_image else question
-    return f"{SYSTEM} USER: {user} ASSISTANT:"
+from edgevlm.conversation import IMAGE_PLACEHOLDER, build_prompt
 
 
 @dataclass(frozen=True)

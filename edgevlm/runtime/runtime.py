@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from edgevlm.errors import EdgeVLMError
-from edgevlm.reference.prompt import IMAGE_PLACEHOLDER, build_prompt
+from edgevlm.conversation import IMAGE_PLACEHOLDER, build_prompt
 from edgevlm.runtime.model_dir import find_model_files
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgevlm.reference.prompt import SYSTEM, build_prompt
+from edgevlm.conversation import SYSTEM, build_prompt
 
 
 @pytest.fixture(scope="module")
@@ -20,14 +20,14 @@ def test_prompt_template():
 
 
 def test_one_system_prompt_everywhere():
-    """edgevlm.reference.prompt.SYSTEM is the home; the GGUF chat template takes it from there and the C++
+    """edgevlm.conversation.SYSTEM is the home; the GGUF chat template takes it from there and the C++
     runtime (which cannot import it) must carry the same words."""
     import re
     from pathlib import Path
 
-    from edgevlm.ggufio.tokenizer import SYSTEM_PROMPT, VICUNA_V1_TEMPLATE
+    from edgevlm.conversation import CHAT_TEMPLATE
 
-    assert SYSTEM_PROMPT is SYSTEM and SYSTEM.replace("'", "\\'") in VICUNA_V1_TEMPLATE
+    assert SYSTEM.replace("'", "\\'") in CHAT_TEMPLATE
     cpp = (Path(__file__).resolve().parents[2] / "kernels" / "runtime" / "prompt.cpp").read_text()
     literal = re.search(r"kSystem\s*=\s*((?:\s*\"[^\"]*\")+);", cpp).group(1)
     assert "".join(re.findall(r'"([^"]*)"', literal)) == SYSTEM
