@@ -4,6 +4,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from edgevlm.cli import options as opt
 from edgevlm.progress import console, progress_bar
 
 
@@ -11,12 +12,12 @@ def register(app: typer.Typer) -> None:
     @app.command("build")
     def build_cmd(
         target: str = typer.Option("host", "--target", help="host | android-arm64 | jetson-orin"),
-        jobs: int = typer.Option(None, "--jobs", "-j", help="parallel compile jobs (default: all cores)"),
+        jobs: int = opt.jobs(),
         bundle: bool = typer.Option(None, "--bundle/--no-bundle",
                                     help="build only the device bundle (edgevlm-run, llama-bench, llama-mtmd-cli) "
                                          "into build/<target>/bundle; default: on for device targets"),
-        host: str = typer.Option(None, "--host", help="jetson-orin: build on this ssh host ([user@]host)"),
-        device: str = typer.Option(None, "--device", help="jetson-orin: build on this profile's device"),
+        host: str = opt.host(),              # jetson-orin: build on this ssh host
+        device: str = opt.device(),          # jetson-orin: build on this profile's device
     ) -> None:
         """Build for a target. host: everything (libraries + tools + edgevlm); device targets: a bundle."""
         from edgevlm.toolchain.targets import get_target

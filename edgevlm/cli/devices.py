@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from edgevlm.cli import options as opt
 from edgevlm.progress import console, err_console
 
 COLUMNS = ("model", "soc", "cores", "memory", "os", "governor")
@@ -16,13 +17,13 @@ def register(app: typer.Typer) -> None:
     @app.command("devices")
     def devices_cmd(
         no_ssh: bool = typer.Option(False, "--no-ssh", help="do not probe the ssh hosts of the profiles"),
-        json_out: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+        json_out: bool = typer.Option(False, "--json", help="print JSON instead of a table"),  # a flag here
         check: str = typer.Option(None, "--check", help="preflight one device profile: cores, features, space, "
                                   "memory, thermal zones, L4T/CUDA; what a bench would adapt or refuse"),
-        serial: str = typer.Option(None, "--serial", help="adb serial (with --check)"),
-        host: str = typer.Option(None, "--host", help="ssh [user@]host (with --check)"),
+        serial: str = opt.serial(),
+        host: str = opt.host(),
         model_dir: Path = typer.Option(None, "--model", help="also judge this converted model (with --check)"),
-        bundle_dir: Path = typer.Option(None, "--bundle", help="judge this bundle instead of the target's"),
+        bundle_dir: Path = opt.bundle(),
     ) -> None:
         """List connected devices (adb, ssh profiles, the host) with model, SoC, cores, memory, OS, governor."""
         if check:

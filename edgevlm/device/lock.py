@@ -72,7 +72,9 @@ class Owner:
 
 
 def me() -> Owner:
-    command = " ".join(["edgevlm", *sys.argv[1:2]]) if Path(sys.argv[0]).name == "edgevlm" else "edgevlm (python)"
+    # the command's name only (`edgevlm bench`): its arguments may hold a store password
+    cli = Path(sys.argv[0]).name in ("edgevlm", "__main__.py") and sys.argv[1:2] and sys.argv[1].isalpha()
+    command = f"edgevlm {sys.argv[1]}" if cli else "edgevlm (python)"
     return Owner(socket.gethostname(), os.getpid(), _start_time(os.getpid()), time.time(), command)
 
 
