@@ -187,7 +187,7 @@ def bench_device(req: DeviceRequest, spec: BenchSpec, *, with_stock: bool = Fals
                  gen_tokens=spec.gen, what="--prompt-tokens + --gen")
     with prepare(req, progress=progress, warn=warn) as ready:
         spec = replace(spec, threads=capped_threads(ready, req.threads or spec.threads, warn))
-        base = _base_record(ready, spec)
+        base = base_record(ready, spec)
         task = progress.add_task(f"bench {ready.profile.name}", total=spec.warmup + spec.repeat) \
             if progress else None
         step = (lambda: progress.advance(task)) if progress else None
@@ -211,7 +211,8 @@ def _label_workload(base: RunRecord, series: Series, spec: BenchSpec, ready: Pre
                               "image": ready.image.name if ready.image else None}
 
 
-def _base_record(ready: Prepared, spec: BenchSpec) -> RunRecord:
+def base_record(ready: Prepared, spec: BenchSpec) -> RunRecord:
+    """A session's run conditions, no samples yet: what the bench and `bench --warm` (edgevlm.serve) store."""
     commit, branch = git_state()
     profile, bundle, model = ready.profile, ready.bundle, ready.model
     threads = spec.threads or profile.run.threads or None

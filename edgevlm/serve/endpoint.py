@@ -16,9 +16,9 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from edgevlm.bench.runner import pinned
+from edgevlm.bench.request import DeviceRequest
 from edgevlm.bench.session import Prepared, capped_threads, prepare
 from edgevlm.device.tracked import kill_remote, tracked_line
 from edgevlm.device.transport import ShellResult
@@ -34,9 +34,8 @@ RUN_FOREVER_S = 10 * 365 * 86400.0
 
 @dataclass
 class ServeSettings:
-    """What the server is started with (device side); port is the one on THIS machine."""
+    """What the server is started with (device side); port is the one on THIS machine (threads: the request's)."""
     port: int = 8080
-    threads: int = 0
     ctx: int = 0                 # 0: the server's default
     extra: tuple[str, ...] = ()  # more edgevlm-serve options, verbatim
 
@@ -88,8 +87,11 @@ class Endpoint:
         try:
             self.forward.close()
         finally:
-            kill_remote(self.ready.transport, self.pid_file, SERVER)
-            self._thread.join(30)
+            try:
+                kill_remote(self.ready.transport, self.pid_file, SERVER)
+                self._thread.join(30)
+            finally:
+                self.ready.close()           # the session's scratch folder, then the device's lock
 
     def __enter__(self) -> "Endpoint":
         return self
@@ -98,43 +100,40 @@ class Endpoint:
         self.stop()
 
 
-def start(device: str, model_dir: Path, settings: ServeSettings = ServeSettings(), *, serial: str | None = None,
-          host: str | None = None, quant: str | None = None, bundle_dir: Path | None = None, transport=None,
-          bundle=None, warn=None, progress=None) -> Endpoint:
-    """Preflight, push, start edgevlm-serve, forward its port; the returned Endpoint serves until stop()."""
+def start(req: DeviceRequest, settings: ServeSettings = ServeSettings(), *, warn=None, progress=None) -> Endpoint:
+    """Lock the device (busy: wait, or with req.wait False refuse with DeviceBusy), preflight, push, start
+    edgevlm-serve, forward its port; the returned Endpoint serves until stop()."""
     require_free(settings.port)
-    ready = prepare(device, model_dir, no_image=True, serial=serial, host=host, quant=quant, transport=transport,
-                    bundle=bundle, bundle_dir=bundle_dir, warn=warn, progress=progress)
-    on_device = bool(ready.bundle.info.get("on_device"))
-    if not (ready.bundle.has(SERVER) or on_device and SERVER in ready.bundle.tools):
-        raise NativeNotBuilt(f"the bundle at {ready.bundle.path} has no {SERVER}",
-                             hint=f"edgevlm build --target {ready.profile.target}")
-    local = ready.transport.kind == "local"
-    threads = capped_threads(ready, settings.threads, warn) or ready.profile.run.threads or 0
-    argv = server_argv(ready, threads, settings, port=settings.port if local else 0)
+    ready = prepare(req.but(no_image=True, image=None), warn=warn, progress=progress)
+    forward = thread = None
     pid_file, log_file = f"{ready.dep.scratch}/serve.pid", f"{ready.dep.scratch}/serve.log"
-    ready.transport.shell(f"rm -f {shlex.quote(log_file)}", check=True)
-    command = f"{pinned(ready.profile, ' '.join(shlex.quote(a) for a in argv))} > {shlex.quote(log_file)} 2>&1"
-    result: list = []
-    thread = threading.Thread(target=_run, args=(ready, command, pid_file, result), daemon=True,
-                              name=f"{SERVER}@{ready.profile.name}")
-    thread.start()
-    forward = None
     try:
+        argv = server_argv(ready, capped_threads(ready, req.threads, warn) or ready.profile.run.threads or 0,
+                           settings, port=settings.port if ready.transport.kind == "local" else 0)
+        command = f"{pinned(ready.profile, ' '.join(shlex.quote(a) for a in argv))} > {shlex.quote(log_file)} 2>&1"
+        result: list = []
+        thread = threading.Thread(target=_run, args=(ready, command, pid_file, result), daemon=True,
+                                  name=f"{SERVER}@{ready.profile.name}")
+        thread.start()
         remote_port = _wait_listening(ready, thread, log_file, result)
         forward = open_forward(ready.transport, remote_port, settings.port)
         model = _check(forward.local_port, ready.profile.name)
     except BaseException:
         if forward is not None:
             forward.close()
-        kill_remote(ready.transport, pid_file, SERVER)
-        thread.join(30)
+        if thread is not None:
+            kill_remote(ready.transport, pid_file, SERVER)
+            thread.join(30)
+        ready.close()
         raise
     return Endpoint(ready, forward, pid_file, log_file, model, thread, result)
 
 
 def server_argv(ready: Prepared, threads: int, settings: ServeSettings, *, port: int) -> list[str]:
     dep, run = ready.dep, ready.profile.run
+    if not (ready.bundle.has(SERVER) or ready.bundle.info.get("on_device") and SERVER in ready.bundle.tools):
+        raise NativeNotBuilt(f"the bundle at {ready.bundle.path} has no {SERVER}",
+                             hint=f"edgevlm build --target {ready.profile.target}")
     argv = [f"./{SERVER}", "-m", dep.llm, "--host", "127.0.0.1", "--port", str(port)]
     if dep.mmproj:
         argv += ["--mmproj", dep.mmproj]
