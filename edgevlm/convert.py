@@ -23,7 +23,7 @@ from typing import Iterator
 
 from edgevlm import __version__
 from edgevlm.checkpoint.reader import Checkpoint, open_checkpoint
-from edgevlm.errors import EdgeVLMError, OutputError
+from edgevlm.errors import BadConvertOption, OutputError
 from edgevlm.ggufio import MMPROJ_QUANTS, write_llm_gguf, write_mmproj_gguf
 from edgevlm.files import (atomic_output, check_free_space, ensure_output_dir, fsync_dir, fsync_file,
                            output_error)
@@ -43,10 +43,6 @@ def llama_cpp_commit() -> str:
     from edgevlm.toolchain.pin import LLAMA_CPP_COMMIT
 
     return LLAMA_CPP_COMMIT
-
-
-class BadConvertOption(EdgeVLMError):
-    """An option of `edgevlm convert` has a value it does not accept."""
 
 
 @dataclass(frozen=True)

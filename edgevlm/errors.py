@@ -82,6 +82,54 @@ class CostModelError(EdgeVLMError):
     program under it failed."""
 
 
+class UnknownPreset(EdgeVLMError):
+    """The preset name is not one `edgevlm synth` knows."""
+
+
+class BadSynthOption(EdgeVLMError):
+    """An option of `edgevlm synth` has a value it does not accept."""
+
+
+class BadConvertOption(EdgeVLMError):
+    """An option of `edgevlm convert` has a value it does not accept."""
+
+
+class NativeCallFailed(EdgeVLMError):
+    """A call into libedgevlm returned an error status (its message is the library's own)."""
+
+
+class LdpInputError(EdgeVLMError):
+    """Features or arguments given to the LDP projector are malformed."""
+
+
+class MmprojError(EdgeVLMError):
+    """An mmproj file is not loadable by the native vision encoder (missing keys/tensors, wrong type)."""
+
+
+class SwitchError(EdgeVLMError):
+    """An EDGEVLM_* switch of the native encoder has a value it does not know."""
+
+
+class LlamaError(EdgeVLMError):
+    """libllama could not load the model or decode a batch."""
+
+
+class ModelMismatch(EdgeVLMError):
+    """The mmproj and the LLM of a model folder do not belong together."""
+
+
+class ReportInputError(EdgeVLMError):
+    """A report option is malformed (threshold, window, alpha, format, metric, rule)."""
+
+
+class MixedRunsError(EdgeVLMError):
+    """Baseline and candidate runs were measured on different hardware or settings."""
+
+
+class NotAvailableYet(EdgeVLMError):
+    """The command exists in the product's design but its implementation has not landed."""
+
+
 class VerificationFailed(Exception):
     """A parity check did not meet its stated tolerance (exit code 1, not a user error)."""
 

@@ -9,14 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgevlm.checkpoint.config import ARCH_LLAMA, ARCH_MOBILEVLM, MobileVLMConfig
-from edgevlm.errors import EdgeVLMError
+from edgevlm.errors import UnknownPreset
 
 REAL_TOWER = "openai/clip-vit-large-patch14-336"
 TINY_TOWER = "edgevlm/tiny-clip-vit-336"
-
-
-class UnknownPreset(EdgeVLMError):
-    """The preset name is not one `edgevlm synth` knows."""
 
 
 @dataclass(frozen=True)

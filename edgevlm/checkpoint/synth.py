@@ -19,17 +19,13 @@ from edgevlm.checkpoint.presets import default_format, is_tiny, preset_dict
 from edgevlm.checkpoint.specs import TensorSpec, tensor_specs
 from edgevlm.checkpoint.tokenizer import write_tokenizer_files
 from edgevlm.checkpoint.writers import Entry, parse_size, write_safetensors, write_sharded_bin, write_torch_bin
-from edgevlm.errors import EdgeVLMError, OutputError
+from edgevlm.errors import BadSynthOption, OutputError
 from edgevlm.files import atomic_dir
 
 Format = Literal["bin", "safetensors", "sharded"]
 FORMATS = ("bin", "safetensors", "sharded")
 DTYPES = ("float32", "bfloat16", "float16")
 _PROGRESS_MIN_BYTES = 64 * 2**20
-
-
-class BadSynthOption(EdgeVLMError):
-    """An option of `edgevlm synth` has a value it does not accept."""
 
 
 def default_dtype(preset: str) -> str:

@@ -3,11 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from edgevlm.errors import EdgeVLMError
-
-
-class NotAvailableYet(EdgeVLMError):
-    """The command exists in the product's design but its implementation has not landed."""
+from edgevlm.errors import NotAvailableYet
 
 
 def register_pending(app: typer.Typer, name: str, summary: str, waits_for: str) -> None:

@@ -5,8 +5,9 @@ Nothing here loads the library at import time: the first call does, and raises
 """
 from __future__ import annotations
 
-from edgevlm.native._lib import NativeCallFailed, library_path, native_info
-from edgevlm.native.ldp import LdpInputError, LdpProjector, ldp_project, ldp_tensor_names, ldp_tensor_shapes
+from edgevlm.errors import LdpInputError, NativeCallFailed
+from edgevlm.native._lib import library_path, native_info
+from edgevlm.native.ldp import LdpProjector, ldp_project, ldp_tensor_names, ldp_tensor_shapes
 
 __all__ = [
     "LdpInputError",

@@ -6,13 +6,9 @@ import functools
 from pathlib import Path
 
 from edgevlm import paths
-from edgevlm.errors import EdgeVLMError, NativeNotBuilt
+from edgevlm.errors import NativeCallFailed, NativeNotBuilt
 
 LIB_NAME = "libedgevlm.so"
-
-
-class NativeCallFailed(EdgeVLMError):
-    """A call into libedgevlm returned an error status (its message is the library's own)."""
 
 
 def library_path() -> Path:

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from edgevlm.errors import EdgeVLMError, TensorMappingError
+from edgevlm.errors import LdpInputError, TensorMappingError
 from edgevlm.native._lib import check, load_library
 
 V1_PREFIX = "model.mm_projector.model."
@@ -22,10 +22,6 @@ _VERSIONS = {"v1": 1, "v2": 2}
 _DTYPES = {"f32": (0, np.float32), "f16": (1, np.float16), "q8_0": (8, np.float32)}
 # With q8_0 only these (Linear / pointwise) matrices are Q8_0 blocks; conv kernels and SE matrices are f32.
 _Q8_0_FIELDS = ("fc1_w", "fc2_w", "pw_w")
-
-
-class LdpInputError(EdgeVLMError):
-    """Features or arguments given to the LDP projector are malformed."""
 
 
 class _Block(ctypes.Structure):

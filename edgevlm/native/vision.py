@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from edgevlm.errors import EdgeVLMError, ImageError, InputNotFound
+from edgevlm.errors import EdgeVLMError, ImageError, InputNotFound, MmprojError, SwitchError
 from edgevlm.native._lib import check, load_library
 
 ERR_IMAGE, ERR_MODEL = 16, 17  # enum edgevlm_vision_status (kernels/include/edgevlm_vision.h)
@@ -30,14 +30,6 @@ PROJECTORS = {1: "ldp", 2: "ldpv2"}
 # empty: the default): variable -> (what it chooses, values).
 ENV_SWITCHES = {"EDGEVLM_PROJECTOR": ("projector", ("kernel", "ggml")),
                 "EDGEVLM_VIT_MATMUL": ("ViT matmul path", ("edgevlm", "ggml"))}
-
-
-class MmprojError(EdgeVLMError):
-    """An mmproj file is not loadable by the native vision encoder (missing keys/tensors, wrong type)."""
-
-
-class SwitchError(EdgeVLMError):
-    """An EDGEVLM_* switch of the native encoder has a value it does not know."""
 
 
 def _check_env_switches() -> None:

@@ -6,7 +6,8 @@ or PyTorch's consecutive-runs rule), like compared with like (edgevlm.fingerprin
     write_report(report, "edgevlm-report", ["md", "html", "json"])
     exit_code = 1 if report.regressed else 0
 """
-from edgevlm.report.compare import MixedRunsError, ReportInputError, compare
+from edgevlm.errors import MixedRunsError, ReportInputError
+from edgevlm.report.compare import compare
 from edgevlm.report.html import to_html
 from edgevlm.report.markdown import to_markdown
 from edgevlm.report.model import GroupResult, Report

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from edgevlm import fingerprint as fp
-from edgevlm.errors import EdgeVLMError, StoreError
+from edgevlm.errors import MixedRunsError, ReportInputError, StoreError
 from edgevlm.report.model import GroupResult, HistoryPoint, Report, Role
 from edgevlm.report.stats import CONSECUTIVE, MIN_RUNS, RULES, Rule, judge
 from edgevlm.store.db import ResultsStore, StoredRun
@@ -20,14 +20,6 @@ from edgevlm.store.metrics import METRICS, get_metric
 
 HISTORY_RUNS = 40  # runs drawn per chart: enough to see a trend, few enough to read the commit labels
 Ref = str | Sequence[int]  # a ref string (run id, commit prefix, branch) or explicit run ids
-
-
-class ReportInputError(EdgeVLMError):
-    """A report option is malformed (threshold, window, alpha, format, metric, rule)."""
-
-
-class MixedRunsError(EdgeVLMError):
-    """Baseline and candidate runs were measured on different hardware or settings."""
 
 
 @dataclass(frozen=True)

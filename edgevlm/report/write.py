@@ -5,8 +5,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from edgevlm.errors import OutputError
-from edgevlm.report.compare import ReportInputError
+from edgevlm.errors import OutputError, ReportInputError
 from edgevlm.report.html import to_html
 from edgevlm.report.markdown import to_markdown
 from edgevlm.report.model import Report

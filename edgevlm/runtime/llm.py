@@ -7,12 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgevlm.errors import EdgeVLMError
+from edgevlm.errors import LlamaError
 from edgevlm.llama_env import import_llama_cpp
-
-
-class LlamaError(EdgeVLMError):
-    """libllama could not load the model or decode a batch."""
 
 
 @ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)

@@ -14,13 +14,9 @@ from typing import Callable
 
 import numpy as np
 
-from edgevlm.errors import EdgeVLMError
+from edgevlm.errors import EdgeVLMError, ModelMismatch
 from edgevlm.conversation import IMAGE_PLACEHOLDER, build_prompt
 from edgevlm.runtime.model_dir import find_model_files
-
-
-class ModelMismatch(EdgeVLMError):
-    """The mmproj and the LLM of a model folder do not belong together."""
 
 
 @dataclass

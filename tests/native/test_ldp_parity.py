@@ -192,7 +192,7 @@ def test_q8_0_parity(ldp_lib, version):
 
 
 def test_q8_0_rejects_partial_blocks(ldp_lib):
-    from edgevlm.native.ldp import LdpInputError
+    from edgevlm.errors import LdpInputError
 
     weights, _ = _case("v2", c=40, w=48, g=8)
     with pytest.raises(LdpInputError, match="multiples of 16 .* multiples of 32"):

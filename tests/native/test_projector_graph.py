@@ -107,7 +107,7 @@ def test_default_on_the_cpu_backend_is_the_kernel(native_bin, converted, monkeyp
 
 
 def test_unknown_projector_is_a_typed_error(native_bin, converted, monkeypatch):
-    from edgevlm.native.vision import SwitchError
+    from edgevlm.errors import SwitchError
 
     with pytest.raises(SwitchError, match="EDGEVLM_PROJECTOR='cuda' is not a projector"):
         _encoder(converted("tiny-v2"), "cuda", monkeypatch)

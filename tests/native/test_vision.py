@@ -68,7 +68,8 @@ def test_encode_rgb_equals_encode_file(native_bin, converted, test_image):
 
 def test_bad_inputs_are_typed_errors(native_bin, converted, tmp_path):
     from edgevlm.errors import ImageError, InputNotFound
-    from edgevlm.native.vision import MmprojError, VisionEncoder
+    from edgevlm.errors import MmprojError
+    from edgevlm.native.vision import VisionEncoder
 
     folder = converted("tiny-v2")
     not_image = tmp_path / "notes.png"

@@ -54,7 +54,8 @@ def test_explicit_edgevlm_is_the_default(native_bin, converted, reference, test_
 
 
 def test_unknown_vit_matmul_is_a_typed_error(native_bin, converted, monkeypatch):
-    from edgevlm.native.vision import SwitchError, VisionEncoder
+    from edgevlm.errors import SwitchError
+    from edgevlm.native.vision import VisionEncoder
     from edgevlm.runtime.model_dir import require_mmproj
 
     monkeypatch.setenv("EDGEVLM_VIT_MATMUL", "ggm")

@@ -3,7 +3,7 @@ import pytest
 
 from edgevlm.errors import StoreError
 from edgevlm.report import MixedRunsError, compare, parse_threshold
-from edgevlm.report.compare import ReportInputError
+from edgevlm.errors import ReportInputError
 from edgevlm.store import ResultsStore, RunRecord
 
 PHONE = {"model": "SM-G991B", "soc": "SM8350", "cpu_model": "", "cpu_features": "fp asimd evtstrm aes pmull sha1 "
