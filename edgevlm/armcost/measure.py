@@ -58,7 +58,8 @@ def measure(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None, wa
     """Runs argv under qemu with the plugin; argv[0] is a static aarch64 binary of the bundle."""
     binary = Path(argv[0])
     if watch is None:
-        watch = marker_watch(binary) if binary.name == "edgevlm-run" else entry_watch(binary, stock_entries(binary.name))
+        marked = binary.name == "edgevlm-run"
+        watch = marker_watch(binary) if marked else entry_watch(binary, stock_entries(binary.name))
     run = run_counted(argv, watch=watch, cwd=cwd, env=env)
     return summarise(run, binary, top, cycles)
 

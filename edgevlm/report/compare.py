@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from edgevlm import fingerprint as fp
 from edgevlm.errors import MixedRunsError, ReportInputError, StoreError
 from edgevlm.report.model import GroupResult, HistoryPoint, Report, Role
-from edgevlm.report.stats import CONSECUTIVE, MIN_RUNS, RULES, Rule, judge
+from edgevlm.report.stats import CONSECUTIVE, EXACT_THRESHOLD, MIN_RUNS, RULES, Rule, judge, judge_exact
 from edgevlm.store.db import ResultsStore, StoredRun
 from edgevlm.store.metrics import METRICS, get_metric
 
@@ -31,6 +31,7 @@ class Options:
     rule: Rule = "test"
     consecutive: int = CONSECUTIVE
     allow_mixed: bool = False
+    exact_threshold: float = EXACT_THRESHOLD   # deterministic metrics (store.metrics: arm_*): one run a side
 
 
 @dataclass
@@ -53,9 +54,10 @@ class _Run:
 
 def compare(store: ResultsStore, baseline: Ref, candidate: Ref, *, metrics: Iterable[str] | None = None,
             threshold: float = 0.05, window: int = 5, alpha: float = 0.05, min_runs: int = MIN_RUNS,
-            rule: Rule = "test", consecutive: int = CONSECUTIVE, allow_mixed: bool = False) -> Report:
+            rule: Rule = "test", consecutive: int = CONSECUTIVE, allow_mixed: bool = False,
+            exact_threshold: float = EXACT_THRESHOLD) -> Report:
     """Judge every metric the candidate runs measured against the last ``window`` like-for-like baseline runs."""
-    opts = Options(threshold, window, alpha, min_runs, rule, consecutive, allow_mixed)
+    opts = Options(threshold, window, alpha, min_runs, rule, consecutive, allow_mixed, exact_threshold)
     _check_options(opts)
     wanted = {get_metric(m).name for m in metrics} if metrics else set(METRICS)
     cand_runs = _resolve(store, candidate)
@@ -86,6 +88,8 @@ def _check_options(o: Options) -> None:
         raise ReportInputError(f"--min-runs {o.min_runs} must be at least 1")
     if o.rule not in RULES:
         raise ReportInputError(f"unknown rule {o.rule!r}", hint=f"use one of {', '.join(RULES)}")
+    if not 0 < o.exact_threshold < 1:
+        raise ReportInputError(f"exact threshold {o.exact_threshold!r} must be a fraction in (0, 1), e.g. 0.005")
     if o.consecutive < 1:
         raise ReportInputError(f"--consecutive {o.consecutive} must be at least 1")
 
@@ -120,9 +124,12 @@ def _judge_row(store: ResultsStore, key: tuple, metric: str, base_runs: list[_Ru
                   for d in fp.diff(window[0].fingerprint, cand_used[-1].fingerprint if cand_used else cand_fp,
                                    fp.SHOWN)]
     m = METRICS[metric]
-    judgement = judge([r.record.samples[metric] for r in window], [r.record.samples[metric] for r in cand_used],
-                      m.better, threshold=o.threshold, alpha=o.alpha, min_runs=o.min_runs, rule=o.rule,
-                      consecutive=o.consecutive)
+    base_values, cand_values = [r.record.samples[metric] for r in window], [r.record.samples[metric] for r in cand_used]
+    if m.deterministic:   # counted, not timed: no noise to test against (stats.judge_exact)
+        judgement = judge_exact(base_values, cand_values, m.better, threshold=o.exact_threshold)
+    else:
+        judgement = judge(base_values, cand_values, m.better, threshold=o.threshold, alpha=o.alpha,
+                          min_runs=o.min_runs, rule=o.rule, consecutive=o.consecutive)
     rec = cand[0].record
     return GroupResult(
         sorted({r.record.device_name for r in cand})[0], rec.model_name, rec.quant, rec.workload, metric, m.unit,

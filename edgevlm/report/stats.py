@@ -25,8 +25,9 @@ from edgevlm.store.metrics import LOWER, Direction
 
 Verdict = Literal["regression", "improvement", "no change", "noisy", "insufficient runs"]
 VERDICTS: tuple[Verdict, ...] = ("regression", "improvement", "noisy", "insufficient runs", "no change")
-Rule = Literal["test", "consecutive"]
-RULES: tuple[Rule, ...] = ("test", "consecutive")
+Rule = Literal["test", "consecutive", "exact"]
+RULES: tuple[Rule, ...] = ("test", "consecutive")   # what --rule accepts; "exact" is chosen by the metric
+EXACT_THRESHOLD = 0.005   # deterministic metrics: a 0.5 % change is a verdict (counts repeat exactly)
 MIN_RUNS = 3        # runs a side; with 5 baseline runs, 3 candidate runs can reach p = 1/56 ≈ 0.018
 CONSECUTIVE = 2     # PyTorch's benchmark regression job: at least 2 consecutive violations
 
@@ -59,6 +60,25 @@ def judge(baseline: Sequence[Sequence[float]], candidate: Sequence[Sequence[floa
     if rule == "consecutive":
         return _judge_consecutive(b, c, better, threshold, min_runs, consecutive)
     return _judge_test(b, c, better, threshold, alpha, min_runs)
+
+
+def judge_exact(baseline: Sequence[Sequence[float]], candidate: Sequence[Sequence[float]], better: Direction, *,
+                threshold: float = EXACT_THRESHOLD) -> Judgement:
+    """Deterministic metrics (instruction and cycle counts): the newest baseline run (baseline newest first)
+    against the newest candidate run (candidate in time order), a fixed threshold, no statistics: a count
+    repeats exactly, so one run a side is the whole evidence and any change beyond the threshold is real."""
+    b, c = run_medians(baseline), run_medians(candidate)
+    base = dict(rule="exact", baseline_runs=min(len(b), 1), candidate_runs=min(len(c), 1),
+                baseline_median=_median(b[:1]), candidate_median=_median(c[-1:]), ci=None, confidence=None,
+                p_worse=None, p_better=None)
+    if not b or not c or b[0] <= 0:
+        return Judgement("insufficient runs", change=None, reason="needs one run a side with a positive count",
+                         **base)
+    change = (c[-1] - b[0]) / b[0]
+    worsening = _worsening(change, better)
+    verdict: Verdict = ("regression" if worsening > threshold else "improvement" if -worsening > threshold
+                        else "no change")
+    return Judgement(verdict, change=change, reason=f"deterministic: fixed threshold {threshold:.2%}", **base)
 
 
 def _judge_test(b: list[float], c: list[float], better: Direction, threshold: float, alpha: float,

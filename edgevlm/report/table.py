@@ -75,6 +75,10 @@ def method_text(report: Report) -> str:
                 f"AND a one-sided exact Mann–Whitney U test on the run medians with p < {report.alpha:g}; the "
                 f"change is the Hodges–Lehmann estimate, its interval inverts the same test; \"noisy\" crossed the "
                 f"threshold without significance.")
+    exact = sorted({g.judgement.reason for g in report.groups if g.judgement.rule == "exact"})
+    if exact:  # counted metrics repeat exactly: no test, the newest run a side
+        rule += (f" Deterministic metrics (arm_*: instructions and estimated cycles counted under qemu) compare "
+                 f"the newest baseline run with the newest candidate run ({'; '.join(exact)}).")
     return (f"Each run is summarised by its median (samples within a run share its conditions); baseline = the last "
             f"{report.window} unthrottled baseline runs with the candidate's fingerprint (hardware, cores and mask, "
             f"governor, threads, workload). {rule} Fewer than {report.min_runs} runs a side is \"insufficient "

@@ -35,6 +35,19 @@ class Metric:
     unit: str
     better: Direction
     description: str
+    deterministic: bool = False   # counted, not timed (the arm64 cost model): one run a side decides
+
+
+# The arm64 cost model's metrics (edgevlm.armcost, device profile arm64-sim): executed instructions and estimated
+# cycles per stage of the android-arm64 bundle under qemu. Same bundle + same input -> the same value.
+ARM_STAGES = ("vision_load", "vit", "projector", "llm_load", "prefill", "decode", "total")
+ARM_COUNTS = (("insns", "insns", "executed aarch64 instructions"),
+              ("x1_cycles", "cycles", "estimated Cortex-X1 cycles (llvm-mca)"),
+              ("a78_cycles", "cycles", "estimated Cortex-A78 cycles (llvm-mca)"))
+
+
+def arm_metric_name(count: str, stage: str) -> str:
+    return f"arm_{count}_{stage}"
 
 
 METRICS = MappingProxyType({m.name: m for m in (
@@ -51,6 +64,8 @@ METRICS = MappingProxyType({m.name: m for m in (
     Metric(WARM_TTFT_MS, "ms", LOWER, "time to first token through edgevlm serve, model loaded, a new image"),
     Metric(WARM_FOLLOWUP_TTFT_MS, "ms", LOWER,
            "time to first token through edgevlm serve, a follow-up question about the same image"),
+    *(Metric(arm_metric_name(count, stage), unit, LOWER, f"{what}, {stage.replace('_', ' ')}", deterministic=True)
+      for stage in ARM_STAGES for count, unit, what in ARM_COUNTS),
 )})
 
 
