@@ -27,9 +27,12 @@ Plain API (no store access)::
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from edgevlm.paths import REPO_ROOT
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,14 @@ class Difference:
             return (f"{self.field}: only {a_name} has {_short(only(a_set, b_set))!r}, "
                     f"only {b_name} has {_short(only(b_set, a_set))!r}")
         return f"{self.field}: {a_name} {_short(self.a)!r}, {b_name} {_short(self.b)!r}"
+
+
+def git_state() -> tuple[str, str]:
+    """(short commit, branch) of the checkout edgevlm runs from: the code side of a run's conditions."""
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True)
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+    return git("rev-parse", "--short", "HEAD"), git("rev-parse", "--abbrev-ref", "HEAD")
 
 
 def of_record(record: Any) -> dict[str, str]:

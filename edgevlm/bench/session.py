@@ -6,8 +6,6 @@ store what was measured before reporting the error.
 """
 from __future__ import annotations
 
-import json
-import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,17 +16,17 @@ from edgevlm.bench.image import default_image
 from edgevlm.bench.request import DeviceRequest
 from edgevlm.bench.runner import BenchSpec, Series, model_summary, run_series, sample_log, workload_label
 from edgevlm.bench.stock import llama_bench, mtmd_encode, mtmd_record
-from edgevlm.toolchain.bundle import Bundle, build_bundle, bundle_from_dir, host_bundle, load_bundle
+from edgevlm.toolchain.bundle import Bundle, bundle_from_dir, ensure_bundle
 from edgevlm.device import preflight
 from edgevlm.device.connect import transport_for
 from edgevlm.device.fingerprint import fingerprint
 from edgevlm.device.lock import DeviceLock, acquire
 from edgevlm.device.preflight import Preflight
 from edgevlm.device.profiles import DeviceProfile, load_profile
+from edgevlm.device.remote_build import device_built_bundle
 from edgevlm.device.transport import Transport
 from edgevlm.errors import DeviceError, ImageError, NativeNotBuilt
-from edgevlm.fingerprint import build_fields, device_fields
-from edgevlm.paths import REPO_ROOT
+from edgevlm.fingerprint import build_fields, device_fields, git_state
 from edgevlm.store.record import RunRecord
 
 
@@ -38,29 +36,6 @@ class BenchResult:
     series: Series | None = None
     error: str | None = None
     interrupted: int | None = None       # the signal that ended the series early (SIGINT, SIGTERM, SIGHUP)
-
-
-def git_state() -> tuple[str, str]:
-    def git(*args: str) -> str:
-        proc = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True)
-        return proc.stdout.strip() if proc.returncode == 0 else ""
-    return git("rev-parse", "--short", "HEAD"), git("rev-parse", "--abbrev-ref", "HEAD")
-
-
-def ensure_bundle(profile: DeviceProfile, progress=None) -> Bundle:
-    """The local bundle for the profile's target, built when missing."""
-    if profile.target == "host":
-        bundle = host_bundle()
-        if bundle is None:
-            raise NativeNotBuilt("the host build has none of edgevlm-run, llama-bench, llama-mtmd-cli",
-                                 hint="run `make native`")
-    else:
-        bundle = load_bundle(profile.target) or build_bundle(profile.target, progress=progress)
-    if not bundle.has("edgevlm-run"):
-        raise NativeNotBuilt(f"the {profile.target} bundle at {bundle.path} has no edgevlm-run "
-                             f"(it has {', '.join(bundle.tools) or 'nothing'})",
-                             hint=f"edgevlm build --target {profile.target}")
-    return bundle
 
 
 @dataclass
@@ -114,7 +89,7 @@ def prepare(req: DeviceRequest, *, progress=None, warn=None) -> Prepared:
     lock = req.lock or acquire(transport, wait=req.wait, on_wait=warn)
     try:
         bundle = req.bundle or (bundle_from_dir(req.bundle_dir) if req.bundle_dir else None) or \
-            _device_built(transport, profile) or ensure_bundle(profile, progress)
+            device_built_bundle(transport, profile) or ensure_bundle(profile.target, progress)
         on_device = bool(bundle.info.get("on_device"))
         if not (bundle.has("edgevlm-run") or on_device and "edgevlm-run" in bundle.tools):
             raise NativeNotBuilt(f"the bundle at {bundle.path} has no edgevlm-run",
@@ -147,35 +122,6 @@ def capped_threads(ready: Prepared, threads: int, warn=None) -> int:
                                       f"running {cores} threads")
         return cores
     return threads
-
-
-def _device_built(transport: Transport, profile: DeviceProfile) -> Bundle | None:
-    """A jetson-orin bundle built on the device itself (`edgevlm build --target jetson-orin`, over ssh) when no
-    local one exists: Jetsons build natively, so the bundle is already where it runs."""
-    if profile.target != "jetson-orin" or load_bundle(profile.target) is not None:
-        return None
-    remote = f"{transport.resolve(profile.workdir or '~/edgevlm')}/bundle"
-    text = transport.read_text(f"{remote}/build-info.json")
-    if text is None:
-        raise NativeNotBuilt(f"no jetson-orin bundle on {transport.name} ({remote})",
-                             hint=f"edgevlm build --target jetson-orin --device {profile.name}, or --bundle DIR")
-    info = json.loads(text)
-    return Bundle(str(info.get("target", profile.target)), Path(remote), {**info, "on_device": True})
-
-
-def device_bundle(transport: Transport, profile: DeviceProfile) -> Bundle | None:
-    """The bundle built on the device (jetson-orin), or None when there is none (for a check, not a run)."""
-    try:
-        return _device_built(transport, profile)
-    except NativeNotBuilt:
-        return None
-
-
-def local_bundle(profile: DeviceProfile, bundle_dir: Path | None = None) -> Bundle | None:
-    """The bundle a run would push, without building one: --bundle DIR, else the target's built bundle."""
-    if bundle_dir is not None:
-        return bundle_from_dir(bundle_dir)
-    return host_bundle() if profile.target == "host" else load_bundle(profile.target)
 
 
 def bench_device(req: DeviceRequest, spec: BenchSpec, *, with_stock: bool = False, progress=None,

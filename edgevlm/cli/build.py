@@ -1,33 +1,34 @@
 """`edgevlm build`: the pinned llama.cpp + edgevlm native code for a target, and device bundles."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
 from edgevlm.cli import options as opt
 from edgevlm.progress import console, progress_bar
+from edgevlm.toolchain.targets import TARGETS, BuildTarget, get_target
 
 
 def register(app: typer.Typer) -> None:
     @app.command("build")
     def build_cmd(
-        target: str = typer.Option("host", "--target", help="host | android-arm64 | jetson-orin"),
+        target: str = typer.Option("host", "--target", help=" | ".join(TARGETS)),
         jobs: int = opt.jobs(),
         bundle: bool = typer.Option(None, "--bundle/--no-bundle",
                                     help="build only the device bundle (edgevlm-run, llama-bench, llama-mtmd-cli) "
                                          "into build/<target>/bundle; default: on for device targets"),
-        host: str = opt.host(),              # jetson-orin: build on this ssh host
-        device: str = opt.device(),          # jetson-orin: build on this profile's device
+        host: str = opt.host(),              # a target built on its device (jetson-orin): this ssh host
+        device: str = opt.device(),          # ... or this profile's device
     ) -> None:
         """Build for a target. host: everything (libraries + tools + edgevlm); device targets: a bundle."""
-        from edgevlm.toolchain.targets import get_target
-
-        get_target(target)  # unknown names fail before anything runs
-        if target == "jetson-orin" and (host or device or not _on_jetson()):
-            _remote_jetson(device or "orin", host, jobs)   # Jetsons build natively: on the device, over ssh
+        row = get_target(target)  # unknown names fail before anything runs
+        if row.builds_on_device and (host or device or not _on_its_device(row)):
+            _remote_build(row, device or row.default_profile, host, jobs)   # Jetsons build natively, over ssh
             return
         with progress_bar() as progress:
-            if bundle if bundle is not None else target != "host":
+            if bundle if bundle is not None else not row.bundle_is_build:
                 from edgevlm.toolchain.bundle import build_bundle
 
                 made = build_bundle(target, jobs=jobs, progress=progress)
@@ -40,10 +41,8 @@ def register(app: typer.Typer) -> None:
         _show(target, path, info)
 
 
-def _on_jetson() -> bool:
-    from pathlib import Path
-
-    return Path("/etc/nv_tegra_release").exists()
+def _on_its_device(row: BuildTarget) -> bool:
+    return bool(row.native_marker) and Path(row.native_marker).exists()
 
 
 def _show(target: str, path, info: dict) -> None:
@@ -56,10 +55,10 @@ def _show(target: str, path, info: dict) -> None:
     console.print(table)
 
 
-def _remote_jetson(device: str, host: str | None, jobs: int | None) -> None:
+def _remote_build(row: BuildTarget, device: str, host: str | None, jobs: int | None) -> None:
     from edgevlm.toolchain import pin
     from edgevlm.toolchain.source import ensure_source
-    from edgevlm.toolchain.targets import BUNDLE_TOOLS, JETSON_ORIN
+    from edgevlm.toolchain.targets import BUNDLE_TOOLS
     from edgevlm.device.connect import transport_for
     from edgevlm.device.profiles import load_profile
     from edgevlm.device.remote_build import jetson_source_tree, remote_bundle, remote_cmake_build
@@ -69,12 +68,12 @@ def _remote_jetson(device: str, host: str | None, jobs: int | None) -> None:
     transport = transport_for(profile, host=host)
     root = transport.resolve(profile.workdir or "~/edgevlm")
     defs = {"LLAMA_CPP_DIR": "{src}/llama.cpp", "EDGEVLM_LLAMA_COMMIT": pin.LLAMA_CPP_COMMIT,
-            **dict(JETSON_ORIN.cmake_defs)}
-    with console.status(f"building jetson-orin on {transport.name} (source pushed once per content hash)"):
+            **dict(row.cmake_defs)}
+    with console.status(f"building {row.name} on {transport.name} (source pushed once per content hash)"):
         build_dir = remote_cmake_build(transport, jetson_source_tree(ensure_source(), kernels_dir()), root,
-                                       project="kernels", build_name="build-jetson-orin", defs=defs,
+                                       project="kernels", build_name=f"build-{row.name}", defs=defs,
                                        targets=BUNDLE_TOOLS, jobs=jobs or 0)
         bundle = remote_bundle(transport, build_dir, f"{root}/bundle", BUNDLE_TOOLS,
-                               {"target": "jetson-orin", "llama_cpp_commit": pin.LLAMA_CPP_COMMIT,
-                                "cmake_defs": dict(JETSON_ORIN.cmake_defs), "built_on": transport.describe()})
-    _show("jetson-orin", f"{transport.name}:{bundle}", {"tools": list(BUNDLE_TOOLS)})
+                               {"target": row.name, "llama_cpp_commit": pin.LLAMA_CPP_COMMIT,
+                                "cmake_defs": dict(row.cmake_defs), "built_on": transport.describe()})
+    _show(row.name, f"{transport.name}:{bundle}", {"tools": list(BUNDLE_TOOLS)})

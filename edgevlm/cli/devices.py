@@ -48,15 +48,16 @@ def register(app: typer.Typer) -> None:
 def _check(name: str, serial: str | None, host: str | None, model_dir: Path | None, bundle_dir: Path | None,
            json_out: bool) -> None:
     from edgevlm.bench.model import find_model
-    from edgevlm.bench.session import device_bundle, local_bundle
     from edgevlm.device import preflight
     from edgevlm.device.connect import transport_for
     from edgevlm.device.profiles import load_profile
+    from edgevlm.device.remote_build import device_bundle
+    from edgevlm.toolchain.bundle import local_bundle
 
     profile = load_profile(name)
     model = find_model(model_dir) if model_dir else None
     transport = transport_for(profile, serial=serial, host=host)
-    bundle = local_bundle(profile, bundle_dir) or device_bundle(transport, profile)
+    bundle = local_bundle(profile.target, bundle_dir) or device_bundle(transport, profile)
     result = preflight.check(transport, profile, bundle, model)
     if json_out:
         import json

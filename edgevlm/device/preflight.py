@@ -19,11 +19,10 @@ from edgevlm.device.profiles import DeviceProfile
 from edgevlm.device.transport import Transport, sha256_file
 from edgevlm.errors import DeviceError, PreflightRefused
 from edgevlm.paths import devices_dir
+from edgevlm.toolchain.targets import machine_of
 
 # -march extensions a bundle is built with -> the /proc/cpuinfo feature the CPU must report (exact names)
 ARM_FEATURES = {"dotprod": "asimddp", "fp16": "fphp", "i8mm": "i8mm", "sve": "sve", "sve2": "sve2"}
-# targets whose binaries are aarch64 code
-ARM64_TARGETS = ("android-arm64", "jetson-orin")
 # weights are mmap'ed and all touched; the KV cache, the ViT's activations and the runtime come on top
 MEMORY_HEADROOM = 1.10
 
@@ -225,7 +224,7 @@ def bundle_needs(info: dict, target: str) -> tuple[str, tuple[str, ...], bool]:
     defs = info.get("cmake_defs", {})
     arch = str(defs.get("GGML_CPU_ARM_ARCH", ""))
     features = tuple(ARM_FEATURES[ext] for ext in arch.split("+")[1:] if ext in ARM_FEATURES)
-    machine = "aarch64" if target in ARM64_TARGETS else ""
+    machine = machine_of(target)
     return machine, features, str(defs.get("GGML_CUDA", "")).upper() == "ON"
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from edgevlm.errors import DeviceError
 from edgevlm.paths import devices_dir
+from edgevlm.toolchain.targets import TARGETS
 
-TRANSPORTS = ("local", "adb", "ssh")
-TARGETS = ("host", "android-arm64", "jetson-orin")
+TRANSPORTS = ("local", "adb", "ssh", "sim")   # sim: the arm64 bundle under qemu-user on this host (bench/sim.py)
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -126,7 +126,7 @@ def parse_profile(data: dict[str, Any], path: Path) -> DeviceProfile:
     for key in ("name", "target", "transport"):
         if key not in values:
             raise DeviceError(f"{where}: missing field {key!r}")
-    _check_choice(where, "target", values["target"], TARGETS)
+    _check_choice(where, "target", values["target"], tuple(TARGETS))
     _check_choice(where, "transport", values["transport"], TRANSPORTS)
     if not PROFILE_NAME.match(values["name"]):
         raise DeviceError(f"{where}: field 'name' must be letters, digits, '.', '_' or '-', got {values['name']!r}")

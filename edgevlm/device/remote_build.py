@@ -7,14 +7,18 @@ build folder on the device persists too, so rebuilds are incremental there as th
 from __future__ import annotations
 
 import hashlib
+import json
 import shlex
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgevlm.device.profiles import DeviceProfile
 from edgevlm.device.transport import Transport
-from edgevlm.errors import DeviceError
+from edgevlm.errors import DeviceError, NativeNotBuilt
+from edgevlm.toolchain.bundle import Bundle, load_bundle
+from edgevlm.toolchain.targets import get_target
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,6 @@ def jetson_source_tree(llama_src: Path, kernels: Path) -> SourceTree:
 
 def remote_bundle(transport: Transport, build_dir: str, bundle: str, tools: tuple[str, ...], info: dict) -> str:
     """Collect the built tools + their shared libraries into `bundle` on the device, with build-info.json."""
-    import json
-
     q_bin, q_bundle = shlex.quote(f"{build_dir}/bin"), shlex.quote(bundle)
     copy = " ".join(shlex.quote(t) for t in tools)
     transport.shell(f"rm -rf {q_bundle} && mkdir -p {q_bundle} && cd {q_bin} && cp -P {copy} {q_bundle}/ && "
@@ -98,3 +100,25 @@ def remote_bundle(transport: Transport, build_dir: str, bundle: str, tools: tupl
         info_file.write_text(json.dumps({**info, "tools": list(tools)}, indent=2) + "\n")
         transport.push(info_file, f"{bundle}/build-info.json")
     return bundle
+
+
+def device_built_bundle(transport: Transport, profile: DeviceProfile) -> Bundle | None:
+    """The bundle built on the device itself (a target that builds on the device, e.g. jetson-orin over ssh) when
+    no local one exists: such devices build natively, so the bundle is already where it runs."""
+    if not get_target(profile.target).builds_on_device or load_bundle(profile.target) is not None:
+        return None
+    remote = f"{transport.resolve(profile.workdir or '~/edgevlm')}/bundle"
+    text = transport.read_text(f"{remote}/build-info.json")
+    if text is None:
+        raise NativeNotBuilt(f"no {profile.target} bundle on {transport.name} ({remote})",
+                             hint=f"edgevlm build --target {profile.target} --device {profile.name}, or --bundle DIR")
+    info = json.loads(text)
+    return Bundle(str(info.get("target", profile.target)), Path(remote), {**info, "on_device": True})
+
+
+def device_bundle(transport: Transport, profile: DeviceProfile) -> Bundle | None:
+    """The bundle built on the device, or None when there is none (for a check, not a run)."""
+    try:
+        return device_built_bundle(transport, profile)
+    except NativeNotBuilt:
+        return None

@@ -106,12 +106,12 @@ def transport_of(profile, device: LabDevice, adb_port: int | None):
 
 def _checked(profile, serial: str, adb_port: int | None, bundle_dir: Path | None) -> LabDevice:
     """Preflight one device (cores, features vs the bundle, thermal zones); any refusal keeps it out."""
-    from edgevlm.bench.session import local_bundle
     from edgevlm.device import preflight
+    from edgevlm.toolchain.bundle import local_bundle
 
     device = LabDevice(serial, profile.name, profile.transport)
     try:
-        bundle = local_bundle(profile, bundle_dir)
+        bundle = local_bundle(profile.target, bundle_dir)
         result = preflight.check(transport_of(profile, device, adb_port), profile, bundle)
     except EdgeVLMError as exc:  # unreachable, unauthorised, no profile, no bundle: not advertised
         return LabDevice(serial, profile.name, profile.transport, False, str(exc).splitlines()[0])

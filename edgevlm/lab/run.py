@@ -73,8 +73,7 @@ def run_matrix(matrix: Matrix, address: str, store: str | Path, *, progress=None
 
 
 def _payloads(ray, matrix: Matrix, progress=None) -> dict:
-    from edgevlm.bench.session import local_bundle
-    from edgevlm.toolchain.bundle import bundle_from_dir
+    from edgevlm.toolchain.bundle import bundle_from_dir, local_bundle
     from edgevlm.device.profiles import load_profile
 
     folders = model_folders(matrix, progress)
@@ -85,7 +84,7 @@ def _payloads(ray, matrix: Matrix, progress=None) -> dict:
         if profile.target in out["bundles"]:
             continue
         given = matrix.bundles.get(profile.target)
-        bundle = bundle_from_dir(given) if given else local_bundle(profile)
+        bundle = bundle_from_dir(given) if given else local_bundle(profile.target)
         if bundle is None:
             raise LabError(f"no {profile.target} bundle for profile {name}",
                            hint=f"edgevlm build --target {profile.target}, or name one under [bundles] in the matrix")
@@ -100,7 +99,7 @@ class _Driver:
         self.reports, self.progress, self.task = reports, progress, task
         self.remote = ray.remote(num_cpus=0, max_retries=RAY_TASK_RETRIES, retry_exceptions=False)(run_cell)
         self.pending: dict = {}          # ObjectRef -> CellJob
-        from edgevlm.bench.session import git_state
+        from edgevlm.fingerprint import git_state
 
         here = git_state()
         self.commit_branch = (matrix.commit if matrix.commit is not None else here[0],

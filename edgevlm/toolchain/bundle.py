@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgevlm.toolchain.cmake import build, configure, graph_targets
-from edgevlm.toolchain.targets import BUNDLE_TOOLS, KERNEL_TESTS
-from edgevlm.errors import BuildError
+from edgevlm.errors import BuildError, NativeNotBuilt
 from edgevlm.files import atomic_dir
 from edgevlm.paths import target_build_dir
+from edgevlm.toolchain.targets import BUNDLE_TOOLS, KERNEL_TESTS, get_target
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,30 @@ def bundle_from_dir(path: Path) -> Bundle:
     tools = [t for t in BUNDLE_TOOLS if (path / t).is_file()]
     return Bundle(str(info.get("target", "")), path, {**info, "tools": tools,
                                                       "missing_tools": [t for t in BUNDLE_TOOLS if t not in tools]})
+
+
+def local_bundle(target: str, bundle_dir: Path | None = None) -> Bundle | None:
+    """The bundle a run would push, without building one: --bundle DIR, else the target's built bundle."""
+    if bundle_dir is not None:
+        return bundle_from_dir(bundle_dir)
+    return host_bundle() if get_target(target).bundle_is_build else load_bundle(target)
+
+
+def ensure_bundle(target: str, progress=None) -> Bundle:
+    """The local bundle for `target`, built when missing (the host's is `make native`'s own tree: never built
+    here)."""
+    if get_target(target).bundle_is_build:
+        bundle = host_bundle()
+        if bundle is None:
+            raise NativeNotBuilt(f"the {target} build has none of {', '.join(BUNDLE_TOOLS)}",
+                                 hint="run `make native`")
+    else:
+        bundle = load_bundle(target) or build_bundle(target, progress=progress)
+    if not bundle.has("edgevlm-run"):
+        raise NativeNotBuilt(f"the {target} bundle at {bundle.path} has no edgevlm-run "
+                             f"(it has {', '.join(bundle.tools) or 'nothing'})",
+                             hint=f"edgevlm build --target {target}")
+    return bundle
 
 
 def build_bundle(target_name: str, *, jobs: int | None = None, progress=None) -> Bundle:

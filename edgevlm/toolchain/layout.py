@@ -2,14 +2,12 @@
 
 The host build is shared libraries + tools (llama-cpp-python loads libllama / libmtmd from it). A static build
 (android-arm64: BUILD_SHARED_LIBS=OFF) has no libraries at all: its bundle is the tools, each self-contained.
-Looked up from the build's own build-info.json (cmake_defs), never guessed from file names.
+Looked up from the build's own build-info.json (cmake_defs), never guessed from file names; the parts
+themselves are the target's (edgevlm.toolchain.targets).
 """
 from __future__ import annotations
 
-from edgevlm.toolchain.targets import BUNDLE_TOOLS
-
-SHARED_LIBS = ("libllama.so", "libggml.so", "libmtmd.so", "libedgevlm.so")
-HOST_TOOLS = ("edgevlm-run", "llama-cli", "llama-completion", "llama-mtmd-cli", "llama-bench", "llama-quantize")
+from edgevlm.toolchain.targets import TARGETS, BuildTarget
 
 
 def is_static(info: dict) -> bool:
@@ -18,8 +16,6 @@ def is_static(info: dict) -> bool:
 
 def expected_parts(target: str, info: dict) -> tuple[str, ...]:
     """The files a complete build of `target` has in its bin/ folder."""
-    if target == "host":
-        return SHARED_LIBS + HOST_TOOLS
-    if is_static(info):
-        return BUNDLE_TOOLS
-    return BUNDLE_TOOLS + SHARED_LIBS[:3]
+    # a folder built by hand under another name is judged as a device build
+    row = TARGETS.get(target) or BuildTarget(name=target, description="")
+    return row.expected_parts(is_static(info))

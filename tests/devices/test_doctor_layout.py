@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 
 from edgevlm import doctor
-from edgevlm.toolchain.layout import HOST_TOOLS, SHARED_LIBS
-from edgevlm.toolchain.targets import ANDROID_ARM64, BUNDLE_TOOLS, HOST
+from edgevlm.toolchain.targets import ANDROID_ARM64, BUNDLE_TOOLS, HOST, HOST_TOOLS, SHARED_LIBS
 
 
 def _tree(root, target, defs, files):
