@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from edgevlm import __version__
+from edgevlm import __version__, publish
 from edgevlm.checkpoint.reader import Checkpoint, open_checkpoint
 from edgevlm.errors import BadConvertOption, OutputError
 from edgevlm.ggufio import MMPROJ_QUANTS, write_llm_gguf, write_mmproj_gguf
-from edgevlm.files import (atomic_output, check_free_space, ensure_output_dir, fsync_dir, fsync_file,
+from edgevlm.files import (atomic_output, check_free_space, ensure_output_dir,
                            output_error)
 from edgevlm.hashing import sha256_file
 from edgevlm.mapping import Table, check_coverage, tables_for
@@ -198,12 +198,17 @@ def _numel(shape) -> int:
 
 
 def _remove_stale_staging(out: Path) -> None:
-    """Staging folders of runs that were killed (their process is gone) are deleted; live ones are left."""
+    """Staging folders of runs that were killed (their process is gone) are recovered, then deleted: a publish
+    cut short is rolled back (its previous outputs restored from the staging folder) or, if it had committed,
+    kept; live runs' folders are left."""
     for stale in out.glob(STAGING_PREFIX + "*"):
         pid = stale.name[len(STAGING_PREFIX):]
         if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
             continue
-        shutil.rmtree(stale, ignore_errors=True)
+        try:
+            publish.recover(stale, out)
+        except OSError as exc:
+            raise output_error(out, exc) from exc
 
 
 def _alive(pid: int) -> bool:
@@ -227,7 +232,7 @@ def _staging(out: Path, remove_out: bool) -> Iterator[Path]:
     try:
         yield stage
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        publish.recover(stage, out)  # Ctrl-C inside the publish: the previous outputs go back, then the folder
         if remove_out and not any(out.iterdir()):
             out.rmdir()
         raise
@@ -235,27 +240,11 @@ def _staging(out: Path, remove_out: bool) -> Iterator[Path]:
 
 
 def _commit(stage: Path, out: Path, names: list[str]) -> None:
-    """Move every file into OUT, all or nothing: files of a previous run with the same names are first moved
-    aside into the staging folder and put back if any move fails, so OUT is either all new or as it was."""
-    backup = stage / ".previous"
-    moved, saved = [], []
+    """Move every file into OUT, all or nothing, recoverably (edgevlm.publish): OUT is either all new or as it was,
+    even when this process is killed halfway."""
     try:
-        for n in names:
-            fsync_file(stage / n)
-        backup.mkdir()
-        for n in names:
-            if (out / n).exists():
-                os.replace(out / n, backup / n)
-                saved.append(n)
-        for n in names:
-            os.replace(stage / n, out / n)
-            moved.append(n)
-        fsync_dir(out)
+        publish.publish(stage, out, names)
     except OSError as exc:
-        for n in moved:
-            (out / n).unlink(missing_ok=True)
-        for n in saved:
-            os.replace(backup / n, out / n)
         raise output_error(out, exc) from exc
 
 
