@@ -88,3 +88,27 @@ def reference(synth_ckpt):
     from tests.runtime.models import make_reference
 
     return make_reference(synth_ckpt)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """tmpfs(size) -> a fresh tmpfs mount of that size (e.g. "600k") under tmp_path, unmounted after the test;
+    skips where mounting needs root and this is not root (a real full or read-only disk needs a real mount)."""
+    import gc
+    import subprocess
+
+    mounts = []
+
+    def mount(size: str, name: str = "tiny-fs") -> Path:
+        mnt = tmp_path / name
+        mnt.mkdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
+                          capture_output=True).returncode != 0:
+            pytest.skip("cannot mount a tmpfs here (needs root)")
+        mounts.append(mnt)
+        return mnt
+
+    yield mount
+    gc.collect()  # a file an in-process command left to the garbage collector would keep the mount busy
+    for mnt in mounts:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)

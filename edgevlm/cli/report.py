@@ -37,7 +37,7 @@ def report_cmd(
     from edgevlm.store import ResultsStore
 
     formats = parse_formats(format)
-    with ResultsStore(store_path(store), create=False) as db:
+    with ResultsStore(store_path(store), read_only=True) as db:
         report = compare(db, baseline, candidate, metrics=metric, threshold=parse_threshold(threshold),
                          window=window, alpha=alpha, min_runs=min_runs, rule=rule, consecutive=consecutive,
                          allow_mixed=allow_mixed)

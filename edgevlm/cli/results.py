@@ -46,20 +46,24 @@ def import_cmd(
     for f in loaded:
         for note in f.skipped:
             console.print(f"[yellow]note:[/] {note}", highlight=False)
+        if f.already:
+            console.print(f"[yellow]note:[/] {f.path}: {len(f.already)} run(s) already stored (same content, "
+                          f"ids {', '.join(map(str, f.already[:10]))}{'…' if len(f.already) > 10 else ''}); "
+                          "stored nothing for them", highlight=False)
     span = f" (ids {ids[0]}–{ids[-1]})" if ids else ""
-    console.print(f"imported {len(ids)} run(s) from {len(loaded)} file(s){span} into {db.path}")
+    console.print(f"imported {len(ids)} run(s) from {len(loaded)} file(s){span} into {db.path}", highlight=False)
 
 
 def list_cmd(
     store: Optional[str] = StoreOpt,
     ref: Optional[str] = typer.Option(None, help="Only runs of this run id, commit prefix or branch."),
     device: Optional[str] = typer.Option(None, help="Only this device."),
-    limit: int = typer.Option(50, help="Newest N runs."),
+    limit: int = typer.Option(50, min=1, max=1_000_000, help="Newest N runs."),
 ) -> None:
     """List runs, newest first."""
     from edgevlm.store import ResultsStore
 
-    with ResultsStore(store_path(store), create=False) as db:
+    with ResultsStore(store_path(store), read_only=True) as db:
         runs = db.resolve_ref(ref) if ref else db.runs(device=device, limit=limit)
         runs = [r for r in runs if device is None or r.record.device_name == device][:limit]
         counts = {r.id: db.samples(r.id) for r in runs}
@@ -88,7 +92,7 @@ def export_cmd(
     from edgevlm.files import write_text
     from edgevlm.store.export import export_text
 
-    with ResultsStore(store_path(store), create=False) as db:
+    with ResultsStore(store_path(store), read_only=True) as db:
         runs = db.resolve_ref(ref) if ref else db.runs()
         runs = db.runs(ids=[r.id for r in runs], with_samples=True)
     text = export_text(runs, format)
@@ -110,7 +114,7 @@ def migrate_cmd(
     from edgevlm.store import ResultsStore
     from edgevlm.store.copy import copy_runs
 
-    with ResultsStore(source, create=False) as src, ResultsStore(target) as dst:
+    with ResultsStore(source, read_only=True) as src, ResultsStore(target) as dst:
         if src.location == dst.location:
             raise StoreError(f"--from and --to are the same store ({src.path})")
         with progress_bar() as progress:

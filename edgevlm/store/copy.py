@@ -28,11 +28,10 @@ def copy_runs(source: ResultsStore, target: ResultsStore, progress=None) -> tupl
     for start in range(0, len(ids), BATCH):
         batch = sorted(source.runs(ids=ids[start:start + BATCH], with_samples=True), key=lambda r: order[r.id])
         keys = [own_keys.get(r.id) or copy_key(r) for r in batch]
-        present = target.run_ids_for_keys(keys)
-        fresh = [(r, k) for r, k in zip(batch, keys) if k not in present]
-        target.add_runs([r.record for r, _ in fresh], keys=[k for _, k in fresh])
-        copied += len(fresh)
-        skipped += len(batch) - len(fresh)
+        written = target.write_runs([r.record for r in batch], keys=keys)
+        fresh = sum(1 for _, wrote in written if wrote)  # what the write did, not what was asked
+        copied += fresh
+        skipped += len(batch) - fresh
         if task is not None:
             progress.advance(task, len(batch))
     return copied, skipped

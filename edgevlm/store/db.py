@@ -19,8 +19,9 @@ from edgevlm.store.metrics import METRICS
 from edgevlm.store.record import RunRecord
 from edgevlm.store.schema import runs as runs_t
 from edgevlm.store.schema import samples as samples_t
-from edgevlm.store.schema import upgrade
+from edgevlm.store.schema import REVISIONS, current_revision, upgrade
 
+MAX_ID = 2**63 - 1  # the largest run id (and LIMIT) either engine stores
 _HEX = re.compile(r"[0-9a-fA-F]{4,40}")
 _RUN_REF = re.compile(r"(?:run:|#)(\d+)")
 _RUN_COLUMNS = ("id", "created", "git_commit", "branch", "source", "device_name", "device_fingerprint",
@@ -38,28 +39,88 @@ class StoredRun:
 class ResultsStore:
     """Open (creating and migrating if needed) the store at ``store``: a SQLite path or a postgresql:// URL.
 
-    ``create=False`` refuses a missing SQLite file instead of creating one (read-only commands use it).
+    ``create=False`` refuses a missing SQLite file instead of creating one. ``read_only=True`` (list, export,
+    report, ``migrate --from``) never writes: SQLite is opened ``mode=ro`` (a read-only file works, its bytes
+    stay as they are); a store at an older schema is read through an upgraded temporary copy.
     ``path`` is the SQLite file, or the URL (password hidden) for PostgreSQL.
     """
 
-    def __init__(self, store: str | Path, *, create: bool = True):
+    def __init__(self, store: str | Path, *, create: bool = True, read_only: bool = False):
         self.location: StoreLocation = parse_location(store)
         self.path = self.location.path if self.location.kind == "sqlite" else self.location.display
-        if self.location.kind == "sqlite" and not self.location.path.exists():
-            if not create:
-                raise StoreError(f"no results store at {self.path}",
-                                 hint="import results first (edgevlm results import) or pass --store PATH")
-            self.location.path.parent.mkdir(parents=True, exist_ok=True)
-        self._engine = make_engine(self.location)
+        self.read_only = read_only
+        self._snapshot: Path | None = None
+        if self.location.kind == "sqlite":
+            self._prepare_file(create and not read_only)
+        self._engine = make_engine(self.location, read_only)
+        self._opening = True
         try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+        self._opening = False
+
+    def _prepare_file(self, create: bool) -> None:
+        path = self.location.path
+        if path.exists():
+            return
+        if not create:
+            raise StoreError(f"no results store at {self.path}",
+                             hint="import results first (edgevlm results import) or pass --store PATH")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the results store {path}: {_os_reason(exc)}",
+                             hint="pass --store with a path in a writable folder") from None
+
+    def _open(self) -> None:
+        if not self.read_only:
             with self._write() as conn:
                 upgrade(conn, str(self.path))
-        except sa.exc.DBAPIError as exc:
-            self._engine.dispose()
-            raise StoreError(f"{self.path}: not a usable results store ({_reason(exc)})") from None
-        except BaseException:
-            self._engine.dispose()
-            raise
+            return
+        with self._read() as conn:
+            current = current_revision(conn, str(self.path))
+        if current == REVISIONS[-1]:
+            return
+        if self.location.kind != "sqlite":
+            raise StoreError(f"{self.path} is at an older schema and this command only reads",
+                             hint="any writing command (edgevlm results import) upgrades it first")
+        self._read_upgraded_copy()
+
+    def _read_upgraded_copy(self) -> None:
+        """An older SQLite file is copied (SQLite's backup API, through the read-only connection) into a
+        temporary folder and upgraded there: reading never migrates the user's file."""
+        import sqlite3
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="edgevlm-store-"))
+        self._snapshot = folder / "snapshot.sqlite"
+        raw = self._engine.raw_connection()
+        try:
+            with sqlite3.connect(self._snapshot) as copy:
+                raw.driver_connection.backup(copy)
+        finally:
+            raw.close()
+        self._engine.dispose()
+        self._engine = make_engine(StoreLocation("sqlite", path=self._snapshot))
+        with self._write() as conn:
+            upgrade(conn, str(self.path))
+
+    def _reason(self, exc: BaseException) -> str:
+        """The driver's first line, password-free; SQLite's vague "disk I/O error" on a full disk says so."""
+        text = _reason(exc)
+        if "disk is full" in text or (self.location.kind == "sqlite" and "disk I/O error" in text
+                                       and _nearly_full(self.location.path)):
+            return "disk full"
+        return self.location.redact(text)
+
+    def _hint(self, exc: BaseException) -> str | None:
+        if self._reason(exc) == "disk full":
+            return "free space on the disk that holds the store, then run the command again"
+        if "readonly database" in _reason(exc):
+            return "the store file or its folder is read-only: pass --store with a writable path"
+        return None
 
     @property
     def dialect(self) -> str:
@@ -67,6 +128,10 @@ class ResultsStore:
 
     def close(self) -> None:
         self._engine.dispose()
+        if self._snapshot is not None:
+            import shutil
+            shutil.rmtree(self._snapshot.parent, ignore_errors=True)
+            self._snapshot = None
 
     def __enter__(self) -> "ResultsStore":
         return self
@@ -77,14 +142,30 @@ class ResultsStore:
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
         """One transaction that takes the write lock up front (SQLite BEGIN IMMEDIATE)."""
-        with self._engine.connect() as conn:
+        if self.read_only and self._snapshot is None:
+            raise StoreError(f"{self.path} was opened read-only")
+        with self._errors(), self._engine.connect() as conn:
             with conn.execution_options(**{WRITE: True}).begin():
                 yield conn
 
     @contextmanager
     def _read(self) -> Iterator[sa.Connection]:
-        with self._engine.connect() as conn, conn.begin():
+        with self._errors(), self._engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """A database error after opening (a full disk mid-import, a server gone) is a StoreError, not a
+        traceback; the transaction it cut short was rolled back."""
+        try:
+            yield
+            return
+        except sa.exc.DBAPIError as exc:
+            reason, hint = self._reason(exc), self._hint(exc)
+        # raised outside the except block: the driver's exception (whose frames hold the connection, and so
+        # the file open) is not kept alive as this error's context
+        what = f"not a usable results store ({reason})" if self._opening else reason
+        raise StoreError(f"{self.path}: {what}", hint=hint)
 
     # -- writing -------------------------------------------------------------------------------------------
     def add_run(self, record: RunRecord) -> int:
@@ -96,6 +177,12 @@ class ResultsStore:
         ``keys`` (one per record, or None) make the write idempotent: a run whose key is already stored is
         not written again and its existing id is returned, so a repeated writer stores each run once.
         """
+        return [run_id for run_id, _ in self.write_runs(records, keys=keys)]
+
+    def write_runs(self, records: Sequence[RunRecord], *, keys: Sequence[str | None] | None = None
+                   ) -> list[tuple[int, bool]]:
+        """``add_runs`` telling, per record, (its id, whether this call wrote it): a run whose key was already
+        stored — before, or earlier in the same call — is not written again. Counts come from here."""
         keys = list(keys) if keys is not None else [None] * len(records)
         if len(keys) != len(records):
             raise StoreError(f"{len(records)} runs but {len(keys)} run keys")
@@ -108,8 +195,8 @@ class ResultsStore:
              limit: int | None = None) -> list[StoredRun]:
         """Runs matching every given filter, newest first (``commit`` matches as a prefix)."""
         query = sa.select(*(runs_t.c[c] for c in _RUN_COLUMNS))
-        if ids is not None:
-            query = query.where(runs_t.c.id.in_([int(i) for i in ids]))
+        if ids is not None:  # an id beyond a database integer names no run (and would overflow the driver)
+            query = query.where(runs_t.c.id.in_([int(i) for i in ids if 0 <= int(i) <= MAX_ID]))
         for column, value in (("device_name", device), ("model_name", model), ("branch", branch)):
             if value is not None:
                 query = query.where(runs_t.c[column] == value)
@@ -117,7 +204,7 @@ class ResultsStore:
             query = query.where(sa.func.lower(runs_t.c.git_commit).like(_like_prefix(commit.lower()), escape="\\"))
         query = query.order_by(runs_t.c.created.desc(), runs_t.c.id.desc())
         if limit:
-            query = query.limit(int(limit))
+            query = query.limit(min(int(limit), MAX_ID))
         with self._read() as conn:
             rows = conn.execute(query).all()
             return [StoredRun(row[0], _row_to_record(row, _samples(conn, row[0]) if with_samples else {}))
@@ -180,11 +267,11 @@ def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _insert_run(db: sa.Connection, r: RunRecord, key: str | None = None) -> int:
+def _insert_run(db: sa.Connection, r: RunRecord, key: str | None = None) -> tuple[int, bool]:
     if key is not None:
         found = db.execute(sa.select(runs_t.c.id).where(runs_t.c.run_key == key)).scalar()
         if found is not None:  # stored before by this same writer: once is enough
-            return int(found)
+            return int(found), False
     result = db.execute(sa.insert(runs_t).values(
         created=r.created, git_commit=r.commit, branch=r.branch, source=r.source, device_name=r.device_name,
         device_fingerprint=_dump(r.device_fingerprint), build_flags=_dump(r.build_flags),
@@ -193,7 +280,7 @@ def _insert_run(db: sa.Connection, r: RunRecord, key: str | None = None) -> int:
         workload=r.workload, extra=_dump(r.extra), run_key=key))
     run_id = int(result.inserted_primary_key[0])
     _insert_samples(db, run_id, r.samples)
-    return run_id
+    return run_id, True
 
 
 def _insert_samples(db: sa.Connection, run_id: int, samples: dict[str, list[float]]) -> None:
@@ -213,7 +300,21 @@ def _samples(db: sa.Connection, run_id: int) -> dict[str, list[float]]:
 
 
 def _reason(exc: BaseException) -> str:
-    return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    lines = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _os_reason(exc: OSError) -> str:
+    import errno
+
+    return "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+
+
+def _nearly_full(path: Path, slack: int = 1 << 20) -> bool:
+    from edgevlm.files import free_bytes
+
+    free = free_bytes(path.parent)
+    return free is not None and free < slack
 
 
 def _dump(obj: object) -> str:

@@ -1,6 +1,7 @@
 """Read result files (edgevlm records, llama-bench JSON/JSONL) and import them all-or-nothing."""
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,15 @@ class LoadedFile:
     path: Path
     records: list[RunRecord] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # why an entry was not imported (e.g. a -pg test)
+    keys: list[str] = field(default_factory=list)     # one content key per record (see import_key)
+    already: list[int] = field(default_factory=list)  # ids of runs this file had stored before
+
+
+def import_key(item: Any, overrides: "Overrides") -> str:
+    """A file entry's content key: the same entry imported again (whatever the file is called, wherever it
+    moved) is recognised and stored once. The overrides are part of it: they change what is stored."""
+    body = json.dumps([item, overrides.device, overrides.commit, overrides.branch], sort_keys=True)
+    return "import:" + hashlib.sha256(body.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,7 @@ def load_file(path: str | Path, overrides: Overrides = Overrides()) -> LoadedFil
         else:
             record = RunRecord.from_dict(item, where)
         loaded.records.append(record)
+        loaded.keys.append(import_key(item, overrides))
     return loaded
 
 
@@ -54,7 +65,12 @@ def import_files(store: ResultsStore, paths: list[str | Path], overrides: Overri
     if not paths:
         raise StoreError("no files to import")
     loaded = [load_file(p, overrides) for p in paths]
-    ids = store.add_runs([r for f in loaded for r in f.records])
+    written = iter(store.write_runs([r for f in loaded for r in f.records], keys=[k for f in loaded for k in f.keys]))
+    ids = []
+    for f in loaded:
+        for _ in f.records:
+            run_id, wrote = next(written)
+            (ids if wrote else f.already).append(run_id)
     return ids, loaded
 
 
@@ -65,6 +81,8 @@ def _parse_json(path: Path) -> list[Any]:
         raise StoreError(f"{path}: cannot read ({exc})") from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise StoreError(f"{path}: JSON nested too deeply to be a results file") from None
     except json.JSONDecodeError as exc:
         data = _parse_jsonl(text)  # llama-bench -o jsonl: one object per line
         if data is None:
@@ -79,5 +97,5 @@ def _parse_jsonl(text: str) -> list[Any] | None:
     lines = [line for line in text.splitlines() if line.strip()]
     try:
         return [json.loads(line) for line in lines] if len(lines) > 1 else None
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None

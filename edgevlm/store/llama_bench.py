@@ -9,13 +9,12 @@ shapes apart. Mixed pp+tg tests (``-pg``) measure neither metric alone and are s
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from pathlib import PurePath
 from typing import Any
 
 from edgevlm.errors import StoreError
 from edgevlm.store.metrics import DECODE_TPS, PROMPT_TPS
-from edgevlm.store.record import RunRecord, utc_now
+from edgevlm.store.record import RunRecord, is_finite_number, utc_now
 
 REQUIRED = {"build_commit": str, "model_filename": str, "model_type": str, "n_prompt": int, "n_gen": int,
             "n_threads": int, "samples_ts": list}
@@ -60,7 +59,7 @@ def parse_test(obj: dict[str, Any], where: str, *, device: str | None = None, co
         if not isinstance(obj[name], kind) or isinstance(obj[name], bool):
             raise StoreError(f"{where}: llama-bench field {name!r} must be {kind.__name__}, got {obj[name]!r}"[:300])
     for i, v in enumerate(obj["samples_ts"]):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        if not is_finite_number(v) or v <= 0:
             raise StoreError(f"{where}: llama-bench field 'samples_ts[{i}]' must be a positive number, got {v!r}")
     if not obj["samples_ts"]:
         raise StoreError(f"{where}: llama-bench field 'samples_ts' is empty")

@@ -44,6 +44,8 @@ from typing import Any
 from edgevlm.errors import StoreError
 from edgevlm.store.metrics import METRICS
 
+MAX_THREADS = 65536  # no machine has more; a bigger number is a typo (and overflows a database integer)
+MAX_DEPTH = 32       # JSON objects nest this deep at most: the fingerprint and extra are shallow by nature
 RECORD_FORMAT = "edgevlm-bench-record"
 RECORD_VERSION = 1
 SOURCES = ("edgevlm", "llama-bench")
@@ -90,8 +92,10 @@ class RunRecord:
         for name in ("device_fingerprint", "build_flags", "model_hashes", "extra"):
             if not isinstance(getattr(self, name), dict):
                 raise _bad(where, name, "must be a JSON object", getattr(self, name))
-        if self.threads is not None and (type(self.threads) is not int or self.threads < 1):
-            raise _bad(where, "threads", "must be a positive integer or null", self.threads)
+            if _too_deep(getattr(self, name)):
+                raise StoreError(f"{where}: field {name!r} is nested more than {MAX_DEPTH} levels deep")
+        if self.threads is not None and (type(self.threads) is not int or not 1 <= self.threads <= MAX_THREADS):
+            raise _bad(where, "threads", f"must be an integer from 1 to {MAX_THREADS}, or null", self.threads)
         for name in ("throttled", "partial"):
             if not isinstance(getattr(self, name), bool):
                 raise _bad(where, name, "must be true or false", getattr(self, name))
@@ -161,6 +165,26 @@ def _sample_values(where: str, metric: str, value: Any) -> Any:
     return value["values"]
 
 
+def is_finite_number(v: Any) -> bool:
+    """An int or float that is a finite double (10**400 is an int but no double: float() would overflow)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
+def _too_deep(obj: Any) -> bool:
+    """Nesting deeper than MAX_DEPTH, found without recursion (a hostile file may nest thousands deep)."""
+    level = [obj]
+    for _ in range(MAX_DEPTH):
+        level = [c for o in level for c in (o.values() if isinstance(o, dict) else o if isinstance(o, list) else ())]
+        if not level:
+            return False
+    return True
+
+
 def _check_samples(where: str, samples: Any, partial: bool) -> dict[str, list[float]]:
     if not isinstance(samples, dict):
         raise _bad(where, "samples", "must be an object {metric: [values]}", samples)
@@ -172,7 +196,7 @@ def _check_samples(where: str, samples: Any, partial: bool) -> dict[str, list[fl
         if not isinstance(values, (list, tuple)):
             raise _bad(where, f"samples.{metric}", "must be a list of numbers", values)
         for i, v in enumerate(values):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            if not is_finite_number(v):
                 raise _bad(where, f"samples.{metric}[{i}]", "must be a finite number", v)
         clean[metric] = [float(v) for v in values]
     if not partial and not any(clean.values()):

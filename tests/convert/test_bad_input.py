@@ -165,14 +165,8 @@ def test_disk_full_injected_at_the_writer(tiny_v2_ckpt, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def tiny_tmpfs(tmp_path):
-    mnt = tmp_path / "tiny-fs"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mnt)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root); the injected ENOSPC test covers the logic")
-    yield mnt
-    subprocess.run(["umount", str(mnt)], check=True)
+def tiny_tmpfs(tmpfs):
+    return tmpfs("600k")  # skipped without root; the injected ENOSPC test covers the logic
 
 
 def test_short_disk_refused_before_writing(tiny_v2_ckpt, tiny_tmpfs):
