@@ -7,7 +7,9 @@
 
 #include "edgevlm.h"
 #include "ggml-backend.h"
+#include "f16_gemm.h"
 #include "ggml-cpu.h"
+#include "half8.h"
 #include "q8_gemm.h"
 
 namespace edgevlm {
@@ -24,6 +26,7 @@ std::vector<ggml_tensor *> layer_matrices(const Mmproj &m) {
 bool fits(CpuLinearKind kind, const ggml_tensor *w) {
     if (!ggml_is_contiguous(w)) return false;
     if (kind == CpuLinearKind::Int8) return q8::shape_supported(w->ne[1], w->ne[0]);
+    if (kind == CpuLinearKind::Half) return f16::gemm_shape_supported(w->ne[1], w->ne[0]);
     return PackedWeights::packs_in_place((int)w->ne[1]);
 }
 
@@ -37,6 +40,7 @@ CpuLinearKind cpu_linear_kind(const Mmproj &m, ggml_backend_t backend) {
     CpuLinearKind kind = CpuLinearKind::None;
     if (type == GGML_TYPE_Q8_0 && q8::has_int8_dot()) kind = CpuLinearKind::Int8;
     if (type == GGML_TYPE_F16 || type == GGML_TYPE_F32) kind = CpuLinearKind::Float;
+    if (type == GGML_TYPE_F16 && f16::kHardware) kind = CpuLinearKind::Half;  // twice the lanes of f32
     for (const ggml_tensor *w : mats)
         if (w->type != type || !fits(kind, w)) return CpuLinearKind::None;
     return kind;
@@ -50,6 +54,7 @@ CpuLinear::CpuLinear(Mmproj &m, CpuLinearKind kind, int max_rows, int threads)
         ggml_tensor *w = mats[i];
         const int n = (int)w->ne[1], k = (int)w->ne[0];
         if (kind == CpuLinearKind::Int8) q8::repack_in_place(w->data, n, k);
+        else if (kind == CpuLinearKind::Half) f16::repack_in_place(w->data, n, k);
         else packed_[i] = PackedWeights::pack_in_place(w->data, w->type == GGML_TYPE_F16 ? Dtype::F16 : Dtype::F32,
                                                         n, k);
     };
@@ -77,17 +82,23 @@ CpuLinear::CpuLinear(Mmproj &m, CpuLinearKind kind, int max_rows, int threads)
     ops_.reserve(mats.size());
     for (size_t i = 0; i < mats.size(); ++i) {
         max_k_ = std::max(max_k_, (int)mats[i]->ne[0]);
-        ops_.push_back({this, mats[i], kind == CpuLinearKind::Int8 ? nullptr : &packed_[i]});
+        ops_.push_back({this, mats[i], kind == CpuLinearKind::Float ? &packed_[i] : nullptr});
     }
     // ggml's CPU backend runs a graph on at most as many threads as it was given; more than the hardware has
     // is unusual, and scratch() copes with any index past this by allocating for the call.
     scratch_.resize(std::max(1u, std::thread::hardware_concurrency()));
-    for (auto &s : scratch_) s.resize(gemm_scratch_floats(max_rows_, max_k_));
+    for (auto &s : scratch_) s.resize(scratch_floats(max_rows_, max_k_));
+}
+
+size_t CpuLinear::scratch_floats(int rows, int k) const {
+    if (kind_ == CpuLinearKind::Half) return f16::gemm_scratch_bytes(k) / sizeof(float) + 1;
+    return gemm_scratch_floats(rows, k);
 }
 
 std::string CpuLinear::name() const {
-    return kind_ == CpuLinearKind::Int8 ? std::string("int8-gemm/") + q8::isa_name()
-                                        : std::string("f32-gemm/") + edgevlm_simd();
+    if (kind_ == CpuLinearKind::Int8) return std::string("int8-gemm/") + q8::isa_name();
+    if (kind_ == CpuLinearKind::Half) return "f16-gemm/neon-fp16";
+    return std::string("f32-gemm/") + edgevlm_simd();
 }
 
 ggml_tensor *CpuLinear::apply(ggml_context *ctx, ggml_tensor *x, ggml_tensor *w, ggml_tensor *b) {
@@ -105,7 +116,7 @@ ggml_tensor *CpuLinear::apply(ggml_context *ctx, ggml_tensor *x, ggml_tensor *w,
 
 void *CpuLinear::scratch(int ith, int rows, int k, AlignedVector<float> &fallback) {
     if (ith < (int)scratch_.size()) return scratch_[ith].data();
-    fallback.resize(gemm_scratch_floats(rows, k));
+    fallback.resize(scratch_floats(rows, k));
     return fallback.data();
 }
 
@@ -121,6 +132,8 @@ void CpuLinear::run(ggml_tensor *dst, int ith, int nth, void *userdata) {
     if (op.self->kind_ == CpuLinearKind::Int8) {
         q8::Problem p{a, m, lda, w->data, n, k, bias, c, ldc};
         q8::gemm(p, ith, nth, s);
+    } else if (op.self->kind_ == CpuLinearKind::Half) {
+        f16::gemm({a, m, lda, w->data, n, k, bias, c, ldc}, ith, nth, s);
     } else {
         gemm(*op.w, {a, m, lda, nullptr, c, ldc, bias, Act::None}, ith, nth, static_cast<float *>(s));
     }

@@ -1,6 +1,10 @@
 // The ViT's linear layers on edgevlm's own GEMMs instead of ggml's mul_mat, on the CPU backend:
 //   Q8_0 matrices -> the int8 GEMM (kernels/q8: AVX512-VNNI vpdpbusd, arm64 sdot), where the build has one;
-//   f16 / f32     -> the LDP kernel's register-blocked f32 GEMM (kernels/ldp/gemm.h; f16 panels widened per
+//   f16 on a core with fp16 arithmetic (armv8.2-a+fp16: Cortex-A78 / X1)
+//                 -> the fp16 GEMM (kernels/f16: FMLA on 8 halves, activations rounded to f16 as ggml's f16
+//                    path does, sums flushed to f32 every 128 inputs);
+//   f16 elsewhere / f32
+//                 -> the LDP kernel's register-blocked f32 GEMM (kernels/ldp/gemm.h; f16 panels widened per
 //                    cache slice, activations stay f32 — ggml's f16 path rounds them to f16).
 // The matrices are repacked in place once at load (same bytes: no extra memory) and each linear layer becomes
 // one ggml custom op (x W^T + b) that ggml's own threads execute. The encoder decides whether to use it
@@ -17,7 +21,7 @@
 
 namespace edgevlm {
 
-enum class CpuLinearKind { None, Int8, Float };
+enum class CpuLinearKind { None, Int8, Half, Float };
 
 // Which of edgevlm's GEMMs can take over the ViT's matrices on this backend (None: keep ggml's mul_mat): the
 // CPU backend, host memory, one weight type for all of them, shapes the packed layouts cover.
@@ -32,7 +36,7 @@ public:
     CpuLinear(Mmproj &m, CpuLinearKind kind, int max_rows, int threads = 1);
     // x: [k, rows] f32 with contiguous rows, w: one of m's layer matrices, b: [n] f32 -> [n, rows] f32.
     ggml_tensor *apply(ggml_context *ctx, ggml_tensor *x, ggml_tensor *w, ggml_tensor *b);
-    // "int8-gemm/<isa>" or "f32-gemm/<simd>"
+    // "int8-gemm/<isa>", "f16-gemm/neon-fp16" or "f32-gemm/<simd>"
     std::string name() const;
 
 private:
@@ -43,6 +47,7 @@ private:
     };
     static void run(ggml_tensor *dst, int ith, int nth, void *op);
     void *scratch(int ith, int rows, int k, AlignedVector<float> &fallback);
+    size_t scratch_floats(int rows, int k) const;
 
     CpuLinearKind kind_;
     int max_rows_, max_k_;

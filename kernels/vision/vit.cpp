@@ -29,10 +29,8 @@ ggml_tensor *Vit::linear(ggml_tensor *x, ggml_tensor *w, ggml_tensor *b) const {
     return ggml_add(ctx_, ggml_mul_mat(ctx_, w, x), b);
 }
 
-ggml_tensor *Vit::layer(ggml_tensor *x, const VitLayer &l) const {
+ggml_tensor *Vit::ggml_attention(ggml_tensor *h, const VitLayer &l, int n_pos, int d_head) const {
     const VitHparams &hp = m_.hp;
-    const int n_pos = hp.n_patches() + 1, d_head = hp.n_embd / hp.n_head;
-    ggml_tensor *h = layer_norm(ctx_, x, l.ln1_w, l.ln1_b, hp.eps);
     ggml_tensor *q = ggml_reshape_3d(ctx_, linear(h, l.q_w, l.q_b), d_head, hp.n_head, n_pos);
     ggml_tensor *k = ggml_reshape_3d(ctx_, linear(h, l.k_w, l.k_b), d_head, hp.n_head, n_pos);
     ggml_tensor *v = ggml_reshape_3d(ctx_, linear(h, l.v_w, l.v_b), d_head, hp.n_head, n_pos);
@@ -43,7 +41,16 @@ ggml_tensor *Vit::layer(ggml_tensor *x, const VitLayer &l) const {
     v = ggml_cont(ctx_, ggml_permute(ctx_, v, 0, 2, 1, 3));
     ggml_tensor *kqv = ggml_flash_attn_ext(ctx_, q, k, v, nullptr, 1.0f / std::sqrt((float)d_head), 0.0f, 0.0f);
     ggml_flash_attn_ext_set_prec(kqv, GGML_PREC_F32);
-    ggml_tensor *attn = ggml_reshape_2d(ctx_, kqv, hp.n_embd, n_pos);   // FA output: d_head, n_head, n_pos
+    return ggml_reshape_2d(ctx_, kqv, hp.n_embd, n_pos);   // FA output: d_head, n_head, n_pos
+}
+
+ggml_tensor *Vit::layer(ggml_tensor *x, const VitLayer &l) const {
+    const VitHparams &hp = m_.hp;
+    const int n_pos = hp.n_patches() + 1, d_head = hp.n_embd / hp.n_head;
+    ggml_tensor *h = layer_norm(ctx_, x, l.ln1_w, l.ln1_b, hp.eps);
+    ggml_tensor *attn = cpu_attention_ ? cpu_attention_->apply(ctx_, linear(h, l.q_w, l.q_b), linear(h, l.k_w, l.k_b),
+                                                                linear(h, l.v_w, l.v_b))
+                                       : ggml_attention(h, l, n_pos, d_head);
     x = ggml_add(ctx_, x, linear(attn, l.o_w, l.o_b));
     h = layer_norm(ctx_, x, l.ln2_w, l.ln2_b, hp.eps);
     h = linear(quick_gelu(ctx_, linear(h, l.up_w, l.up_b)), l.down_w, l.down_b);
@@ -57,6 +64,12 @@ Vit::Vit(Mmproj &m, ggml_backend_t backend, ggml_tensor *features_dst, bool edge
     if (kind != CpuLinearKind::None) {
         cpu_linear_ = std::make_unique<CpuLinear>(m, kind, hp.n_patches() + 1, pack_threads);
         matmul_impl_ = cpu_linear_->name();
+    }
+    // The fp16 attention goes with edgevlm's GEMMs (EDGEVLM_VIT_MATMUL=ggml keeps the whole ViT on ggml).
+    const int d_head = hp.n_embd / hp.n_head;
+    if (edgevlm_matmul && CpuAttention::available(backend, d_head)) {
+        cpu_attention_ = std::make_unique<CpuAttention>(hp.n_patches() + 1, hp.n_head, d_head);
+        matmul_impl_ += "+f16-attention";
     }
     const VitWeights &w = m.vit;
     ggml_init_params ip = {ggml_tensor_overhead() * kGraphNodes + ggml_graph_overhead_custom(kGraphNodes, false),

@@ -9,6 +9,7 @@
 #include "ggml-alloc.h"
 #include "ggml-backend.h"
 #include "mmproj.h"
+#include "cpu_attention.h"
 #include "cpu_linear.h"
 
 namespace edgevlm {
@@ -27,13 +28,15 @@ public:
 
     // pixels: 3 x S x S planar floats; features: n_patches x n_embd row-major, or nullptr to leave them on
     // the backend only (in features_dst). Throws on backend failure.
-    // "int8-gemm/<isa>" or "f32-gemm/<simd>" when edgevlm's GEMMs run the matrices, else "ggml".
+    // "int8-gemm/<isa>", "f16-gemm/neon-fp16" or "f32-gemm/<simd>" when edgevlm's GEMMs run the matrices,
+    // else "ggml"; "+f16-attention" when edgevlm's attention kernel runs too.
     const char *matmul_impl() const { return matmul_impl_.c_str(); }
 
     void run(const float *pixels, float *features);
 
 private:
     ggml_tensor *layer(ggml_tensor *x, const VitLayer &l) const;
+    ggml_tensor *ggml_attention(ggml_tensor *h, const VitLayer &l, int n_pos, int d_head) const;
     ggml_tensor *linear(ggml_tensor *x, ggml_tensor *w, ggml_tensor *b) const;
 
     const Mmproj &m_;
@@ -43,6 +46,7 @@ private:
     ggml_gallocr_t alloc_ = nullptr;
     ggml_tensor *input_ = nullptr, *output_ = nullptr;
     std::unique_ptr<CpuLinear> cpu_linear_;  // set when edgevlm's GEMMs run the layer matrices
+    std::unique_ptr<CpuAttention> cpu_attention_;  // set when edgevlm's fp16 attention runs (cpu_attention.h)
     std::string matmul_impl_ = "ggml";
 };
 

@@ -75,7 +75,8 @@ def test_cortex_a72_gets_illegal_instruction(tmp_path, adb_server, android_bundl
 
 
 @pytest.mark.parametrize("test_binary, simd", [("test-edgevlm-ldp", "SIMD neon+fp16+dotprod"),
-                                                ("test-edgevlm-q8", "path neon-dotprod")])
+                                                ("test-edgevlm-q8", "path neon-dotprod"),
+                                                ("test-edgevlm-f16", "NEON fp16 arithmetic")])
 def test_kernel_tests_pass_on_the_phone_isa(test_binary, simd):
     """The C++ kernel tests (normalised error vs double references), cross-built with the phone's flags and run
     as a Cortex-A76: the NEON / fp16 / sdot code paths that x86 ctest never compiles."""
