@@ -129,9 +129,9 @@ def main() -> None:
     ap.add_argument("--gen", type=int, default=64)
     ap.add_argument("--work", type=Path, default=REPO / "build" / "bench-vision")
     args = ap.parse_args()
-    from edgevlm.runtime.model_dir import find_model_files
+    from edgevlm.artifact import find_model
 
-    llm = find_model_files(prepare(args.work)["f16"]).llm
+    llm = find_model(prepare(args.work)["f16"]).llm
     res = {"threads": args.threads, "reps": args.reps, "n_prompt": args.prompt, "n_gen": args.gen,
            "model": llm.name, "machine": machine()}
     bw_start = bandwidth_gbs(args.threads)

@@ -336,11 +336,11 @@ def main() -> None:
     ap.add_argument("--breakdown-rounds", type=int, default=3, help="0 skips the breakdown")
     ap.add_argument("--work", type=Path, default=REPO / "build" / "bench-vision")
     args = ap.parse_args()
-    from edgevlm.runtime.model_dir import find_model_files
+    from edgevlm.artifact import find_model
 
     args.work.mkdir(parents=True, exist_ok=True)
     dirs = prepare(args.work)
-    files_by_q = {q: find_model_files(dirs[q]) for q in QUANTS}
+    files_by_q = {q: find_model(dirs[q]) for q in QUANTS}
     image = make_demo_image(args.work / "image.png")
     threads = [int(t) for t in args.threads.split(",")]
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731

@@ -155,14 +155,14 @@ def ggml_projector_case(mmproj: Path, image: Path, threads: int, reps: int, ref:
 
 
 def bench(work: Path, threads: int, reps: int) -> dict:
-    from edgevlm.runtime.model_dir import find_model_files
+    from edgevlm.artifact import find_model
 
     dirs = prepare(work)
     image = make_demo_image(work / "image.png")
     ref = reference_embeddings(dirs["ckpt"], image)
     cases = {}
     for q in QUANTS:
-        files = find_model_files(dirs[q])
+        files = find_model(dirs[q])
         enc = load_encoder(files.mmproj, threads, "kernel")
         emb = enc.encode(image)  # warm-up (also the correctness sample)
         ours: list[dict] = []

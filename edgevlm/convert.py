@@ -23,6 +23,7 @@ from typing import Iterator
 
 from edgevlm import __version__, publish
 from edgevlm.checkpoint.reader import Checkpoint, open_checkpoint
+from edgevlm.artifact import MANIFEST, output_names
 from edgevlm.errors import BadConvertOption, OutputError
 from edgevlm.ggufio import MMPROJ_QUANTS, write_llm_gguf, write_mmproj_gguf
 from edgevlm.files import (atomic_output, check_free_space, ensure_output_dir,
@@ -31,7 +32,6 @@ from edgevlm.hashing import sha256_file
 from edgevlm.mapping import Table, check_coverage, tables_for
 from edgevlm.quantize import LLM_QUANTS, quantize_gguf
 
-MANIFEST = "manifest.json"
 MANIFEST_VERSION = 2  # 2: the vision tower's resolution is recorded
 STAGING_PREFIX = ".edgevlm-staging-"
 # bytes per parameter of a finished LLM file, rounded up (k-quants keep some tensors at 6 bits)
@@ -52,10 +52,6 @@ class ConvertResult:
     mmproj: Path | None
     manifest: Path
     vision_tower: str | None = None  # how the tower was resolved, for the user to read
-
-
-def output_names(name: str, quant: str, mmproj_quant: str, multimodal: bool) -> tuple[str, str | None]:
-    return f"{name}-{quant.upper()}.gguf", (f"mmproj-{name}-{mmproj_quant.upper()}.gguf" if multimodal else None)
 
 
 def convert(source: str | os.PathLike, out: str | os.PathLike, quant: str = "q4_k_m", mmproj_quant: str = "f16",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgevlm.bench.bounds import MIN_IMAGE_PROMPT_TOKENS, check_tokens, context_length
-from edgevlm.bench.model import find_model
+from edgevlm.artifact import find_model
 from edgevlm.bench.options import run_argv
 from edgevlm.bench.parse import parse_run_json
 from edgevlm.bench.runner import pinned

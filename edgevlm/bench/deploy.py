@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from edgevlm.bench.model import BenchModel
+from edgevlm.artifact import ModelFolder
 from edgevlm.device.transport import PushStats, Transport
 from edgevlm.errors import DeviceError
 
@@ -49,7 +49,7 @@ def session_name() -> str:
     return f"{host}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
-def deploy(transport: Transport, where: Placement, model: BenchModel, image: Path | None, *,
+def deploy(transport: Transport, where: Placement, model: ModelFolder, image: Path | None, *,
            known_hashes: dict[str, str | None] | None = None) -> Deployment:
     """Push what the bench needs, and make this session's scratch folder (removed by remove_scratch)."""
     if not where.workdir:                            # local, in place
@@ -62,7 +62,7 @@ def deploy(transport: Transport, where: Placement, model: BenchModel, image: Pat
     pairs = plan(transport, where.workdir, bundle_dir, model, image, root=root, tools=where.tools)
     remote_model = {p: str(root / "models" / p.name) for p in model.files()}
     remote_image = str(root / "inputs" / image.name) if image else None
-    stats = transport.push_files(pairs, known_hashes=known_hashes)
+    stats = transport.push_files(pairs, known_hashes=known_hashes, local_sha256=model.sha256)
     if bundle_dir is not None:
         _recreate_symlinks(transport, bundle_dir, bundle)
     scratch_dir = str(root / "scratch" / session_name())
@@ -79,7 +79,7 @@ def remove_scratch(transport: Transport, dep: Deployment) -> None:
         pass
 
 
-def plan(transport: Transport, workdir: str, bundle_dir: Path | None, model: BenchModel, image: Path | None,
+def plan(transport: Transport, workdir: str, bundle_dir: Path | None, model: ModelFolder, image: Path | None,
          *, root: PurePosixPath | None = None, tools: tuple[str, ...] = ()) -> list[tuple[Path, str]]:
     """(local file, remote path) of everything deploy() pushes; empty when the run happens in place."""
     if not workdir:

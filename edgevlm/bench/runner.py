@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edgevlm.bench.deploy import Deployment
-from edgevlm.bench.model import BenchModel
+from edgevlm.artifact import ModelFolder
 from edgevlm.bench.options import run_argv
 from edgevlm.bench.parse import parse_run_json, run_metrics
 from edgevlm.bench.thermal import Cooldown, is_throttled, read_temp_c, wait_cool
@@ -154,5 +154,5 @@ def sample_log(series: Series) -> list[dict[str, Any]]:
              "raw": s.raw} for s in series.samples]
 
 
-def model_summary(model: BenchModel) -> dict[str, Any]:
+def model_summary(model: ModelFolder) -> dict[str, Any]:
     return {"llm": Path(model.llm).name, "mmproj": Path(model.mmproj).name if model.mmproj else None}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from edgevlm.bench.bounds import check_tokens, context_length
 from edgevlm.bench.deploy import Deployment, Placement, deploy, remove_scratch
-from edgevlm.bench.model import BenchModel, find_model
+from edgevlm.artifact import ModelFolder, find_model
 from edgevlm.bench.image import default_image
 from edgevlm.bench.request import DeviceRequest
 from edgevlm.bench.runner import BenchSpec, Series, model_summary, run_series, sample_log, workload_label
@@ -46,7 +46,7 @@ class Prepared:
     profile: DeviceProfile
     transport: Transport
     bundle: Bundle
-    model: BenchModel
+    model: ModelFolder
     image: Path | None
     preflight: Preflight
     dep: Deployment
@@ -66,7 +66,7 @@ class Prepared:
         self.close()
 
 
-def resolve_image(image: Path | None, no_image: bool, model: BenchModel, model_dir: Path) -> Path | None:
+def resolve_image(image: Path | None, no_image: bool, model: ModelFolder, model_dir: Path) -> Path | None:
     """The image of the workload: the user's, else the default picture; None with --no-image."""
     if no_image:
         return None

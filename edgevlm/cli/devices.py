@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
 
 def _check(name: str, serial: str | None, host: str | None, model_dir: Path | None, bundle_dir: Path | None,
            json_out: bool) -> None:
-    from edgevlm.bench.model import find_model
+    from edgevlm.artifact import find_model
     from edgevlm.device import preflight
     from edgevlm.device.connect import transport_for
     from edgevlm.device.profiles import load_profile

@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
         import numpy as np
 
         from edgevlm.native.vision import VisionEncoder
-        from edgevlm.runtime.model_dir import require_mmproj
+        from edgevlm.artifact import require_mmproj
         from edgevlm.files import atomic_output
 
         with VisionEncoder(require_mmproj(model_dir), threads or None) as enc:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from edgevlm.device.profiles import DeviceProfile
-from edgevlm.device.transport import Transport, sha256_file
+from edgevlm.device.transport import Transport
 from edgevlm.errors import DeviceError, PreflightRefused
 from edgevlm.paths import devices_dir
 from edgevlm.toolchain.targets import machine_of
@@ -98,7 +98,7 @@ def probe(transport: Transport, workdir: str) -> DeviceFacts:
 def check(transport: Transport, profile: DeviceProfile, bundle=None, model=None, *, image=None,
           facts: DeviceFacts | None = None) -> Preflight:
     """Read the device (unless `facts` are given) and judge `bundle` (edgevlm.toolchain.bundle.Bundle) and `model`
-    (edgevlm.bench.model.BenchModel) against it. Never pushes anything."""
+    (edgevlm.artifact.ModelFolder) against it. Never pushes anything."""
     facts = facts or probe(transport, profile.workdir)
     warnings: list[str] = []
     cpus, mask = _cores(profile, facts, warnings)
@@ -254,7 +254,7 @@ def _pending_bytes(transport: Transport, profile: DeviceProfile, bundle, model,
     if not pairs:
         return 0, {}
     remote = transport.file_hashes([r for _, r in pairs])
-    return sum(loc.stat().st_size for loc, rem in pairs if remote[rem] != sha256_file(loc)), remote
+    return sum(loc.stat().st_size for loc, rem in pairs if remote[rem] != model.sha256(loc)), remote
 
 
 def _fit_refusals(model, facts: DeviceFacts, pending: int) -> list[str]:

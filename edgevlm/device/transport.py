@@ -127,16 +127,17 @@ class Transport(ABC):
         return self.push_files([(Path(local), remote)], timeout=timeout).pushed == 1
 
     def push_files(self, pairs: list[tuple[Path, str]], *, timeout: float | None = None,
-                   known_hashes: dict[str, str | None] | None = None) -> PushStats:
+                   known_hashes: dict[str, str | None] | None = None, local_sha256=sha256_file) -> PushStats:
         """Push each file whose remote sha256 differs. `known_hashes`: remote hashes read moments ago (the
-        preflight's), so they are not computed on the device again; paths missing from it are hashed."""
+        preflight's), so they are not computed on the device again; paths missing from it are hashed.
+        `local_sha256`: how a local file's hash is had (a session's cache: each file read at most once)."""
         for local, _ in pairs:
             if not local.is_file():
                 raise DeviceError(f"cannot push {local}: not a file")
         known = known_hashes or {}
         unknown = [r for _, r in pairs if r not in known]
         remote_hashes = {**known, **(self.file_hashes(unknown) if unknown else {})}
-        todo = [(loc, rem) for loc, rem in pairs if remote_hashes[rem] != sha256_file(loc)]
+        todo = [(loc, rem) for loc, rem in pairs if remote_hashes[rem] != local_sha256(loc)]
         parents = sorted({str(PurePosixPath(rem).parent) for _, rem in todo})
         if parents:
             self.shell("mkdir -p " + " ".join(shlex.quote(p) for p in parents), check=True)

@@ -6,7 +6,7 @@ build) for the LLM, with the image embeddings fed to libllama as a batch of embe
 """
 from __future__ import annotations
 
-__all__ = ["Runtime", "GenerateResult", "find_model_files"]
+__all__ = ["Runtime", "GenerateResult"]
 
 
 def __getattr__(name: str):
@@ -14,8 +14,4 @@ def __getattr__(name: str):
         from edgevlm.runtime import runtime
 
         return getattr(runtime, name)
-    if name == "find_model_files":
-        from edgevlm.runtime.model_dir import find_model_files
-
-        return find_model_files
     raise AttributeError(name)

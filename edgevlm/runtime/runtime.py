@@ -16,7 +16,7 @@ import numpy as np
 
 from edgevlm.errors import EdgeVLMError, ModelMismatch
 from edgevlm.conversation import IMAGE_PLACEHOLDER, build_prompt
-from edgevlm.runtime.model_dir import find_model_files
+from edgevlm.artifact import find_model
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Runtime:
 
         from edgevlm.runtime.memory import MemorySampler
 
-        self.files = find_model_files(model_dir)
+        self.files = find_model(model_dir)
         self.threads = threads or len(os.sched_getaffinity(0))
         self.memory = MemorySampler()
         t0 = time.perf_counter()
@@ -119,7 +119,7 @@ class Runtime:
 def encode_image(model_dir: str | os.PathLike, image: str | os.PathLike, threads: int | None = None) -> np.ndarray:
     """The (144, W) float32 image embeddings of a converted model's mmproj."""
     from edgevlm.native.vision import VisionEncoder
-    from edgevlm.runtime.model_dir import require_mmproj
+    from edgevlm.artifact import require_mmproj
 
     with VisionEncoder(require_mmproj(model_dir), threads) as enc:
         return enc.encode(image)

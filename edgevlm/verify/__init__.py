@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edgevlm.artifact import find_model
 from edgevlm.errors import InputNotFound, InvalidCheckpoint
-from edgevlm.paths import member
 from edgevlm.verify.report import Check, VerifyReport
 
 __all__ = ["Check", "VerifyReport", "verify"]
@@ -44,9 +44,8 @@ def verify(out_dir: str | Path, checkpoint: str | Path, image: str | Path | None
 
     out_dir = Path(out_dir).resolve()
     manifest = read_manifest(out_dir)
-    llm_path = member(out_dir, manifest["files"]["llm"]["name"], out_dir / "manifest.json")
-    mmproj = member(out_dir, manifest["files"]["mmproj"]["name"], out_dir / "manifest.json") \
-        if manifest["files"]["mmproj"] is not None else None
+    model = find_model(out_dir)             # the files manifest.json lists, confined to the folder
+    llm_path, mmproj = model.llm, model.mmproj
     if vision_tower is None:
         vision_tower = (manifest.get("vision_tower") or {}).get("override")
     ckpt = open_checkpoint(checkpoint, vision_tower)

@@ -75,7 +75,7 @@ def orin(tmp_path, monkeypatch):
 
 
 def _host_tokens(model_dir, image, n: int, threads: int = 2) -> list[int]:
-    from edgevlm.bench.model import find_model
+    from edgevlm.artifact import find_model
 
     model = find_model(model_dir)
     runner = host_bin_dir() / "edgevlm-run"
@@ -215,7 +215,7 @@ def test_quantized_phone_vs_host_embeddings_and_logits(phone_cli, quantized_mode
     Measured here: cosine min 0.99989, max |diff| 0.0049 x spread, same top-1."""
     import numpy as np
 
-    from edgevlm.bench.model import find_model
+    from edgevlm.artifact import find_model
     from edgevlm.device.adb import AdbTransport
 
     _, serial = phone_cli

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edgevlm.bench.model import find_model
+from edgevlm.artifact import find_model
 from edgevlm.bench.runner import BenchSpec
 from edgevlm.bench.request import DeviceRequest
 from edgevlm.bench.session import bench_device

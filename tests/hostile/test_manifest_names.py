@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edgevlm.errors import EdgeVLMError
-from edgevlm.runtime.model_dir import find_model_files
+from edgevlm.artifact import find_model
 from edgevlm.verify import verify
 
 EVIL = ["../../../../etc/passwd", "/etc/passwd", "sub/../../x.gguf", "", None, 7, ["a"]]
@@ -27,7 +27,7 @@ def _folder(tmp_path: Path, name) -> Path:
 @pytest.mark.parametrize("name", EVIL)
 def test_runtime_reader_refuses_names_outside(tmp_path, name):
     with pytest.raises(EdgeVLMError, match="not a file inside|malformed"):
-        find_model_files(_folder(tmp_path, name))
+        find_model(_folder(tmp_path, name))
 
 
 @pytest.mark.parametrize("name", EVIL)
@@ -41,12 +41,12 @@ def test_link_out_of_the_folder_is_refused(tmp_path):
     folder = _folder(tmp_path, "linked.gguf")
     (folder / "linked.gguf").symlink_to("/etc/passwd")
     with pytest.raises(EdgeVLMError, match="not a file inside"):
-        find_model_files(folder)
+        find_model(folder)
 
 
 def test_plain_names_still_work(tmp_path):
     folder = _folder(tmp_path, "model-Q4_0.gguf")
-    assert find_model_files(folder).llm == folder / "model-Q4_0.gguf"
+    assert find_model(folder).llm == folder / "model-Q4_0.gguf"
 
 
 def test_cli_says_one_line_and_exits_2(tmp_path):

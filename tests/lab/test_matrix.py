@@ -93,7 +93,7 @@ def test_shipped_nightly_matrix_and_workflow(tmp_path):
 
 
 def test_checkpoint_folders_are_converted_once_per_quant(tmp_path, monkeypatch, synth_ckpt):
-    from edgevlm.bench.model import find_model
+    from edgevlm.artifact import find_model
     from edgevlm.lab.models import model_folders
 
     monkeypatch.setenv("EDGEVLM_LAB_CACHE", str(tmp_path / "cache"))

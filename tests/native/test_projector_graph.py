@@ -37,7 +37,7 @@ GRAPH_VS_KERNEL = {"f32": 1e-5, "f16": 2e-3, "q8_0": 5e-2}
 
 def _encoder(folder, projector, monkeypatch, threads=2):
     from edgevlm.native.vision import VisionEncoder
-    from edgevlm.runtime.model_dir import require_mmproj
+    from edgevlm.artifact import require_mmproj
 
     if projector is None:
         monkeypatch.delenv("EDGEVLM_PROJECTOR", raising=False)
@@ -116,7 +116,7 @@ def test_unknown_projector_is_a_typed_error(native_bin, converted, monkeypatch):
 def test_library_refuses_an_unknown_projector(native_bin, converted, monkeypatch):
     """The C ABI checks the variable too (edgevlm-run has no Python in front of it)."""
     from edgevlm.native._lib import load_library
-    from edgevlm.runtime.model_dir import require_mmproj
+    from edgevlm.artifact import require_mmproj
 
     lib = load_library()
     lib.edgevlm_vision_load.restype = ctypes.c_void_p

@@ -21,7 +21,7 @@ COSINE_MIN = {"f32": 0.9999, "f16": 0.999, "q8_0": 0.99}
 
 def _encoder(folder, threads=2):
     from edgevlm.native.vision import VisionEncoder
-    from edgevlm.runtime.model_dir import require_mmproj
+    from edgevlm.artifact import require_mmproj
 
     return VisionEncoder(require_mmproj(folder), threads)
 

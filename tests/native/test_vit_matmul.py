@@ -26,7 +26,7 @@ COSINE_MIN = {"f32": 0.999999, "f16": 0.99999, "q8_0": 0.9999}
 
 def _features(folder, pixels):
     from edgevlm.native.vision import VisionEncoder
-    from edgevlm.runtime.model_dir import require_mmproj
+    from edgevlm.artifact import require_mmproj
 
     with VisionEncoder(require_mmproj(folder), 2) as enc:
         return enc.vit_matmul, enc.features(pixels)
@@ -56,7 +56,7 @@ def test_explicit_edgevlm_is_the_default(native_bin, converted, reference, test_
 def test_unknown_vit_matmul_is_a_typed_error(native_bin, converted, monkeypatch):
     from edgevlm.errors import SwitchError
     from edgevlm.native.vision import VisionEncoder
-    from edgevlm.runtime.model_dir import require_mmproj
+    from edgevlm.artifact import require_mmproj
 
     monkeypatch.setenv("EDGEVLM_VIT_MATMUL", "ggm")
     with pytest.raises(SwitchError, match="EDGEVLM_VIT_MATMUL='ggm' is not a ViT matmul path"):
@@ -68,7 +68,7 @@ def test_library_refuses_an_unknown_vit_matmul(native_bin, converted, monkeypatc
     import ctypes
 
     from edgevlm.native._lib import load_library
-    from edgevlm.runtime.model_dir import require_mmproj
+    from edgevlm.artifact import require_mmproj
 
     lib = load_library()
     lib.edgevlm_vision_load.restype = ctypes.c_void_p

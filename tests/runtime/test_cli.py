@@ -18,7 +18,7 @@ def _cli(argv):
 
 def test_encode_image_writes_embeddings(converted, test_image, tmp_path, capsys):
     from edgevlm.native.vision import VisionEncoder
-    from edgevlm.runtime.model_dir import require_mmproj
+    from edgevlm.artifact import require_mmproj
 
     out = tmp_path / "emb.npy"
     assert _cli(["encode-image", str(converted("tiny-v2")), "--image", str(test_image), "--out", str(out)]) == 0

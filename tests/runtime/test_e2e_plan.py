@@ -31,9 +31,9 @@ def q4_model(tmp_path_factory, synth_ckpt):
 
 
 def _run(binary, folder, image, tmp_path, off: str, *extra: str) -> dict:
-    from edgevlm.runtime.model_dir import find_model_files
+    from edgevlm.artifact import find_model
 
-    f = find_model_files(folder)
+    f = find_model(folder)
     out = tmp_path / f"r-{off or 'none'}.json"
     cmd = [str(binary), "-m", str(f.llm), "--mmproj", str(f.mmproj), "--image", str(image), "-p",
            "What is in the image?", "-n", "10", "-t", "2", "--json", str(out), *extra]
@@ -66,9 +66,9 @@ def test_record_has_load_included_ttft_and_memory_split(q4_model, edgevlm_run, t
 
 
 def test_unknown_saving_is_exit_2_one_line(q4_model, edgevlm_run, test_image):
-    from edgevlm.runtime.model_dir import find_model_files
+    from edgevlm.artifact import find_model
 
-    f = find_model_files(q4_model)
+    f = find_model(q4_model)
     proc = subprocess.run([str(edgevlm_run), "-m", str(f.llm), "-p", "x", "-n", "1"], capture_output=True,
                           text=True, timeout=120, env=dict(os.environ, EDGEVLM_RUN_OFF="overlap,turbo"))
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
@@ -76,9 +76,9 @@ def test_unknown_saving_is_exit_2_one_line(q4_model, edgevlm_run, test_image):
 
 
 def _cached(binary, folder, image, tmp_path, cache, name: str) -> dict:
-    from edgevlm.runtime.model_dir import find_model_files
+    from edgevlm.artifact import find_model
 
-    f = find_model_files(folder)
+    f = find_model(folder)
     out = tmp_path / f"{name}.json"
     cmd = [str(binary), "-m", str(f.llm), "--mmproj", str(f.mmproj), "--image", str(image), "-p",
            "What is in the image?", "-n", "10", "-t", "2", "--json", str(out)]

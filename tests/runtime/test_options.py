@@ -16,7 +16,7 @@ import subprocess
 import pytest
 
 from edgevlm.bench.deploy import Deployment
-from edgevlm.bench.model import find_model
+from edgevlm.artifact import find_model
 from edgevlm.bench.options import options
 from edgevlm.bench.runner import BenchSpec, run_command
 from edgevlm.device import preflight

@@ -17,9 +17,9 @@ N = 12
 
 
 def _files(folder):
-    from edgevlm.runtime.model_dir import find_model_files
+    from edgevlm.artifact import find_model
 
-    return find_model_files(folder)
+    return find_model(folder)
 
 
 def _run_binary(binary, folder, image, json_path, question=QUESTION, n=N, extra=()):

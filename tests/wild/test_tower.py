@@ -62,9 +62,9 @@ def test_local_tower_folder_as_training_left_it(tiny_v2_ckpt, clip_folder, basel
     assert (tower["num_attention_heads"], tower["num_hidden_layers"], tower["hidden_size"]) == (4, 4, 64)
     assert tower["weights"].startswith("checkpoint (the tower folder") and "were used" in tower["weights"]
     assert "vision tower:" in result.vision_tower and str(clip_folder) in result.vision_tower
-    from edgevlm.runtime.model_dir import find_model_files
+    from edgevlm.artifact import find_model
 
-    assert find_model_files(tmp_path / "out").vision_tower == tower  # the runtime sees the same resolution
+    assert find_model(tmp_path / "out").vision_tower == tower  # the runtime sees the same resolution
 
 
 @pytest.mark.parametrize("kind,safe", [("clip", True), ("clip", False), ("vision", True)])
