@@ -9,7 +9,6 @@ them too), and the command exits 128 + the signal's number.
 from __future__ import annotations
 
 import signal
-from typing import Callable
 
 HANDLED = (signal.SIGTERM, signal.SIGHUP)
 
@@ -33,11 +32,22 @@ def exit_code(exc: BaseException) -> int:
     return 128 + signal_of(exc)
 
 
-def _raise(signum, frame) -> None:
-    raise Interrupted(signum)
+class Handled:
+    """SIGTERM and SIGHUP handled from now on (the main thread only), until restore(). `last` is the last signal
+    received: typer turns an interrupt into exit 130 on its way out, and this says which signal it was."""
 
+    def __init__(self) -> None:
+        self.last: int | None = None
+        self._previous = {sig: signal.signal(sig, self._raise) for sig in HANDLED}
 
-def install() -> Callable[[], None]:
-    """Handle SIGTERM and SIGHUP from now on (the main thread only); returns what restores the previous ones."""
-    previous = {sig: signal.signal(sig, _raise) for sig in HANDLED}
-    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()] and None
+    def _raise(self, signum, frame) -> None:
+        self.last = signum
+        raise Interrupted(signum)
+
+    def exit_code(self, code: int) -> int:
+        """The command's exit code, 128 + the signal when typer reported an interrupt as 130."""
+        return 128 + self.last if code == 130 and self.last is not None else code
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)

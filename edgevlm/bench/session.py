@@ -6,6 +6,7 @@ store what was measured before reporting the error.
 """
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from edgevlm.device.preflight import Preflight
 from edgevlm.device.profiles import DeviceProfile, load_profile
 from edgevlm.device.remote_build import device_built_bundle
 from edgevlm.device.transport import Transport
+from edgevlm.interrupt import signal_of
 from edgevlm.errors import DeviceError, ImageError, NativeNotBuilt
 from edgevlm.fingerprint import build_fields, device_fields, git_state
 from edgevlm.store.record import RunRecord
@@ -144,7 +146,11 @@ def bench_device(req: DeviceRequest, spec: BenchSpec, *, with_stock: bool = Fals
         if series.measured:                 # a run with no measured sample is not a run: nothing is stored
             result.records.append(_edgevlm_record(base, series))
         if with_stock and series.samples and not series.partial:
-            result.records += _stock_records(ready, spec, base, result)
+            try:
+                result.records += _stock_records(ready, spec, base, result)
+            except KeyboardInterrupt as exc:     # the stock tool was ended where it ran; ours are kept
+                result.interrupted = signal_of(exc)
+                result.error = f"stock tools: interrupted ({signal.Signals(result.interrupted).name})"
     return result
 
 

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from edgevlm.errors import EdgeVLMError, VerificationFailed
-from edgevlm.interrupt import exit_code, install, signal_name
+from edgevlm.interrupt import Handled, exit_code, signal_name
 
 # Order here is the order `edgevlm --help` lists them: the pipeline, left to right.
 COMMAND_MODULES = (
@@ -40,20 +40,21 @@ def make_app() -> typer.Typer:
 
 def main(argv: list[str] | None = None) -> None:
     # SIGTERM and SIGHUP end a command like Ctrl-C, through its clean-up (edgevlm.interrupt)
-    restore = install() if threading.current_thread() is threading.main_thread() else (lambda: None)
+    handled = Handled() if threading.current_thread() is threading.main_thread() else None
     try:
-        _main(argv)
+        _main(argv, handled)
     finally:
-        restore()
+        if handled is not None:
+            handled.restore()
 
 
-def _main(argv: list[str] | None) -> None:
+def _main(argv: list[str] | None, handled: Handled | None) -> None:
     app = make_app()
     try:
         # In click's non-standalone mode a typer.Exit(code) is returned, not raised.
         code = app(args=argv, standalone_mode=False)
         if isinstance(code, int) and code:
-            sys.exit(code)
+            sys.exit(handled.exit_code(code) if handled else code)
     except EdgeVLMError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)

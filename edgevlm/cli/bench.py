@@ -57,7 +57,8 @@ def register(app: typer.Typer) -> None:
                 err_console.print(sink.save(result.records), highlight=False)
                 _show(result.records, device)
         if result.interrupted:
-            err_console.print(f"interrupted: {result.error}; the runs finished were stored, marked partial")
+            kept = "the runs finished were stored, marked partial" if result.records else "no run had finished"
+            err_console.print(f"interrupted: {result.error}; {kept}", highlight=False)
             sys.exit(exit_code_of(result.interrupted))
         if result.error:
             raise DeviceError(f"bench stopped: {result.error}",
