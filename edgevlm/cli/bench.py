@@ -38,6 +38,8 @@ def register(app: typer.Typer) -> None:
         store: str = opt.store(),
         json_file: Path = opt.json_out(),
         wait: bool = opt.wait(),
+        warm: bool = typer.Option(False, "--warm", help="through edgevlm serve, the model kept loaded: time to first "
+                                  "token of a question about a new image and of a follow-up about the same image"),
     ) -> None:
         """Warm-up + N runs of edgevlm-run on a device; temperatures, throttling, raw samples into the store."""
         from edgevlm.bench.request import DeviceRequest
@@ -50,6 +52,9 @@ def register(app: typer.Typer) -> None:
                             threads=threads, image=image, no_image=no_image, wait=wait)
         spec = BenchSpec(repeat=repeat, warmup=warmup, prompt_tokens=prompt_tokens, gen=gen)
         warn = lambda line: err_console.print(f"[yellow]{line}[/]", highlight=False)  # noqa: E731
+        if warm:
+            _warm(req, spec, with_stock, store, json_file, warn)
+            return
         with Sink.open(store, json_file) as sink:           # before any work: a bad store costs no measurement
             with progress_bar() as progress:
                 result = bench_device(req, spec, with_stock=with_stock, progress=progress, warn=warn)
@@ -63,6 +68,22 @@ def register(app: typer.Typer) -> None:
         if result.error:
             raise DeviceError(f"bench stopped: {result.error}",
                               hint="the runs measured before the fault were stored, marked partial")
+
+
+def _warm(req, spec, with_stock: bool, store, json_file, warn) -> None:
+    """`bench --warm`: one record of warm samples from edgevlm serve (edgevlm.serve.warm)."""
+    from edgevlm.bench.sink import Sink
+    from edgevlm.errors import EdgeVLMError
+    from edgevlm.serve.warm import warm_bench
+
+    if with_stock:
+        raise EdgeVLMError("--warm measures edgevlm-serve only", hint="benchmarks/serve.py compares it with "
+                           "llama-server; drop --with-stock")
+    with Sink.open(store, json_file) as sink:
+        with progress_bar() as progress:
+            record = warm_bench(req, spec, progress=progress, warn=warn)
+        err_console.print(sink.save([record]), highlight=False)
+        _show([record], req.device)
 
 
 def exit_code_of(signum: int) -> int:

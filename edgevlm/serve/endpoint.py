@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 
 from edgevlm.bench.runner import pinned
+from edgevlm.bench.options import run_argv
 from edgevlm.bench.request import DeviceRequest
 from edgevlm.bench.session import Prepared, capped_threads, prepare
 from edgevlm.device.tracked import kill_remote, tracked_line
@@ -29,7 +30,7 @@ SERVER = "edgevlm-serve"
 LISTENING = re.compile(r"listening on http://[^\s/]+:(\d+)")
 READY_TIMEOUT_S = 1800.0      # a 1.7B model under qemu on a busy machine loads in minutes, a phone in seconds
 POLL_S = 0.25
-RUN_FOREVER_S = 10 * 365 * 86400.0
+RUN_FOREVER_S = 7 * 86400.0           # a server runs until stopped; the transports want a finite timeout
 
 
 @dataclass
@@ -134,16 +135,9 @@ def server_argv(ready: Prepared, threads: int, settings: ServeSettings, *, port:
     if not (ready.bundle.has(SERVER) or ready.bundle.info.get("on_device") and SERVER in ready.bundle.tools):
         raise NativeNotBuilt(f"the bundle at {ready.bundle.path} has no {SERVER}",
                              hint=f"edgevlm build --target {ready.profile.target}")
-    argv = [f"./{SERVER}", "-m", dep.llm, "--host", "127.0.0.1", "--port", str(port)]
-    if dep.mmproj:
-        argv += ["--mmproj", dep.mmproj]
-    if threads:
-        argv += ["-t", str(threads)]
-    if run.n_gpu_layers:
-        argv += ["-ngl", str(run.n_gpu_layers)]
-    if settings.ctx:
-        argv += ["-c", str(settings.ctx)]
-    return argv + list(settings.extra)
+    return run_argv(f"./{SERVER}", model=dep.llm, mmproj=dep.mmproj, host="127.0.0.1", port=port,
+                    threads=threads or None, n_gpu_layers=run.n_gpu_layers or None,
+                    n_ctx=settings.ctx or None) + list(settings.extra)
 
 
 def _run(ready: Prepared, command: str, pid_file: str, result: list) -> None:

@@ -118,8 +118,9 @@ def open_forward(transport: Transport, remote_port: int, local_port: int = 0) ->
 
 
 def require_free(port: int) -> None:
-    """Refuse a local port something already listens on, before anything is pushed or started."""
-    if port and not _bindable(port):
+    """Refuse a local port something already listens on, before anything is pushed or started (a port held
+    otherwise, e.g. by connections closing, is left to the bind itself, which says so)."""
+    if port and port_open(port):
         raise EdgeVLMError(f"port {port} on 127.0.0.1 is already in use", hint="pick another with --port")
 
 
@@ -135,15 +136,6 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
             return True
     except OSError:
         return False
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _adb(transport: AdbTransport, *args: str) -> str:

@@ -16,7 +16,7 @@ from edgevlm.errors import BuildError
 
 
 # What a device bundle holds: edgevlm's runner and the stock tools it is compared against.
-BUNDLE_TOOLS = ("edgevlm-run", "llama-bench", "llama-mtmd-cli")
+BUNDLE_TOOLS = ("edgevlm-run", "edgevlm-serve", "llama-bench", "llama-mtmd-cli")
 # Built beside a bundle (not shipped in it) when the tree has them: the C++ kernel tests, run under qemu.
 KERNEL_TESTS = ("test-edgevlm-ldp", "test-edgevlm-q8", "test-edgevlm-f16")
 # The host build: shared libraries (llama-cpp-python loads libllama / libmtmd from it) and every tool.
