@@ -25,17 +25,17 @@ from edgevlm import __version__, publish
 from edgevlm.checkpoint.reader import Checkpoint, open_checkpoint
 from edgevlm.artifact import MANIFEST, output_names
 from edgevlm.errors import BadConvertOption, OutputError
-from edgevlm.ggufio import MMPROJ_QUANTS, write_llm_gguf, write_mmproj_gguf
+from edgevlm.ggufio import write_llm_gguf, write_mmproj_gguf
 from edgevlm.files import (atomic_output, check_free_space, ensure_output_dir,
                            output_error)
 from edgevlm.hashing import sha256_file
 from edgevlm.mapping import Table, check_coverage, tables_for
-from edgevlm.quantize import LLM_QUANTS, quantize_gguf
+from edgevlm.quantize import quantize_gguf
+from edgevlm.quants import LLM_QUANTS, MMPROJ_QUANTS, QUANTS
 
 MANIFEST_VERSION = 2  # 2: the vision tower's resolution is recorded
 STAGING_PREFIX = ".edgevlm-staging-"
 # bytes per parameter of a finished LLM file, rounded up (k-quants keep some tensors at 6 bits)
-_BYTES_PER_PARAM = {"f32": 4.0, "f16": 2.0, "q8_0": 1.07, "q4_0": 0.75, "q4_k_s": 0.75, "q4_k_m": 0.75}
 
 
 def llama_cpp_commit() -> str:
@@ -98,7 +98,7 @@ def _check_options(quant: str, mmproj_quant: str, imatrix) -> None:
         raise BadConvertOption(f"--mmproj-quant {mmproj_quant!r} is not supported; choose one of: "
                                f"{', '.join(MMPROJ_QUANTS)}")
     if imatrix is not None:
-        if quant in ("f32", "f16"):
+        if QUANTS[quant].unquantized:
             raise BadConvertOption(f"--imatrix only applies to quantized types, not --quant {quant}")
         if not Path(imatrix).is_file():
             raise BadConvertOption(f"imatrix file {imatrix} does not exist")
@@ -140,7 +140,7 @@ def rebuild_unquantized(ckpt: Checkpoint, folder: Path) -> tuple[Path, str]:
 
 
 def _write_llm(ckpt, table, stage: Path, llm_name: str, quant: str, imatrix, name: str, nthread: int, bar) -> None:
-    if quant in ("f32", "f16"):
+    if QUANTS[quant].unquantized:
         write_llm_gguf(ckpt, table, stage / llm_name, quant, name, bar.advance)
         return
     storage = _matrix_storage(ckpt, table)
@@ -156,8 +156,8 @@ def _bytes_needed(llm_table: Table, mm_table: Table | None, quant: str, mmproj_q
     """Peak bytes in the staging folder: the f16/f32 intermediate + the quantized LLM + the mmproj, +10%."""
     llm = sum(_numel(s.shape) for s in llm_table.specs)
     mm = sum(_numel(s.shape) for s in mm_table.specs) if mm_table is not None else 0
-    intermediate = 0 if quant in ("f32", "f16") else llm * 4  # f32 when the source is f32 (worst case)
-    total = intermediate + llm * _BYTES_PER_PARAM[quant] + mm * {"f32": 4, "f16": 2, "q8_0": 2}[mmproj_quant]
+    intermediate = 0 if QUANTS[quant].unquantized else llm * 4  # f32 when the source is f32 (worst case)
+    total = intermediate + llm * QUANTS[quant].llm_bytes_per_param + mm * QUANTS[mmproj_quant].mmproj_bytes_per_param
     return int(total * 1.1) + (1 << 20)
 
 

@@ -5,14 +5,16 @@ from pathlib import Path
 
 import typer
 
+from edgevlm.quants import LLM_QUANTS, MMPROJ_QUANTS
+
 
 def register(app: typer.Typer) -> None:
     @app.command("convert")
     def convert(
         source: str = typer.Argument(..., help="Checkpoint folder, or a Hugging Face repo id (e.g. mtgv/MobileVLM_V2-1.7B)."),
         output: Path = typer.Option(..., "-o", "--output", help="Output folder (created; never the input folder)."),
-        quant: str = typer.Option("q4_k_m", "--quant", help="LLM: f32 | f16 | q8_0 | q4_0 | q4_k_s | q4_k_m."),
-        mmproj_quant: str = typer.Option("f16", "--mmproj-quant", help="mmproj: f16 | q8_0 | f32. q8_0 is the fast one "
+        quant: str = typer.Option("q4_k_m", "--quant", help=f"LLM: {' | '.join(LLM_QUANTS)}."),
+        mmproj_quant: str = typer.Option("f16", "--mmproj-quant", help=f"mmproj: {' | '.join(MMPROJ_QUANTS)}. q8_0 is the fast one "
                                                    "on CPUs with int8 dot products (arm64 dotprod, AVX512-VNNI)."),
         imatrix: Path = typer.Option(None, "--imatrix", help="Importance matrix (GGUF from llama-imatrix, or legacy .dat)."),
         name: str = typer.Option(None, "--name", help="Base name of the output files (default: the model's name)."),

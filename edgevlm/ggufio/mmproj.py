@@ -22,7 +22,6 @@ from edgevlm.mapping.spec import Table, TensorSpec
 if TYPE_CHECKING:
     from edgevlm.checkpoint.reader import Checkpoint
 
-MMPROJ_QUANTS = ("f16", "q8_0", "f32")
 STOCK_PROJECTOR_NAMES = {"ldpnet": "ldp", "ldpnetv2": "ldpv2"}
 _FILE_TYPES = {"f32": LlamaFileType.ALL_F32, "f16": LlamaFileType.MOSTLY_F16, "q8_0": LlamaFileType.MOSTLY_Q8_0}
 

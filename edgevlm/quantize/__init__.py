@@ -1,6 +1,6 @@
 """LLM quantization through the pinned llama.cpp (`llama_model_quantize`), optional importance matrix."""
 from __future__ import annotations
 
-from edgevlm.quantize.run import FTYPES, LLM_QUANTS, quantize_gguf
+from edgevlm.quantize.run import quantize_gguf
 
-__all__ = ["FTYPES", "LLM_QUANTS", "quantize_gguf"]
+__all__ = ["quantize_gguf"]

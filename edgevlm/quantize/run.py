@@ -14,10 +14,7 @@ from pathlib import Path
 from edgevlm.errors import NativeNotBuilt, OutputError
 from edgevlm.files import atomic_output
 from edgevlm.quantize.imatrix import is_gguf, load_gguf_imatrix, to_ctypes
-
-# llama_ftype values (include/llama.h at the pinned commit)
-FTYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "q4_k_s": 14, "q4_k_m": 15}
-LLM_QUANTS = tuple(FTYPES)
+from edgevlm.quants import QUANTS
 
 
 def quantize_gguf(src: Path, dst: Path, quant: str, imatrix: Path | None = None, nthread: int = 0) -> None:
@@ -30,7 +27,7 @@ def quantize_gguf(src: Path, dst: Path, quant: str, imatrix: Path | None = None,
     # llama.cpp's per-tensor log would scroll over the progress bar; warnings and errors still print
     logging.getLogger("llama-cpp-python").setLevel(logging.WARNING)
     params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = FTYPES[quant]
+    params.ftype = QUANTS[quant].llm_ftype
     params.nthread = nthread
     keep = None
     if imatrix is not None:

@@ -29,14 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
+from edgevlm.quants import QUANTS
 from edgevlm.verify.native_llm import all_logits, loaded_model, tokenize
 from edgevlm.verify.report import Check
 from edgevlm.verify.strings import LOGIT_PROMPTS, tokenizer_strings
 
-# (min top-1 agreement, max mean KL) of an unquantized file against the f32 reference
-TOLERANCES = {"f32": (1.0, 1e-4), "f16": (0.99, 1e-3)}
-# max mean KL of a quantized file against the unquantized GGUF: what the type normally loses (see above)
-QUANT_LOSS = {"q8_0": 0.01, "q4_0": 0.15, "q4_k_s": 0.15, "q4_k_m": 0.15}
+# tolerances per type: edgevlm.quants (unquantized: reference_tolerance vs the f32 reference; quantized:
+# kl_budget vs the unquantized GGUF, what the type normally loses — see above)
 
 
 def added_tokens(ckpt_dir: Path) -> dict[str, int]:
@@ -106,7 +105,7 @@ def gguf_logits(llm_path: Path, ids_list: list[list[int]]) -> np.ndarray:
 def check_logits(llm_path: Path, storage: str, refs: np.ndarray, ids_list: list[list[int]]) -> Check:
     """An unquantized (f32 / f16) LLM file against the f32 reference."""
     m = compare_logits(refs, gguf_logits(llm_path, ids_list))
-    min_top1, max_kl = TOLERANCES[storage]
+    min_top1, max_kl = QUANTS[storage].reference_tolerance
     passed = m["top1"] >= min_top1 and m["mean_kl"] <= max_kl
     value = f"top-1 {m['top1']:.2%}, max|Δ| {m['max_abs']:.2e}, KL {m['mean_kl']:.2e}"
     return Check(f"LLM logits ({storage}, {refs.shape[0]} positions) vs reference", passed, value,
@@ -117,7 +116,7 @@ def logit_checks(ckpt, llm_path: Path, manifest: dict, ref_logits: list, ids: li
                  status=lambda what: None) -> list[Check]:
     refs = np.concatenate(ref_logits)
     quant = manifest["quant"]
-    if quant in TOLERANCES:
+    if QUANTS[quant].unquantized:
         return [check_logits(llm_path, quant, refs, ids)]
     from edgevlm.convert import rebuild_unquantized
 
@@ -128,7 +127,7 @@ def logit_checks(ckpt, llm_path: Path, manifest: dict, ref_logits: list, ids: li
         checks.append(_quantized_identity(unquantized, llm_path, quant, manifest, Path(tmp), status))
         status(f"LLM: {quant} vs {storage} logits")
         m = compare_logits(gguf_logits(unquantized, ids), gguf_logits(llm_path, ids))
-    bound = QUANT_LOSS[quant]
+    bound = QUANTS[quant].kl_budget
     checks.append(Check(f"LLM {quant} loss vs the {storage} GGUF", m["mean_kl"] <= bound,
                         f"top-1 {m['top1']:.2%} (reported), KL {m['mean_kl']:.2e}", f"KL ≤ {bound}", m))
     return checks
