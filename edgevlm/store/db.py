@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from edgevlm.errors import StoreError
 from edgevlm.store.engine import WRITE, StoreLocation, make_engine, parse_location
 from edgevlm.store.metrics import METRICS
-from edgevlm.store.record import RunRecord
+from edgevlm.store.record import RunRecord, stored_fields
 from edgevlm.store.schema import runs as runs_t
 from edgevlm.store.schema import samples as samples_t
 from edgevlm.store.schema import REVISIONS, current_revision, upgrade
@@ -24,9 +24,9 @@ from edgevlm.store.schema import REVISIONS, current_revision, upgrade
 MAX_ID = 2**63 - 1  # the largest run id (and LIMIT) either engine stores
 _HEX = re.compile(r"[0-9a-fA-F]{4,40}")
 _RUN_REF = re.compile(r"(?:run:|#)(\d+)")
-_RUN_COLUMNS = ("id", "created", "git_commit", "branch", "source", "device_name", "device_fingerprint",
-                "build_flags", "llama_cpp_commit", "model_name", "quant", "model_hashes", "threads", "throttled",
-                "partial", "workload", "extra")
+_STORED = stored_fields()          # (record field, how it is stored): the record definition says
+_ENCODE = {"text": lambda v: v, "int": lambda v: v, "bool": int, "json": lambda v: _dump(v)}
+_DECODE = {"text": lambda v: v, "int": lambda v: v, "bool": bool, "json": lambda v: json.loads(v)}
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ class ResultsStore:
              commit: str | None = None, branch: str | None = None, with_samples: bool = False,
              limit: int | None = None) -> list[StoredRun]:
         """Runs matching every given filter, newest first (``commit`` matches as a prefix)."""
-        query = sa.select(*(runs_t.c[c] for c in _RUN_COLUMNS))
+        query = sa.select(runs_t.c.id, *(runs_t.c[how.column] for _, how in _STORED))
         if ids is not None:  # an id beyond a database integer names no run (and would overflow the driver)
             query = query.where(runs_t.c.id.in_([int(i) for i in ids if 0 <= int(i) <= MAX_ID]))
         for column, value in (("device_name", device), ("model_name", model), ("branch", branch)):
@@ -272,12 +272,8 @@ def _insert_run(db: sa.Connection, r: RunRecord, key: str | None = None) -> tupl
         found = db.execute(sa.select(runs_t.c.id).where(runs_t.c.run_key == key)).scalar()
         if found is not None:  # stored before by this same writer: once is enough
             return int(found), False
-    result = db.execute(sa.insert(runs_t).values(
-        created=r.created, git_commit=r.commit, branch=r.branch, source=r.source, device_name=r.device_name,
-        device_fingerprint=_dump(r.device_fingerprint), build_flags=_dump(r.build_flags),
-        llama_cpp_commit=r.llama_cpp_commit, model_name=r.model_name, quant=r.quant,
-        model_hashes=_dump(r.model_hashes), threads=r.threads, throttled=int(r.throttled), partial=int(r.partial),
-        workload=r.workload, extra=_dump(r.extra), run_key=key))
+    columns = {how.column: _ENCODE[how.codec](getattr(r, name)) for name, how in _STORED}
+    result = db.execute(sa.insert(runs_t).values(**columns, run_key=key))
     run_id = int(result.inserted_primary_key[0])
     _insert_samples(db, run_id, r.samples)
     return run_id, True
@@ -321,14 +317,9 @@ def _dump(obj: object) -> str:
     return json.dumps(obj, sort_keys=True)
 
 
-def _row_to_record(row: tuple, samples: dict[str, list[float]]) -> RunRecord:
-    (_, created, commit, branch, source, device, fingerprint, flags, llama_commit, model, quant, hashes,
-     threads, throttled, partial, workload, extra) = row
+def _row_to_record(row: sa.Row, samples: dict[str, list[float]]) -> RunRecord:
+    values = row._mapping
     record = RunRecord.__new__(RunRecord)  # stored rows were validated on the way in
-    record.__dict__.update(
-        created=created, commit=commit, branch=branch, source=source, device_name=device,
-        device_fingerprint=json.loads(fingerprint), build_flags=json.loads(flags), llama_cpp_commit=llama_commit,
-        model_name=model, quant=quant, model_hashes=json.loads(hashes), threads=threads,
-        throttled=bool(throttled), partial=bool(partial), workload=workload, extra=json.loads(extra),
-        samples=samples)
+    record.__dict__.update({name: _DECODE[how.codec](values[how.column]) for name, how in _STORED},
+                           samples=samples)
     return record

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from edgevlm.errors import StoreError
 from edgevlm.store.db import StoredRun
 from edgevlm.store.metrics import METRICS
+from edgevlm.store.record import csv_fields
 
-CSV_COLUMNS = ("run_id", "created", "commit", "branch", "source", "device_name", "model_name", "quant",
-               "workload", "threads", "throttled", "partial", "llama_cpp_commit", "metric", "unit", "rep", "value")
+_CSV_FIELDS = csv_fields()        # the record's fields the CSV has, in order (edgevlm.store.record)
+CSV_COLUMNS = ("run_id", *_CSV_FIELDS, "metric", "unit", "rep", "value")
 FORMATS = ("json", "csv")
 
 
@@ -29,9 +30,13 @@ def _csv(runs: Sequence[StoredRun]) -> str:
     writer.writerow(CSV_COLUMNS)
     for run in runs:
         r = run.record
-        head = (run.id, r.created, r.commit, r.branch, r.source, r.device_name, r.model_name, r.quant, r.workload,
-                "" if r.threads is None else r.threads, int(r.throttled), int(r.partial), r.llama_cpp_commit)
+        head = (run.id, *(_csv_value(getattr(r, name)) for name in _CSV_FIELDS))
         for metric, values in r.samples.items():
             for rep, value in enumerate(values):
                 writer.writerow((*head, metric, METRICS[metric].unit, rep, repr(value)))
     return out.getvalue()
+
+
+def _csv_value(value: object) -> object:
+    """None as an empty cell, booleans as 0/1."""
+    return "" if value is None else int(value) if isinstance(value, bool) else value

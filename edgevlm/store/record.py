@@ -33,12 +33,17 @@ From Python::
               samples={DECODE_TPS: [21.3, 21.1]}, threads=4)
 
 Metric names and units are in :mod:`edgevlm.store.metrics`.
+
+This dataclass is the one definition of a run record: each field's metadata (`stored`) says how the store keeps
+it — its column (``commit`` is ``git_commit``), its encoding (text, JSON, 0/1, nullable integer) and its place
+in the CSV export; the table (schema.py), the reads and writes (db.py) and the CSV (export.py) follow from it.
+Adding a field = one line here + one Alembic migration adding its column (docs/DEVELOPING.md).
 """
 from __future__ import annotations
 
 import datetime as _dt
 import math
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 from edgevlm.errors import StoreError
@@ -55,25 +60,39 @@ def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@dataclass(frozen=True)
+class Stored:
+    """How the store keeps a record field: `column` (default: the field's name), `codec` (text | json: a JSON
+    object as text | bool: 0/1 | int: a nullable integer) and `csv`, its position in the CSV export (None: not
+    a CSV column)."""
+    column: str = ""
+    codec: str = "text"
+    csv: int | None = None
+
+
+def stored(**how: Any) -> dict[str, Stored]:
+    return {"stored": Stored(**how)}
+
+
 @dataclass
 class RunRecord:
-    device_name: str
-    model_name: str
-    quant: str = ""
-    samples: dict[str, list[float]] = field(default_factory=dict)
-    commit: str = ""
-    branch: str = ""
-    source: str = "edgevlm"
-    created: str = field(default_factory=utc_now)
-    device_fingerprint: dict[str, Any] = field(default_factory=dict)
-    build_flags: dict[str, Any] = field(default_factory=dict)
-    llama_cpp_commit: str = ""
-    model_hashes: dict[str, str] = field(default_factory=dict)
-    threads: int | None = None
-    throttled: bool = False
-    partial: bool = False
-    workload: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    device_name: str = field(metadata=stored(csv=5))
+    model_name: str = field(metadata=stored(csv=6))
+    quant: str = field(default="", metadata=stored(csv=7))
+    samples: dict[str, list[float]] = field(default_factory=dict)    # its own table (samples), one row per value
+    commit: str = field(default="", metadata=stored(column="git_commit", csv=2))
+    branch: str = field(default="", metadata=stored(csv=3))
+    source: str = field(default="edgevlm", metadata=stored(csv=4))
+    created: str = field(default_factory=utc_now, metadata=stored(csv=1))
+    device_fingerprint: dict[str, Any] = field(default_factory=dict, metadata=stored(codec="json"))
+    build_flags: dict[str, Any] = field(default_factory=dict, metadata=stored(codec="json"))
+    llama_cpp_commit: str = field(default="", metadata=stored(csv=12))
+    model_hashes: dict[str, str] = field(default_factory=dict, metadata=stored(codec="json"))
+    threads: int | None = field(default=None, metadata=stored(codec="int", csv=9))
+    throttled: bool = field(default=False, metadata=stored(codec="bool", csv=10))
+    partial: bool = field(default=False, metadata=stored(codec="bool", csv=11))
+    workload: str = field(default="", metadata=stored(csv=8))
+    extra: dict[str, Any] = field(default_factory=dict, metadata=stored(codec="json"))
 
     def __post_init__(self) -> None:
         self.validate("record")
@@ -133,6 +152,18 @@ class RunRecord:
         body = asdict(self)
         body["samples"] = {m: {"unit": METRICS[m].unit, "values": list(v)} for m, v in self.samples.items()}
         return {"format": RECORD_FORMAT, "version": RECORD_VERSION, **body}
+
+
+def stored_fields() -> tuple[tuple[str, Stored], ...]:
+    """(field name, how it is stored) of every field kept in the runs table, in definition order."""
+    return tuple((f.name, replace(f.metadata["stored"], column=f.metadata["stored"].column or f.name))
+                 for f in fields(RunRecord) if "stored" in f.metadata)
+
+
+def csv_fields() -> tuple[str, ...]:
+    """The record fields the CSV export has, in its column order."""
+    return tuple(name for name, how in sorted(((n, h) for n, h in stored_fields() if h.csv is not None),
+                                              key=lambda item: item[1].csv))
 
 
 def _default(f: Any) -> Any:

@@ -14,32 +14,23 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from edgevlm.errors import StoreError
+from edgevlm.store.record import stored_fields
 
-REVISIONS = ("0001", "0002", "0003")  # the migration chain, oldest first (a test checks Alembic agrees)
-SCHEMA_VERSION = len(REVISIONS)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# the migration chain, oldest first: one file per revision, named <revision>_<what>.py (a test checks Alembic agrees)
+REVISIONS = tuple(sorted(p.name.split("_", 1)[0] for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py")))
+SCHEMA_VERSION = len(REVISIONS)
+# a record field's column type and nullability, by how it is stored (edgevlm.store.record.Stored.codec)
+_SQL_TYPES = {"text": (sa.Text, False), "json": (sa.Text, False), "bool": (sa.Integer, False), "int": (sa.Integer, True)}
 _PG_LOCK = 0x6564_6776  # "edgv": the advisory lock that serialises migrations on one PostgreSQL database
 
 metadata = sa.MetaData()
 runs = sa.Table(
     "runs", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("created", sa.Text, nullable=False),
-    sa.Column("git_commit", sa.Text, nullable=False),
-    sa.Column("branch", sa.Text, nullable=False),
-    sa.Column("source", sa.Text, nullable=False),
-    sa.Column("device_name", sa.Text, nullable=False),
-    sa.Column("device_fingerprint", sa.Text, nullable=False),  # JSON text, as since v1
-    sa.Column("build_flags", sa.Text, nullable=False),
-    sa.Column("llama_cpp_commit", sa.Text, nullable=False),
-    sa.Column("model_name", sa.Text, nullable=False),
-    sa.Column("quant", sa.Text, nullable=False),
-    sa.Column("model_hashes", sa.Text, nullable=False),
-    sa.Column("threads", sa.Integer),
-    sa.Column("throttled", sa.Integer, nullable=False),
-    sa.Column("partial", sa.Integer, nullable=False),
-    sa.Column("extra", sa.Text, nullable=False),
-    sa.Column("workload", sa.Text, nullable=False),
+    # one column per stored record field (JSON objects as text, as since v1); the record says which
+    *(sa.Column(how.column, _SQL_TYPES[how.codec][0], nullable=_SQL_TYPES[how.codec][1])
+      for _, how in stored_fields()),
     sa.Column("run_key", sa.Text),
     sa.Index("runs_commit", "git_commit"),
     sa.Index("runs_branch", "branch"),
