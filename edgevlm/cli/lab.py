@@ -14,7 +14,13 @@ from edgevlm.progress import console, err_console
 ProfileOpt = typer.Option(None, "--profile", help="device profile this host offers (repeatable); adb profiles "
                           "without a serial take every adb device no other profile claims")
 AdbPortOpt = typer.Option(None, "--adb-port", help="this host's adb server port (default: adb's own, 5037)")
-NodeIpOpt = typer.Option(None, "--node-ip-address", help="address this node is reached at (127.0.0.1: loopback only)")
+NodeIpOpt = typer.Option("127.0.0.1", "--listen", "--node-ip-address", metavar="ADDR",
+                         help="the address this node binds to and is reached at; the default keeps the lab on "
+                              "this machine's loopback. Another host's lab needs this host's address here "
+                              "(and --auth-token: see docs/lab.md, Security)")
+AuthOpt = typer.Option(None, "--auth-token", metavar="FILE",
+                       help="a file holding the lab's shared token: Ray's token authentication on (same as "
+                            "RAY_AUTH_MODE=token with RAY_AUTH_TOKEN_PATH=FILE); every node and driver needs it")
 AddressOpt = typer.Option("127.0.0.1:6379", "--address", help="the lab's head, HOST:PORT")
 
 
@@ -27,57 +33,88 @@ def register(app: typer.Typer) -> None:
 
 
 def head_cmd(
-    port: int = typer.Option(6379, "--port", help="the head's port (what `lab join` and `lab run` dial)"),
+    port: int = typer.Option(6379, "--port", min=1, max=65535,
+                             help="the head's port (what `lab join` and `lab run` dial)"),
     profile: Optional[list[str]] = ProfileOpt, adb_port: Optional[int] = AdbPortOpt,
-    node_ip_address: Optional[str] = NodeIpOpt,
+    node_ip_address: str = NodeIpOpt, auth_token: Optional[Path] = AuthOpt,
     dashboard: bool = typer.Option(False, "--dashboard/--no-dashboard", help="Ray's dashboard (off by default)"),
     num_cpus: Optional[int] = typer.Option(None, "--num-cpus", help="CPUs Ray may use here (cells take none)"),
     object_store_mb: Optional[int] = typer.Option(None, "--object-store-mb", help="Ray object store size"),
     bundle: Optional[Path] = typer.Option(None, "--bundle", help="preflight devices against this bundle"),
 ) -> None:
     """Start the lab's head (ray start --head, in the foreground), with this host's devices if any."""
-    _start(True, None, port, profile or [], adb_port, node_ip_address, num_cpus, object_store_mb, dashboard, bundle)
+    _start(True, None, port, profile or [], adb_port, node_ip_address, num_cpus, object_store_mb, dashboard, bundle,
+           auth_token)
 
 
 def join_cmd(
     address: str = typer.Argument(..., help="the head's HOST:PORT"),
     profile: Optional[list[str]] = ProfileOpt, adb_port: Optional[int] = AdbPortOpt,
-    node_ip_address: Optional[str] = NodeIpOpt,
+    node_ip_address: str = NodeIpOpt, auth_token: Optional[Path] = AuthOpt,
     num_cpus: Optional[int] = typer.Option(None, "--num-cpus", help="CPUs Ray may use here (cells take none)"),
     object_store_mb: Optional[int] = typer.Option(None, "--object-store-mb", help="Ray object store size"),
     bundle: Optional[Path] = typer.Option(None, "--bundle", help="preflight devices against this bundle"),
 ) -> None:
     """Discover and preflight this host's devices, then join the lab (in the foreground) advertising the
     healthy ones as Ray resources device:<serial> and profile:<name>."""
-    _start(False, address, 0, profile or [], adb_port, node_ip_address, num_cpus, object_store_mb, False, bundle)
+    _start(False, address, 0, profile or [], adb_port, node_ip_address, num_cpus, object_store_mb, False, bundle,
+           auth_token)
 
 
 def _start(head: bool, address: Optional[str], port: int, profiles: list[str], adb_port: Optional[int],
-           node_ip: Optional[str], num_cpus: Optional[int], object_store_mb: Optional[int], dashboard: bool,
-           bundle: Optional[Path]) -> None:
+           node_ip: str, num_cpus: Optional[int], object_store_mb: Optional[int], dashboard: bool,
+           bundle: Optional[Path], auth_token: Optional[Path]) -> None:
     import os
 
-    from edgevlm.lab.node import NODE_ENV, NodeRegistry, discover, ray_start_argv, registry_path
-    from edgevlm.lab.rayenv import import_ray
+    from edgevlm.lab.node import NODE_ENV, NodeRegistry, discover, ray_start_argv, registry_path, stop_node
+    from edgevlm.lab.rayenv import auth_enabled, auth_env, import_ray, is_loopback
 
     import_ray()
+    env = {**os.environ, **auth_env(auth_token), "RAY_SCHEDULER_EVENTS": "0"}
+    _check_reachable(head, address, node_ip)
     registry = discover(profiles, adb_port, bundle) if profiles else NodeRegistry(adb_port, ())
     _show_devices(registry)
     path = registry_path(adb_port)
     registry.save(path)
     argv = ray_start_argv(head=head, address=address, port=port, node_ip=node_ip, registry=registry,
                           num_cpus=num_cpus, object_store_mb=object_store_mb, dashboard=dashboard)
-    where = f"{node_ip or 'this host'}:{port}" if head else address
-    err_console.print(f"{'lab head on' if head else 'joining'} {where} with {len(registry.healthy())} device(s); "
-                      "Ctrl-C leaves the lab", highlight=False)
+    where = f"{node_ip}:{port}" if head else address
+    secured = auth_enabled(env)
+    err_console.print(f"{'lab head on' if head else 'joining'} {where} with {len(registry.healthy())} device(s), "
+                      f"token authentication {'on' if secured else 'off'}; Ctrl-C leaves the lab", highlight=False)
+    if not secured and not is_loopback(node_ip):
+        err_console.print(f"[bold yellow]warning:[/] this node listens on {node_ip} with token authentication "
+                          "off: anyone who can reach it can run code on this host. Pass --auth-token FILE "
+                          "(docs/lab.md, Security)", highlight=False)
+    code = 0
     try:
-        code = subprocess.run(argv, env={**os.environ, NODE_ENV: str(path), "RAY_SCHEDULER_EVENTS": "0"}).returncode
-    except KeyboardInterrupt:
+        child = subprocess.Popen(argv, env={**env, NODE_ENV: str(path)})
+        code = child.wait()
+    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM / SIGHUP (edgevlm.interrupt): the way a node leaves the lab
         code = 0
     finally:
+        _ignore_signals()  # a second Ctrl-C must not cut the stop short
+        stop_node(path)  # every Ray daemon of this node, wherever Ray put its process group
         path.unlink(missing_ok=True)
     if code:
         raise typer.Exit(code)
+
+
+def _ignore_signals() -> None:
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _check_reachable(head: bool, address: Optional[str], node_ip: str) -> None:
+    """A node on loopback cannot join a head on another address: the head could never call it back."""
+    from edgevlm.errors import LabError
+    from edgevlm.lab.rayenv import is_loopback
+
+    if not head and address and not is_loopback(address.rpartition(":")[0]) and is_loopback(node_ip):
+        raise LabError(f"this node would listen on {node_ip} only, where the head at {address} cannot reach it",
+                       hint="pass --listen ADDR with this host's address on the head's network (and --auth-token)")
 
 
 def _show_devices(registry) -> None:
@@ -90,9 +127,12 @@ def _show_devices(registry) -> None:
     console.print(table)
 
 
-def status_cmd(address: str = AddressOpt) -> None:
+def status_cmd(address: str = AddressOpt, auth_token: Optional[Path] = AuthOpt) -> None:
     """Hosts, devices, what each runs, and the matrices still queued."""
+    from edgevlm.lab.rayenv import use_token
     from edgevlm.lab.status import lab_status
+
+    use_token(auth_token)
 
     state = lab_status(address)
     table = Table(title=f"lab at {address}", title_justify="left")
@@ -115,8 +155,12 @@ def run_cmd(
     matrix_file: Path = typer.Argument(..., help="MATRIX.toml (docs/lab.md)"),
     address: str = AddressOpt,
     store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+    auth_token: Optional[Path] = AuthOpt,
 ) -> None:
     """Run every cell of a matrix on the lab's devices; store every run; exit 1 when a cell failed."""
+    from edgevlm.lab.rayenv import use_token
+
+    use_token(auth_token)
     from edgevlm.lab.matrix import load_matrix
     from edgevlm.lab.run import run_matrix
     from edgevlm.progress import progress_bar

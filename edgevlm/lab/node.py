@@ -146,3 +146,45 @@ def ray_start_argv(*, head: bool, address: str | None, port: int, node_ip: str |
     if object_store_mb:
         argv.append(f"--object-store-memory={object_store_mb * 1024 * 1024}")
     return argv
+
+
+def node_processes(registry_file: Path) -> list:
+    """Every process of this node: `ray start` and each daemon it started inherit NODE_ENV (this node's own
+    registry path), including the daemons Ray moves into process groups of their own."""
+    import psutil
+
+    mine = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(NODE_ENV) == str(registry_file):
+                mine.append(proc)
+        except (psutil.Error, OSError):
+            continue  # gone, or another user's
+    return mine
+
+
+def stop_node(registry_file: Path, grace_s: float = 15.0) -> list[int]:
+    """End every process of this node: SIGTERM (Ray's daemons shut down on it), then SIGKILL whatever is left
+    after GRACE_S. Returns the pids that needed SIGKILL."""
+    import psutil
+
+    procs = node_processes(registry_file)
+    for proc in procs:
+        try:
+            proc.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=grace_s)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+    late = node_processes(registry_file)  # started while we were stopping (a worker being spawned)
+    for proc in late:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    return [p.pid for p in alive + late]

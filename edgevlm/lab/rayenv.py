@@ -7,9 +7,55 @@ the identity in this process: ``ray start`` (run in-process by ``edgevlm.lab.ray
 """
 from __future__ import annotations
 
+import ipaddress
+import os
+from pathlib import Path
+
 from edgevlm.errors import LabError
 
 RAY_NAMESPACE = "edgevlm-lab"
+AUTH_MODE, AUTH_TOKEN_PATH, AUTH_TOKEN = "RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_TOKEN"
+LOOPBACK = "127.0.0.1"  # where a node listens unless told otherwise (--listen)
+
+
+def auth_env(token_file: Path | None) -> dict[str, str]:
+    """The environment that turns Ray's token authentication on with the token in TOKEN_FILE (Ray reads it
+    itself: the token never appears on a command line, where every user of the host could read it)."""
+    if token_file is None:
+        return {}
+    try:
+        ok = bool(Path(token_file).read_text(encoding="utf-8").strip())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LabError(f"cannot read the lab's token file {token_file} ({getattr(exc, 'strerror', None) or exc})",
+                       hint="write one with `ray get-auth-token --generate` (~/.ray/auth_token) or any secret") \
+            from None
+    if not ok:
+        raise LabError(f"the lab's token file {token_file} is empty", hint="put the shared secret in it")
+    return {AUTH_MODE: "token", AUTH_TOKEN_PATH: str(Path(token_file).resolve())}
+
+
+def auth_enabled(env: dict[str, str]) -> bool:
+    """Whether Ray will require the token: RAY_AUTH_MODE=token, or (mode unset) a token Ray finds on its own,
+    which `ray start` then turns on by itself."""
+    mode = env.get(AUTH_MODE, "").strip().lower()
+    if mode:
+        return mode == "token"
+    return bool(env.get(AUTH_TOKEN) or env.get(AUTH_TOKEN_PATH) or (Path.home() / ".ray" / "auth_token").is_file())
+
+
+def is_loopback(address: str) -> bool:
+    host = address.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def use_token(token_file: Path | None) -> None:
+    """A driver (lab run / status) that dials a lab with token authentication: Ray reads the token from here."""
+    os.environ.update(auth_env(token_file))
 
 
 def import_ray():
@@ -30,7 +76,7 @@ def connect(address: str):
     """``ray.init`` to the lab at ADDRESS (host:port) as a driver; a clear error when nobody answers."""
     ray = import_ray()
     _reachable(address)
-    if address.split(":")[0] in ("127.0.0.1", "localhost"):
+    if is_loopback(address.rpartition(":")[0]):
         keep_loopback()
     if ray.is_initialized():
         return ray
@@ -38,8 +84,14 @@ def connect(address: str):
         ray.init(address=address, namespace=RAY_NAMESPACE, logging_level="ERROR", log_to_driver=False,
                  configure_logging=True)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise LabError(f"no lab at {address} ({str(exc).splitlines()[0]})",
+        raise LabError(f"no lab at {address} ({(str(exc).strip().splitlines() or [type(exc).__name__])[0]})",
                        hint="start one with `edgevlm lab head`, or pass the address it printed") from None
+    except Exception as exc:  # ray.exceptions.AuthenticationError and kin: the head refused us
+        if type(exc).__name__ != "AuthenticationError":
+            raise
+        raise LabError(f"the lab at {address} refused this driver's token ({str(exc).splitlines()[0][:120]})",
+                       hint="pass --auth-token FILE with the lab's token (or RAY_AUTH_MODE=token and its file)") \
+            from None
     return ray
 
 

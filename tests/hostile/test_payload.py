@@ -18,6 +18,7 @@ def ray():
 
     ray = import_ray()
     keep_loopback()
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # else a local ray.init writes ~/.ray/auth_token
     ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
              _node_ip_address="127.0.0.1")
     yield ray
