@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgevlm.bench.deploy import Deployment
+from edgevlm.device.deploy import Deployment
 from edgevlm.artifact import ModelFolder
 from edgevlm.bench.options import run_argv
 from edgevlm.bench.parse import parse_run_json, run_metrics

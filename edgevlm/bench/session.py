@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from edgevlm.bench.bounds import check_tokens, context_length
-from edgevlm.bench.deploy import Deployment, Placement, deploy, remove_scratch
 from edgevlm.artifact import ModelFolder, find_model
 from edgevlm.bench.image import default_image
 from edgevlm.bench.request import DeviceRequest
@@ -20,6 +19,7 @@ from edgevlm.bench.stock import llama_bench, mtmd_encode, mtmd_record
 from edgevlm.toolchain.bundle import Bundle, bundle_from_dir, ensure_bundle
 from edgevlm.device import preflight
 from edgevlm.device.connect import transport_for
+from edgevlm.device.deploy import Deployment, Placement, deploy, remove_scratch
 from edgevlm.device.fingerprint import fingerprint
 from edgevlm.device.lock import DeviceLock, acquire
 from edgevlm.device.preflight import Preflight

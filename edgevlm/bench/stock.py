@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 
-from edgevlm.bench.deploy import Deployment
+from edgevlm.device.deploy import Deployment
 from edgevlm.bench.parse import llama_bench_tests, mtmd_encode_ms
 from edgevlm.bench.runner import BenchSpec, pinned
 from edgevlm.device.tracked import run_tracked

@@ -15,6 +15,7 @@ import shlex
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from edgevlm.device.deploy import plan
 from edgevlm.device.profiles import DeviceProfile
 from edgevlm.device.transport import Transport
 from edgevlm.errors import DeviceError, PreflightRefused
@@ -246,8 +247,6 @@ def _bundle_refusals(bundle, facts: DeviceFacts) -> list[str]:
 def _pending_bytes(transport: Transport, profile: DeviceProfile, bundle, model,
                    image) -> tuple[int, dict[str, str | None]]:
     """Bytes deploy() would push, and the device's hashes of its targets."""
-    from edgevlm.bench.deploy import plan
-
     local = bundle is not None and not bundle.info.get("on_device")     # a bundle built on the device is not pushed
     pairs = plan(transport, profile.workdir, bundle.path if local else None, model, image,
                  tools=bundle.tools if local else ())

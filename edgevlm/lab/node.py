@@ -74,12 +74,11 @@ def discover(profile_names: list[str], adb_port: int | None, bundle_dir: Path | 
 
     adb profiles claim their ``[adb] serial``; an adb profile without one claims every connected adb device no
     other profile claimed. ssh and local profiles are one device each (their host, or this machine)."""
-    from edgevlm.device.adb import list_serials
+    from edgevlm.device.connect import attached_serials
     from edgevlm.device.profiles import load_profile
 
     profiles = [load_profile(name) for name in profile_names]
-    attached = [s for s, state, _ in list_serials(adb_port) if state == "device"] if any(
-        p.transport == "adb" for p in profiles) else []
+    attached = attached_serials(adb_port) if any(p.transport == "adb" for p in profiles) else []
     claimed = {p.adb.serial for p in profiles if p.transport == "adb" and p.adb.serial}
     found: list[LabDevice] = []
     for p in profiles:
@@ -96,12 +95,10 @@ def discover(profile_names: list[str], adb_port: int | None, bundle_dir: Path | 
 
 
 def transport_of(profile, device: LabDevice, adb_port: int | None):
-    from edgevlm.device.adb import AdbTransport
     from edgevlm.device.connect import transport_for
 
-    if device.transport == "adb":
-        return AdbTransport(device.serial, server_port=adb_port)
-    return transport_for(profile)
+    return transport_for(profile, serial=device.serial if device.transport == "adb" else None,
+                         adb_server_port=adb_port)
 
 
 def _checked(profile, serial: str, adb_port: int | None, bundle_dir: Path | None) -> LabDevice:

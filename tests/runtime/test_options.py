@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from edgevlm.bench.deploy import Deployment
+from edgevlm.device.deploy import Deployment
 from edgevlm.artifact import find_model
 from edgevlm.bench.options import options
 from edgevlm.bench.runner import BenchSpec, run_command
