@@ -1,7 +1,7 @@
-"""`Runtime`: a converted MobileVLM on this host — native vision encoder + libllama via llama-cpp-python.
-
-Generation mirrors edgevlm-run step for step (same prompt, same tokenizer calls, same batches, same
-sampler chain), so greedy output is token-identical to the device binary on the same files.
+"""`Runtime`: a converted MobileVLM on this host, answered by the runtime's stages in libedgevlm (the C ABI
+edgevlm_session_*, kernels/runtime/session.h) — the same C++ generation loop as edgevlm-run and edgevlm-serve,
+so greedy output is token-identical to the device binary on the same files. Sampler defaults are the option
+table's (kernels/runtime/options.def), read from the library.
 """
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import codecs
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from edgevlm.errors import EdgeVLMError, ModelMismatch
-from edgevlm.conversation import IMAGE_PLACEHOLDER, build_prompt
+from edgevlm.errors import EdgeVLMError
+from edgevlm.native.session import NativeSession, sampler_defaults
+from edgevlm.runtime.memory import MemorySampler
 from edgevlm.artifact import find_model
 
 
@@ -27,92 +27,80 @@ class GenerateResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class VisionInfo:
+    """Where and how the vision encoder runs (what the load chose)."""
+    backend: str
+    weight_type: str
+    vit_matmul: str
+    projector_impl: str
+
+
 class Runtime:
     def __init__(self, model_dir: str | os.PathLike, threads: int | None = None):
-        from edgevlm.native.vision import VisionEncoder
-        from edgevlm.runtime.llm import LlamaLLM
-
-        from edgevlm.runtime.memory import MemorySampler
-
         self.files = find_model(model_dir)
         self.threads = threads or len(os.sched_getaffinity(0))
         self.memory = MemorySampler()
         t0 = time.perf_counter()
-        self.llm = LlamaLLM(self.files.llm, self.threads)
-        self.vision = VisionEncoder(self.files.mmproj, self.threads) if self.files.mmproj else None
-        if self.vision and self.vision.n_embd != self.llm.n_embd:
-            raise ModelMismatch(f"mmproj {self.files.mmproj.name} projects to width {self.vision.n_embd} but the "
-                                f"LLM {self.files.llm.name} has n_embd {self.llm.n_embd}",
-                                hint="use the mmproj written together with this LLM by `edgevlm convert`")
+        self.session = NativeSession(self.files.llm, self.files.mmproj, self.threads)
         self.load_ms = (time.perf_counter() - t0) * 1000
+        s = self.session
+        self.vision = VisionInfo(s.info("vision_backend"), s.info("mmproj_type"), s.info("vit_matmul"),
+                                 s.info("projector_impl")) if self.files.mmproj else None
 
-    def prompt_tokens(self, question: str, with_image: bool) -> tuple[list[int], list[int]]:
-        """(before, after) <image>: MobileVLM's chunked tokenization, one BOS; no image: ([], all)."""
-        prompt = build_prompt(question, with_image)
-        if not with_image:
-            return [], self.llm.tokenize(prompt, bos=True)
-        before, after = prompt.split(IMAGE_PLACEHOLDER)
-        return self.llm.tokenize(before, bos=True), self.llm.tokenize(after, bos=False)
-
-    def generate(self, question: str, image: str | os.PathLike | None = None, max_new_tokens: int = 128,
-                 stream: Callable[[str], None] | None = None, temperature: float = 0.0, top_k: int = 40,
-                 top_p: float = 0.95, seed: int = 0) -> GenerateResult:
-        """Answer `question` (about `image` if given); `stream` receives text pieces as they are decoded."""
+    def generate(self, question: str, image: str | os.PathLike | None = None, max_new_tokens: int | None = None,
+                 stream: Callable[[str], None] | None = None, temperature: float | None = None,
+                 top_k: int | None = None, top_p: float | None = None, seed: int | None = None) -> GenerateResult:
+        """Answer `question` (about `image` if given); `stream` receives text pieces as they are decoded.
+        Options left None take edgevlm-run's defaults."""
         if image is not None and self.vision is None:
             raise EdgeVLMError(f"{self.files.llm.name} is a text-only model: it cannot take an image")
+        d = sampler_defaults()
+        n = d.max_tokens if max_new_tokens is None else max_new_tokens
         t0 = time.perf_counter()
-        emb = self.vision.encode(Path(image)) if image is not None else None
-        before, after = self.prompt_tokens(question, emb is not None)
-        n_prompt = len(before) + len(after) + (0 if emb is None else emb.shape[0])
-        llm = self.llm
-        llm.new_context(n_prompt + max_new_tokens + 8)
-        sampler = llm.make_sampler(temperature, top_k, top_p, seed)
-        try:
-            t1 = time.perf_counter()
-            pos = llm.feed(before, None, 0, False)
-            if emb is not None:
-                pos = llm.feed(None, emb, pos, not after)
-            pos = llm.feed(after, None, pos, True)
-            prompt_ms = (time.perf_counter() - t1) * 1000
-            tokens, text, ttft = self._decode_loop(sampler, pos, max_new_tokens, stream, t0)
-        finally:
-            llm.ll.llama_sampler_free(sampler)
-            llm.free_context()
+        emb = self.session.encode_image(image) if image is not None else None
+        n_prompt = self.session.prefill(question, emb, n)
+        prompt_ms = (time.perf_counter() - t0) * 1000
+        tokens, text, ttft = self._decode(n, stream, t0, d.temperature if temperature is None else temperature,
+                                          d.top_k if top_k is None else top_k, d.top_p if top_p is None else top_p,
+                                          d.seed if seed is None else seed)
         peaks = self.memory.peaks()
         timings = {"load_ms": self.load_ms, "prompt_ms": prompt_ms, "ttft_ms": ttft,
                    "peak_rss_mb": peaks.rss_mb, "peak_anon_mb": peaks.anon_mb, "peak_file_mb": peaks.file_mb,
-                   **({f"image_{k}": v for k, v in self.vision.last_timings.items()} if emb is not None else {})}
+                   **({f"image_{k}": v for k, v in self.session.last_image_timings.items()} if emb is not None else {})}
         return GenerateResult(text, tokens, n_prompt, timings)
 
-    def _decode_loop(self, sampler, pos: int, max_new_tokens: int, stream, t0: float):
-        llm = self.llm
+    def _decode(self, max_tokens: int, stream, t0: float, temperature: float, top_k: int, top_p: float, seed: int):
+        """The native loop, with each piece decoded as UTF-8 as it arrives (a character may span tokens)."""
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         tokens: list[int] = []
         pieces: list[str] = []
-        ttft = 0.0
-        for i in range(max_new_tokens):
-            tok = llm.sample(sampler)
-            if i == 0:
-                ttft = (time.perf_counter() - t0) * 1000
-            if llm.is_eog(tok):
-                break
-            tokens.append(tok)
-            piece = decoder.decode(llm.piece(tok))
-            pieces.append(piece)
-            if stream and piece:
-                stream(piece)
-            pos = llm.feed([tok], None, pos, True)
+        first: list[float] = []
+
+        def on_token(token: int, piece: bytes) -> bool:
+            if not first:
+                first.append((time.perf_counter() - t0) * 1000)
+            tokens.append(token)
+            text = decoder.decode(piece)
+            pieces.append(text)
+            if stream and text:
+                stream(text)
+            return True
+
+        self.session.generate(on_token, max_tokens, temperature, top_k, top_p, seed)
         tail = decoder.decode(b"", final=True)
         if tail:
             pieces.append(tail)
             if stream:
                 stream(tail)
-        return tokens, "".join(pieces), ttft
+        return tokens, "".join(pieces), first[0] if first else 0.0
+
+    def piece(self, token: int) -> bytes:
+        """The bytes of one token's text."""
+        return self.session.piece(token)
 
     def close(self) -> None:
-        if self.vision:
-            self.vision.close()
-        self.llm.close()
+        self.session.close()
         self.memory.close()
 
 

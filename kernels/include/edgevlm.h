@@ -51,5 +51,6 @@ EDGEVLM_API const char *edgevlm_last_error(void);
 
 #include "edgevlm_ldp.h"
 #include "edgevlm_vision.h"
+#include "edgevlm_session.h"
 
 #endif /* EDGEVLM_H */

@@ -1,4 +1,5 @@
-// Command line of edgevlm-run (the options themselves: options.def). Parsing errors throw UsageError (exit 2).
+// Command lines of edgevlm-run and edgevlm-serve (the options themselves, with their defaults: options.def).
+// Parsing errors throw UsageError (exit 2).
 #pragma once
 
 #include <cstdint>
@@ -11,24 +12,26 @@ struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+using FLAG_t = bool;
+using STR_t = std::string;
+using INT_t = int;
+using FLOAT_t = float;
+using BYTES_t = int64_t;
+
+// One field per entry of options.def, with its default (options of both binaries: each parser takes its own).
 struct Args {
-    std::string model, mmproj, image, prompt, json;
-    std::string dump_embd, dump_logits;   // raw float32 files for parity checks across ISAs
-    int n_predict = 128;
-    int threads = 4;
-    int n_gpu_layers = 0;    // LLM layers on a GPU backend; 0 = CPU only
-    int prompt_tokens = 0;   // pad the prompt to this many tokens (benchmarks); 0 = as is
-    int n_ctx = 0;           // 0 = just enough for prompt + n_predict
-    float temp = 0.0f;       // 0 = greedy
-    int top_k = 40;
-    float top_p = 0.95f;
-    uint32_t seed = 0;
-    bool verbose = false;
-    bool no_stream = false;
-    bool ignore_eos = false; // generate exactly n_predict tokens (benchmarks)
+#define EDGEVLM_OPTION(key, flag, alias, kind, def, binaries, help) kind##_t key = def;
+#include "options.def"
+#undef EDGEVLM_OPTION
 };
 
-Args parse_args(int argc, char **argv);
-const char *usage();
+enum class Binary { Run, Serve };
+
+Args parse_args(Binary which, int argc, char **argv);
+const char *usage(Binary which);
+
+// The deprecated environment aliases of options (EDGEVLM_RUN_OFF, ...): an option left empty takes the
+// variable's value. Kept so scripts written before the options still work.
+void apply_env_aliases(Args &a, Binary which);
 
 }  // namespace edgevlm::run

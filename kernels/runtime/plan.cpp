@@ -1,7 +1,6 @@
 #include "plan.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace edgevlm::run {
 
@@ -16,16 +15,11 @@ Plan parse_plan_off(const std::string &off) {
         else if (name == "drop-pages") p.drop_pages = false;
         else if (name == "small-buffers") p.small_buffers = false;
         else if (!name.empty())
-            throw PlanError("EDGEVLM_RUN_OFF: \"" + name + "\" is not a saving: use overlap, free-vision, drop-pages"
-                            " or small-buffers (comma-separated), or unset it");
+            throw PlanError("--off: \"" + name + "\" is not a saving: use overlap, free-vision, drop-pages"
+                            " or small-buffers (comma-separated), or leave it empty");
         start = end + 1;
     }
     return p;
-}
-
-Plan plan_from_env() {
-    const char *off = std::getenv("EDGEVLM_RUN_OFF");
-    return parse_plan_off(off ? off : "");
 }
 
 }  // namespace edgevlm::run

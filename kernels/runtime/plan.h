@@ -1,6 +1,6 @@
 // What edgevlm-run does beyond a plain load-then-run to answer one question fast and small. Every saving is
 // on by default and can be switched off for measurement (benchmarks/e2e.py's breakdown) or diagnosis:
-//   EDGEVLM_RUN_OFF=name[,name...]   (exact names; an unknown one is an error, exit 2)
+//   --off name[,name...]   (exact names; an unknown one is an error, exit 2; env EDGEVLM_RUN_OFF, deprecated)
 //   overlap        load the LLM on a second thread while the vision encoder loads and encodes the image
 //   free-vision    free the vision encoder (weights, graph, buffers) once the image is encoded: a
 //                  single-shot run never encodes again
@@ -25,8 +25,7 @@ struct PlanError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// From EDGEVLM_RUN_OFF (unset or empty: everything on). Throws PlanError on an unknown name.
-Plan plan_from_env();
+// From --off (empty: everything on). Throws PlanError on an unknown name.
 Plan parse_plan_off(const std::string &off);
 
 }  // namespace edgevlm::run

@@ -1,5 +1,6 @@
 #include "image.h"
 
+#include <climits>
 #include <cmath>
 #include <stdexcept>
 
@@ -9,12 +10,13 @@
 
 namespace edgevlm {
 
-RgbImage load_image(const std::string &path) {
-    int w = 0, h = 0, n = 0;
-    unsigned char *data = stbi_load(path.c_str(), &w, &h, &n, 3);
+namespace {
+
+// stb's pixels (or its failure) as an RgbImage; `what` names the input in the message.
+RgbImage from_stb(unsigned char *data, int w, int h, const std::string &what) {
     if (!data) {
         const char *why = stbi_failure_reason();
-        throw std::runtime_error("cannot read image " + path + ": " + (why ? why : "unknown reason"));
+        throw std::runtime_error("cannot read image " + what + ": " + (why ? why : "unknown reason"));
     }
     RgbImage img;
     img.w = w;
@@ -22,6 +24,21 @@ RgbImage load_image(const std::string &path) {
     img.rgb.assign(data, data + (size_t)w * h * 3);
     stbi_image_free(data);
     return img;
+}
+
+}  // namespace
+
+RgbImage load_image(const std::string &path) {
+    int w = 0, h = 0, n = 0;
+    unsigned char *data = stbi_load(path.c_str(), &w, &h, &n, 3);   // before w, h are read
+    return from_stb(data, w, h, path);
+}
+
+RgbImage decode_image(const unsigned char *data, size_t size, const std::string &what) {
+    if (size > (size_t)INT_MAX) throw std::runtime_error("cannot read image " + what + ": too large");
+    int w = 0, h = 0, n = 0;
+    unsigned char *px = stbi_load_from_memory(data, (int)size, &w, &h, &n, 3);
+    return from_stb(px, w, h, what);
 }
 
 RgbImage pad_to_square(const RgbImage &img, const uint8_t fill[3]) {

@@ -17,6 +17,8 @@ struct RgbImage {
 
 // Throws std::runtime_error naming the file when it is missing or not a decodable image.
 RgbImage load_image(const std::string &path);
+// The same from bytes in memory (`what` names them in the message).
+RgbImage decode_image(const unsigned char *data, size_t size, const std::string &what);
 
 // Centre on a square canvas filled with `fill` (MobileVLM's expand2square: offset (side - short) / 2).
 RgbImage pad_to_square(const RgbImage &img, const uint8_t fill[3]);

@@ -52,7 +52,7 @@ def runtimes_free_reference_tokens(converted, reference, test_image):
     rt = Runtime(converted("tiny-v1"), threads=2)
     try:
         want = reference("tiny-v1").generate("What is in the image?", test_image, max_new_tokens=12)
-        return b"".join(rt.llm.piece(t) for t in want).decode(errors="replace")
+        return b"".join(rt.piece(t) for t in want).decode(errors="replace")
     finally:
         rt.close()
 
