@@ -22,7 +22,8 @@ SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 
 
 def _unique_sleep() -> str:
-    return f"{random.randint(300, 900)}.{random.randint(100, 999)}"
+    """A duration no other process sleeps, written as the stand-in writes it (str of the float: no trailing 0)."""
+    return str(random.randint(300, 900) + random.randint(1, 999) / 1000)
 
 
 def _signal_and_check(env: Env, bench, marker: str, sig: int) -> None:
