@@ -1,4 +1,4 @@
-"""edgevlm-run's end-to-end savings (kernels/runtime/plan.h): each one switched off on its own, and all of them,
+"""edgevlm-run's end-to-end savings (kernels/runtime/plan.h): each one switched off on its own (--off), and all of them,
 must give the same greedy tokens as all on — they change where and when work and memory happen, never a value.
 
 Token identity is the criterion (no tolerance): the same libllama calls on the same batches. Two tiny models:
@@ -10,7 +10,6 @@ longer than the image chunk, so the sized batch follows the largest chunk.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import pytest
@@ -36,9 +35,8 @@ def _run(binary, folder, image, tmp_path, off: str, *extra: str) -> dict:
     f = find_model(folder)
     out = tmp_path / f"r-{off or 'none'}.json"
     cmd = [str(binary), "-m", str(f.llm), "--mmproj", str(f.mmproj), "--image", str(image), "-p",
-           "What is in the image?", "-n", "10", "-t", "2", "--json", str(out), *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=300,
-                          env=dict(os.environ, EDGEVLM_RUN_OFF=off))
+           "What is in the image?", "-n", "10", "-t", "2", "--json", str(out), "--off", off, *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=300)
     assert proc.returncode == 0, proc.stderr
     return json.loads(out.read_text())
 
@@ -51,7 +49,7 @@ def test_savings_keep_greedy_tokens(model, converted, q4_model, edgevlm_run, tes
     want = records[""]["tokens"]
     assert len(want) > 0
     for off, rec in records.items():
-        assert rec["tokens"] == want, f"EDGEVLM_RUN_OFF={off!r} changed the greedy tokens"
+        assert rec["tokens"] == want, f"--off {off!r} changed the greedy tokens"
         assert rec["prompt_tokens"] == 400
 
 
@@ -69,8 +67,8 @@ def test_unknown_saving_is_exit_2_one_line(q4_model, edgevlm_run, test_image):
     from edgevlm.artifact import find_model
 
     f = find_model(q4_model)
-    proc = subprocess.run([str(edgevlm_run), "-m", str(f.llm), "-p", "x", "-n", "1"], capture_output=True,
-                          text=True, timeout=120, env=dict(os.environ, EDGEVLM_RUN_OFF="overlap,turbo"))
+    proc = subprocess.run([str(edgevlm_run), "-m", str(f.llm), "-p", "x", "-n", "1", "--off", "overlap,turbo"],
+                          capture_output=True, text=True, timeout=120)
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and '"turbo" is not a saving' in lines[0]
 
@@ -81,15 +79,14 @@ def _cached(binary, folder, image, tmp_path, cache, name: str) -> dict:
     f = find_model(folder)
     out = tmp_path / f"{name}.json"
     cmd = [str(binary), "-m", str(f.llm), "--mmproj", str(f.mmproj), "--image", str(image), "-p",
-           "What is in the image?", "-n", "10", "-t", "2", "--json", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=300,
-                          env=dict(os.environ, EDGEVLM_PROMPT_CACHE=str(cache)))
+           "What is in the image?", "-n", "10", "-t", "2", "--json", str(out), "--prompt-cache", str(cache)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=300)
     assert proc.returncode == 0, proc.stderr
     return json.loads(out.read_text())
 
 
 def test_prompt_cache_keeps_greedy_tokens(converted, q4_model, edgevlm_run, test_image, tmp_path):
-    """EDGEVLM_PROMPT_CACHE: written cold, read warm, refused for another model or a damaged file — and the
+    """--prompt-cache: written cold, read warm, refused for another model or a damaged file — and the
     greedy tokens are the uncached ones every time."""
     cache = tmp_path / "prefix.kv"
     want = _run(edgevlm_run, q4_model, test_image, tmp_path, "")["tokens"]
