@@ -60,7 +60,7 @@ demo: setup
 # The real-shape checkpoints are synthesized once into build/ (≈3.4 GB each; the 32k tokenizer ≈4 min once).
 BENCHMARKS := ldp vision decode convert e2e report_noise lab_scale
 bench: setup
-	@for b in $(BENCHMARKS); do echo "== benchmarks/$$b.py"; $(VPY) benchmarks/$$b.py || exit 1; done
+	@for b in $(BENCHMARKS); do echo "== benchmarks.$$b"; $(VPY) -m benchmarks.$$b || exit 1; done
 
 clean:
 	rm -rf demo-out .pytest_cache

@@ -1,6 +1,6 @@
 """edgevlm convert vs llama.cpp's documented MobileVLM recipe, side by side in one run.
 
-    python benchmarks/convert.py [--preset mobilevlm-v2-1.7b] [--work DIR] [--keep]
+    python -m benchmarks.convert [--preset mobilevlm-v2-1.7b] [--work DIR] [--keep]
 
 Anchor: docs/multimodal/MobileVLM.md of the pinned llama.cpp tree, run from that tree with its own gguf-py
 on PYTHONPATH:
@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -42,14 +41,12 @@ from pathlib import Path
 
 import psutil
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from benchmarks.common import REPO, RESULTS, machine
 
-from edgevlm.toolchain.pin import LLAMA_CPP_COMMIT  # noqa: E402
-from edgevlm.paths import build_root, host_bin_dir  # noqa: E402
+from edgevlm.toolchain.pin import LLAMA_CPP_COMMIT
+from edgevlm.paths import build_root, host_bin_dir
 
 LLAMA_SRC = build_root() / "src" / f"llama.cpp-{LLAMA_CPP_COMMIT}"
-RESULTS = REPO / "benchmarks" / "results"
 RECIPE_PKGS = ("transformers==4.57.3", "huggingface_hub==0.36.0", "tokenizers==0.22.1")
 
 
@@ -152,21 +149,6 @@ def summarise(side: dict) -> dict:
     steps = side["steps"].values()
     return {"seconds": round(sum(s["seconds"] for s in steps), 2), "peak_rss_bytes": max(s["peak_rss_bytes"]
                                                                                         for s in steps)}
-
-
-def machine() -> dict:
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-            "cpu": _cpu_name(), "memory_bytes": psutil.virtual_memory().total, "llama_cpp_commit": LLAMA_CPP_COMMIT}
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def markdown(res: dict) -> str:

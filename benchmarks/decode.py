@@ -1,7 +1,7 @@
 """LLM prompt-eval and decode: edgevlm-run vs stock llama-bench on the same GGUF and threads, and decode as a
 fraction of this machine's memory-bandwidth bound.
 
-    python benchmarks/decode.py [--threads 2] [--reps 5] [--prompt 246] [--gen 64] [--work build/bench-vision]
+    python -m benchmarks.decode [--threads 2] [--reps 5] [--prompt 246] [--gen 64] [--work build/bench-vision]
 
 * stock: llama-bench -p PROMPT -n 0, then -p 0 -n GEN -d PROMPT (decode at the same KV depth as edgevlm-run).
 * edgevlm: edgevlm-run text-only with --prompt-tokens PROMPT -n GEN (greedy); its JSON record's
@@ -19,7 +19,6 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,13 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+from benchmarks.common import REPO
 
-from edgevlm.bench.parse import llama_bench_tests  # noqa: E402
-from edgevlm.paths import host_bin_dir  # noqa: E402
-from vision import machine, prepare, save  # noqa: E402
+from edgevlm.bench.parse import llama_bench_tests
+from edgevlm.paths import host_bin_dir
+from benchmarks.vision import machine, prepare, save
 
 
 def bandwidth_gbs(threads: int, mb_per_thread: int = 512, tries: int = 5) -> float:

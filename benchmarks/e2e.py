@@ -40,16 +40,14 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+from benchmarks.common import REPO
 
-from edgevlm.bench.parse import mtmd_encode_ms  # noqa: E402
-from edgevlm.conversation import single_turn_template  # noqa: E402
-from edgevlm.images import make_demo_image  # noqa: E402
-from edgevlm.paths import host_bin_dir  # noqa: E402
-from edgevlm.runtime.memory import read_status_kb  # noqa: E402
-from vision import QUANTS, machine, prepare, save  # noqa: E402
+from edgevlm.bench.parse import mtmd_encode_ms
+from edgevlm.conversation import single_turn_template
+from edgevlm.images import make_demo_image
+from edgevlm.paths import host_bin_dir
+from edgevlm.runtime.memory import read_status_kb
+from benchmarks.vision import QUANTS, machine, prepare, save
 
 QUESTION = "What is shown in this image? Describe it in detail."
 N_GEN = 32

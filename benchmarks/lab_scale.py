@@ -2,7 +2,7 @@
 """What the lab costs per cell: a 200-cell matrix over a real two-node Ray lab on 127.0.0.1 with several fake
 phones per node, against the same cells benched directly (no Ray) on one phone.
 
-    python benchmarks/lab_scale.py [--cells 200] [--phones-per-node 3] [--anchor-cells 20]
+    python -m benchmarks.lab_scale [--cells 200] [--phones-per-node 3] [--anchor-cells 20]
 
 The workload is deliberately cheap (the stand-in edgevlm-run of tests/fakes, no sleep, 1 repetition), so what
 is measured is the lab's own cost: scheduling, the per-host payload cache, device locks, preflight/deploy checks
@@ -26,15 +26,13 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from benchmarks.common import RESULTS
 
-OUT = REPO / "benchmarks" / "results"
+OUT = RESULTS
 
 
 def machine() -> dict:
@@ -130,7 +128,7 @@ def markdown(res: dict) -> str:
 
 Machine: {m['cpu']}, {m['cpus']} cores, {m['platform']}, Python {m['python']}, Ray {m['ray']}.
 Workload: stand-in edgevlm-run (no sleep), 1 repetition, 16 prompt + 4 generated tokens. Command:
-`python benchmarks/lab_scale.py --cells {res['cells']} --phones-per-node {phones}`
+`python -m benchmarks.lab_scale --cells {res['cells']} --phones-per-node {phones}`
 
 | quantity | value |
 |---|---|

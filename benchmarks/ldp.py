@@ -1,6 +1,6 @@
 """edgevlm's native LDP / LDPv2 kernel vs PyTorch vs stock llama.cpp's projector graph, side by side in one run.
 
-    python benchmarks/ldp.py [--threads 2] [--reps 10] [--warmup 2] [--widths 2048,2560] [--versions v1,v2]
+    python -m benchmarks.ldp [--threads 2] [--reps 10] [--warmup 2] [--widths 2048,2560] [--versions v1,v2]
 
 Per (width, version), in interleaved rounds so machine-load drift hits every side alike:
   * torch: edgevlm.reference.projector's module (f32 weights, torch.set_num_threads(threads), no_grad);
@@ -16,7 +16,6 @@ Results: benchmarks/results/ldp-host-t<threads>.{json,md} (medians, all raw samp
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -28,19 +27,18 @@ from pathlib import Path
 # numpy's OpenBLAS threads busy-wait after a BLAS call; nothing timed here uses them, and spinning they would
 # steal a core from whichever side runs next. Must be set before numpy loads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-import numpy as np  # noqa: E402
+import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from benchmarks.common import RESULTS, machine as base_machine
 
-from edgevlm.checkpoint.config import se_channels  # noqa: E402
-from edgevlm.errors import EdgeVLMError, NativeNotBuilt  # noqa: E402
-from edgevlm.native import LdpProjector, native_info  # noqa: E402
-from edgevlm.native.ldp_random import random_ldp_weights  # noqa: E402
-from edgevlm.paths import host_bin_dir  # noqa: E402
-from edgevlm.progress import progress_bar  # noqa: E402
+from edgevlm.checkpoint.config import se_channels
+from edgevlm.errors import EdgeVLMError, NativeNotBuilt
+from edgevlm.files import write_text
+from edgevlm.native import LdpProjector, native_info
+from edgevlm.native.ldp_random import random_ldp_weights
+from edgevlm.paths import host_bin_dir
+from edgevlm.progress import progress_bar
 
-RESULTS = REPO / "benchmarks" / "results"
 STOCK_BENCH = "edgevlm-bench-ldp-stock"
 N_EMBD, TOKENS = 1024, 576
 SIDES = ("torch", "edgevlm_f32", "edgevlm_f16", "edgevlm_q8_0", "stock_f16")
@@ -51,12 +49,9 @@ SETTLE_S = 0.3
 
 def _machine() -> dict:
     """benchmarks/convert.py's machine record plus the kernel's SIMD path and the load average."""
-    spec = importlib.util.spec_from_file_location("bench_convert", REPO / "benchmarks" / "convert.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     import torch
 
-    info = module.machine()
+    info = base_machine()
     info.update(native=native_info(), torch=torch.__version__, loadavg_start=os.getloadavg())
     return info
 
@@ -157,12 +152,6 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -188,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     res["loadavg_end"] = os.getloadavg()
     a.out.mkdir(parents=True, exist_ok=True)
     stem = a.out / f"ldp-host-t{a.threads}"
-    _write(stem.with_suffix(".json"), json.dumps(res, indent=1) + "\n")
-    _write(stem.with_suffix(".md"), markdown(res))
+    write_text(stem.with_suffix(".json"), json.dumps(res, indent=1) + "\n")
+    write_text(stem.with_suffix(".md"), markdown(res))
     print(markdown(res))
     return 0
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How often `edgevlm report` flags a slowdown, and how often it flags nothing at all, on phone-like noise.
 
-    python benchmarks/report_noise.py [--trials 1000]
+    python -m benchmarks.report_noise [--trials 1000]
 
 Two-level noise (edgevlm.report.noise): a between-run random effect (sd 3 / 4 / 5 %, with and without unflagged
 thermal outliers: 5 % of runs 1.10–1.30× slower) and within-run noise (sd 2 %, 5 % single slow repetitions).
@@ -24,12 +24,12 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from benchmarks.common import RESULTS
 
-from edgevlm.report.noise import NoiseModel, run_trials  # noqa: E402
+from edgevlm.files import write_text
+from edgevlm.report.noise import NoiseModel, run_trials
 
-OUT = REPO / "benchmarks" / "results"
+OUT = RESULTS
 NO_THERMAL = 0.0
 
 
@@ -96,7 +96,7 @@ def markdown(res: dict) -> str:
     m = res["machine"]
     lines = ["# `edgevlm report` on simulated phone noise (two-level)", "",
              f"{res['trials']} seeded trials per row; {m['python']} / scipy {m['scipy']} / numpy {m['numpy']} on "
-             f"{m['cpu']}; {res['seconds']:.0f} s. Command: `python benchmarks/report_noise.py --trials "
+             f"{m['cpu']}; {res['seconds']:.0f} s. Command: `python -m benchmarks.report_noise --trials "
              f"{res['trials']}`.", "",
              "Noise: between-run log-normal sd (column *sd*), thermal outliers (5 % of runs 1.10–1.30× slower, "
              "unflagged) when *thermal* is yes; within-run sd 2 % with 5 % single slow repetitions; 10 samples a "
@@ -141,9 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     res = {"trials": args.trials, "seconds": time.time() - started, "machine": machine(), "rows": rows}
     OUT.mkdir(parents=True, exist_ok=True)
     for name, text in (("report-noise.json", json.dumps(res, indent=2) + "\n"), ("report-noise.md", markdown(res))):
-        tmp = OUT / f"{name}.tmp-{os.getpid()}"
-        tmp.write_text(text)
-        os.replace(tmp, OUT / name)
+        write_text(OUT / name, text)
     print(markdown(res))
     return 0
 

@@ -1,7 +1,7 @@
 """Warm serving latency: edgevlm-serve vs stock llama-server on the same files, through the same `openai` client,
 at the real MobileVLM_V2-1.7B shapes (Q4_K_S LLM, q8_0 mmproj), 2 threads.
 
-    python benchmarks/serve.py [--rounds 6] [--threads 2] [--work build/bench-vision]
+    python -m benchmarks.serve [--rounds 6] [--threads 2] [--work build/bench-vision]
 
 * Both servers run side by side for the whole benchmark (models loaded once): stock `llama-server` from the same
   pinned build (build/host/bin; built on demand with `edgevlm build`'s CMake tree, target llama-server) with
@@ -35,14 +35,12 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+from benchmarks.common import REPO
 
-from edgevlm.images import make_demo_image  # noqa: E402
-from edgevlm.paths import host_bin_dir  # noqa: E402
-from edgevlm.runtime.memory import read_status_kb  # noqa: E402
-from vision import machine, save  # noqa: E402
+from edgevlm.images import make_demo_image
+from edgevlm.paths import host_bin_dir
+from edgevlm.runtime.memory import read_status_kb
+from benchmarks.vision import machine, save
 
 PRESET = "mobilevlm-v2-1.7b"
 MMPROJ_QUANT = "q8_0"

@@ -1,7 +1,7 @@
 """Whole-image encode: edgevlm's vision encoder vs stock llama.cpp (llama-mtmd-cli) on the SAME mmproj,
 at the real MobileVLM_V2-1.7B shapes (CLIP ViT-L/14-336 + LDPv2, W=2048), f16 and q8_0, side by side.
 
-    python benchmarks/vision.py [--threads 2] [--reps 3] [--work build/bench-vision]
+    python -m benchmarks.vision [--threads 2] [--reps 3] [--work build/bench-vision]
 
 * edgevlm: edgevlm.native.vision.VisionEncoder (in process; its own ViT ms / projector ms per encode).
   Runs MobileVLM's 23 layers, CLS first.
@@ -22,36 +22,29 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import shlex
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from benchmarks.common import REPO, machine as base_machine, save
 
-from edgevlm.bench.stock import mtmd_encode_once  # noqa: E402
-from edgevlm.device.local import LocalTransport  # noqa: E402
-from edgevlm.images import make_demo_image  # noqa: E402
-from edgevlm.native import native_info  # noqa: E402
-from edgevlm.paths import host_bin_dir  # noqa: E402
+from edgevlm.bench.stock import mtmd_encode_once
+from edgevlm.device.local import LocalTransport
+from edgevlm.images import make_demo_image
+from edgevlm.native import native_info
+from edgevlm.paths import host_bin_dir
 
-RESULTS = REPO / "benchmarks" / "results"
 PRESET = "mobilevlm-v2-1.7b"
 QUANTS = ("f16", "q8_0")
 
 
 def machine() -> dict:
-    spec = importlib.util.spec_from_file_location("bench_convert", REPO / "benchmarks" / "convert.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    info = module.machine()
+    info = base_machine()
     info.update(native=native_info(), loadavg_start=os.getloadavg())
     return info
 
@@ -238,15 +231,6 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     res = {"threads": args.threads, "reps": args.reps, "machine": machine(), **bench(args.work, args.threads, args.reps)}
     save(res, f"vision-host-t{args.threads}", markdown)
-
-
-def save(res: dict, name: str, render) -> None:
-    """benchmarks/results/<name>.json (everything, raw samples included) and .md (the table), printed too."""
-    res["loadavg_end"] = os.getloadavg()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(res, indent=2) + "\n")
-    (RESULTS / f"{name}.md").write_text(render(res))
-    print(render(res))
 
 
 if __name__ == "__main__":

@@ -1,17 +1,15 @@
-"""benchmarks/ci_report.py: informational, always exit 0; a real comparison when a baseline exists."""
+"""`edgevlm report --records ... --baseline-dir ... --informational` (what benchmarks/ci_report.py did): always
+exit 0; a real comparison when a baseline exists."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from edgevlm.store import RunRecord
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ci_report.py"
 
-
-def run(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
+def run(candidate, *args):
+    return subprocess.run([sys.executable, "-m", "edgevlm", "report", "--records", str(candidate), "--informational",
+                           *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
 FP = {"model": "Xeon", "soc": "Xeon", "cpu_model": "Xeon", "cores_online": "0-1"}
@@ -60,3 +58,13 @@ def test_broken_candidate_is_reported_and_exit_is_0(tmp_path):
     bad.write_text("{}")
     proc = run(bad, "--baseline-dir", baseline(tmp_path))
     assert proc.returncode == 0 and "not produced" in proc.stdout and "device_name" in proc.stdout
+
+
+def test_without_informational_a_regression_exits_1_and_bad_input_2(tmp_path):
+    cand = write_record(tmp_path / "cand.json", "c1", [0.7, 0.71, 0.69])
+    proc = subprocess.run([sys.executable, "-m", "edgevlm", "report", "--records", str(cand), "--baseline-dir",
+                           str(baseline(tmp_path))], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "| **regression** | host | tiny |" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "edgevlm", "report", "--records", str(cand)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--baseline-dir" in proc.stderr and "Traceback" not in proc.stderr
