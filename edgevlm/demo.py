@@ -144,8 +144,9 @@ def like_runs(store, candidate_runs: list[int]) -> list[int]:
 
 
 def run_demo(out: Path, preset: str = "tiny-v2", quant: str = "q4_k_m") -> None:
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    from edgevlm.files import ensure_output_dir
+
+    out = ensure_output_dir(Path(out).resolve())
     image = make_demo_image(out / "demo.png")
     ckpt = stage_synth(out, preset)
     model_dir = stage_convert(ckpt, out, quant)

@@ -149,3 +149,17 @@ def ensure_output_dir(out: Path) -> Path:
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write into {out}: permission denied", hint="choose another output folder")
     return out
+
+
+def check_output_file(path: Path) -> Path:
+    """Before expensive work: PATH can be written (its folder exists, is a folder, is writable) and is not a
+    folder itself. The file is still written atomically at the end; this only moves the failure to the start."""
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder", hint="name a file")
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {path}: {folder} is not a folder", hint="choose an existing folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: permission denied", hint="choose another output folder")
+    return path

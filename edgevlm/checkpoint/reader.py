@@ -95,6 +95,12 @@ class _SafetensorsFile:
         pass
 
 
+def _first_line(exc: BaseException) -> str:
+    """An exception's first line, or its type when its text is empty (an empty file's EOFError has none)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
+
+
 def _safetensors_error(rel: str, exc: Exception) -> InvalidCheckpoint:
     text = str(exc)
     if "not fully covered" in text or "incomplete" in text.lower() or "too small" in text.lower():
@@ -125,7 +131,7 @@ class _TorchBinFile:
                 f"{self.rel} holds a pickle that does not only contain tensors (it would run code); refused",
                 hint="only load checkpoints from sources you trust; convert it to safetensors") from exc
         except (RuntimeError, EOFError, OSError, ValueError, struct.error) as exc:
-            raise InvalidCheckpoint(f"{self.rel} is truncated or corrupt: {str(exc).splitlines()[0]}",
+            raise InvalidCheckpoint(f"{self.rel} is truncated or corrupt: {_first_line(exc)}",
                                     hint="re-download the checkpoint") from exc
         if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
             obj = obj["state_dict"]
@@ -204,6 +210,7 @@ def open_checkpoint(source: str | os.PathLike, vision_tower: str | os.PathLike |
     holds no tower weights they come from that same place (a CLIP checkpoint's ``vision_model.*``)."""
     path = _resolve(source)
     config = MobileVLMConfig.load(path, vision_tower)
+    _check_side_files(path)
     files: dict = {}
     metas: dict[str, TensorMeta] = {}
     for rel, names in _weight_files(path).items():
@@ -220,7 +227,49 @@ def open_checkpoint(source: str | os.PathLike, vision_tower: str | os.PathLike |
             if lost:
                 raise InvalidCheckpoint(f"{rel} lacks {len(lost)} tensor(s) its index names: {', '.join(lost[:8])}")
     tower_weights = _add_tower_weights(config, files, metas) if config.is_multimodal else None
+    _check_layer_counts(config, metas)
     return Checkpoint(path, config, files, metas, tower_weights)
+
+
+# JSON files beside the weights that the tokenizer readers (gguf-py's SpecialVocab, transformers) take as objects
+_SIDE_JSON = ("tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "tokenizer.json")
+_TOKEN_FLAGS = ("add_bos_token", "add_eos_token")
+
+
+def _check_side_files(path: Path) -> None:
+    """Each side JSON file that exists is a UTF-8 JSON object, its add_bos/add_eos flags true/false: checked
+    here once, so no reader downstream ends in a traceback on a binary or list-valued file."""
+    for name in _SIDE_JSON:
+        f = path / name
+        if not f.is_file():
+            continue
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as exc:
+            raise InvalidCheckpoint(f"{name} is not readable JSON ({_first_line(exc)[:120]})",
+                                    hint="re-download the checkpoint's tokenizer files") from None
+        if not isinstance(data, dict):
+            raise InvalidCheckpoint(f"{name} holds a JSON {type(data).__name__}, not an object",
+                                    hint="re-download the checkpoint's tokenizer files")
+        for flag in _TOKEN_FLAGS:
+            if flag in data and not isinstance(data[flag], bool):
+                raise InvalidCheckpoint(f"{name}: {flag} must be true or false, got {str(data[flag])[:40]}")
+
+
+def _check_layer_counts(config: MobileVLMConfig, metas: dict[str, TensorMeta]) -> None:
+    """config.json's layer counts against the layers the weights hold, before anything is sized by them (a
+    num_hidden_layers of 10**12 would otherwise build a table of 10**12 layers)."""
+    from edgevlm.checkpoint.keys import TOWER_PREFIX
+
+    counts = [("num_hidden_layers", config.llm.num_hidden_layers, "model.layers.", "decoder")]
+    if config.is_multimodal and config.vision is not None:
+        counts.append(("vision num_hidden_layers", config.vision.num_hidden_layers, TOWER_PREFIX + "encoder.layers.",
+                       "vision encoder"))
+    for key, said, prefix, what in counts:
+        present = {n[len(prefix):].split(".", 1)[0] for n in metas if n.startswith(prefix)}
+        if said != len(present) or present != {str(i) for i in range(len(present))}:
+            raise InvalidCheckpoint(f"config.json says {key} = {str(said)[:24]}, the weights hold {len(present)} "
+                                    f"{what} layer(s)", hint="is this the config.json of these weights?")
 
 
 def _add_tower_weights(config: MobileVLMConfig, files: dict, metas: dict[str, TensorMeta]) -> str:
@@ -329,6 +378,9 @@ def _from_index(path: Path, index: Path) -> dict[str, set[str] | None]:
         raise InvalidCheckpoint(f"{index.name} is not a valid shard index (needs a `weight_map` object)") from exc
     by_file: dict[str, set[str] | None] = {}
     for name, rel in weight_map.items():
+        if not isinstance(rel, str) or not rel or rel.startswith("/") or ".." in rel.split("/"):
+            raise InvalidCheckpoint(f"{index.name}: tensor {str(name)[:80]!r} maps to {str(rel)[:80]!r}, not a shard "
+                                    "file name in the folder", hint="re-download the checkpoint's index")
         by_file.setdefault(rel, set()).add(name)
     missing = sorted(rel for rel in by_file if not (path / rel).is_file())
     if missing:

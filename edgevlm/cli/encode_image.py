@@ -20,8 +20,9 @@ def register(app: typer.Typer) -> None:
 
         from edgevlm.native.vision import VisionEncoder
         from edgevlm.artifact import require_mmproj
-        from edgevlm.files import atomic_output
+        from edgevlm.files import atomic_output, check_output_file
 
+        check_output_file(out)
         with VisionEncoder(require_mmproj(model_dir), threads or None) as enc:
             emb = enc.encode(image)
             t = enc.last_timings

@@ -89,9 +89,11 @@ def export_cmd(
 ) -> None:
     """Export runs with every raw sample."""
     from edgevlm.store import ResultsStore
-    from edgevlm.files import write_text
+    from edgevlm.files import check_output_file, write_text
     from edgevlm.store.export import export_text
 
+    if out is not None:
+        check_output_file(out)
     with ResultsStore(store_path(store), read_only=True) as db:
         runs = db.resolve_ref(ref) if ref else db.runs()
         runs = db.runs(ids=[r.id for r in runs], with_samples=True)

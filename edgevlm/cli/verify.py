@@ -19,8 +19,11 @@ def register(app: typer.Typer) -> None:
         """Verify converted GGUF files against the PyTorch reference (tokenizer, logits, image embeddings)."""
         from edgevlm.errors import VerificationFailed
         from edgevlm.progress import console
+        from edgevlm.files import check_output_file
         from edgevlm.verify import verify as run_verify
 
+        if json_path is not None:
+            check_output_file(json_path)  # before minutes of reference forward passes, not after
         report = run_verify(out_dir, checkpoint, image=image, progress=True, vision_tower=vision_tower)
         report.render(console)
         if json_path is not None:
