@@ -85,6 +85,7 @@ H8 scores(const Scratch &s, int n_kv, int n_pad, int d) {
         H8 acc[kKeys];
         for (auto &a : acc) a = zero();
         const half *kb = s.k + (size_t)(j0 / kKeys) * d * kKeys;
+#pragma GCC unroll 4
         for (int c = 0; c < d; ++c) {
             const H8 q = load(s.q + c * kQ), k0 = load(kb + c * kKeys), k1 = load(kb + c * kKeys + 8);
 #define EDGEVLM_QK(L)                             \
@@ -160,6 +161,7 @@ void weighted_values(Scratch &s, int n_pad, int d) {
             H8 acc[kDims];
             for (auto &a : acc) a = zero();
             const int j1 = std::min(n_pad, j0 + kFlush);
+#pragma GCC unroll 4
             for (int j = j0; j < j1; ++j) {
                 const H8 pj = load(s.s + (size_t)j * kQ);
                 const half *vr = s.v + (size_t)j * d + d0;

@@ -39,6 +39,7 @@ void pack_a(const GemmProblem &p, int r0, int rows, half *dst) {
 inline void tile(const half *a, const half *b, int kc, float *c32) {
     H8 acc[kMR][2];
     for (auto &r : acc) r[0] = r[1] = zero();
+#pragma GCC unroll 4
     for (int kk = 0; kk < kc; ++kk) {
         const H8 av = load(a + (size_t)kk * kMR), b0 = load(b + (size_t)kk * kPanel), b1 = load(b + (size_t)kk * kPanel + 8);
 #define EDGEVLM_ROW(L)                             \

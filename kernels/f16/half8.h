@@ -24,9 +24,18 @@ using H8 = float16x8_t;
 inline H8 load(const half *p) { return vld1q_f16(p); }
 inline void store(half *p, H8 v) { vst1q_f16(p, v); }
 inline H8 zero() { return vdupq_n_f16(0); }
-// acc + a * b[L]: FMLA (by element) on 8 halves.
+// acc + a * b[L]: FMLA (by element) on 8 halves. Inline asm because GCC (12) turns vfmaq_laneq_f16 into a
+// DUP + vector FMLA pair when b is not already in v0-v15 (the by-element form of .h can only name those),
+// doubling the instructions of the kernels' inner loops; the "x" constraint asks for one of v0-v15.
 template <int L>
-inline H8 fma_lane(H8 acc, H8 a, H8 b) { return vfmaq_laneq_f16(acc, a, b, L); }
+inline H8 fma_lane(H8 acc, H8 a, H8 b) {
+#if defined(__GNUC__)
+    __asm__("fmla %0.8h, %1.8h, %2.h[%3]" : "+w"(acc) : "w"(a), "x"(b), "i"(L));
+    return acc;
+#else
+    return vfmaq_laneq_f16(acc, a, b, L);
+#endif
+}
 inline H8 max(H8 a, H8 b) { return vmaxq_f16(a, b); }
 // dst[0..8) += v, widened to f32 (fcvtl / fcvtl2).
 inline void add_to(float *dst, H8 v) {

@@ -59,6 +59,25 @@ QRows carve(void *scratch, int k) {
     return r;
 }
 
+// Where row i's block b of the chunk lives. Row-major ([row][k] values, [row][nb] scales) on the VNNI and
+// portable paths; on the sdot path the kMR rows of a tile are interleaved per block ([tile][block][row][32]
+// values, [tile][block][row] scales), so one tile's block is 128 contiguous bytes and 4 contiguous scales: two
+// ld1 and one ld1 instead of eight loads and their address arithmetic per block.
+size_t q_off(const QRows &r, int i, int b) {
+#if EDGEVLM_Q8_SDOT
+    return (((size_t)(i / kMR) * r.nb + b) * kMR + i % kMR) * kBlock;
+#else
+    return (size_t)i * r.k + (size_t)b * kBlock;
+#endif
+}
+size_t d_off(const QRows &r, int i, int b) {
+#if EDGEVLM_Q8_SDOT
+    return ((size_t)(i / kMR) * r.nb + b) * kMR + i % kMR;
+#else
+    return (size_t)i * r.nb + b;
+#endif
+}
+
 // One 32-block: scale amax / 127, values rounded to nearest, and kOffset x their sum.
 void quantize_block(const float *x, int8_t *q, float *d, int32_t *s) {
 #if EDGEVLM_Q8_VNNI
@@ -101,13 +120,12 @@ void quantize_block(const float *x, int8_t *q, float *d, int32_t *s) {
 void quantize_rows(const Problem &p, int r0, int rows, QRows &qr) {
     const int padded = (rows + kMR - 1) / kMR * kMR;
     for (int i = 0; i < padded; ++i) {
-        int8_t *q = qr.q + (size_t)i * qr.k;
-        float *d = qr.d + (size_t)i * qr.nb;
-        int32_t *s = qr.s + (size_t)i * qr.nb;
         if (i >= rows) {
-            std::memset(q, 0, qr.k);
-            std::fill(d, d + qr.nb, 0.0f);
-            std::fill(s, s + qr.nb, 0);
+            for (int b = 0; b < qr.nb; ++b) {
+                std::memset(qr.q + q_off(qr, i, b), 0, kBlock);
+                qr.d[d_off(qr, i, b)] = 0.0f;
+                qr.s[d_off(qr, i, b)] = 0;
+            }
             continue;
         }
         const float *x = p.a + (size_t)(r0 + i) * p.lda;
@@ -115,7 +133,8 @@ void quantize_rows(const Problem &p, int r0, int rows, QRows &qr) {
             for (int j = 0; j < qr.k; ++j) qr.scaled[j] = x[j] * p.a_colscale[j];
             x = qr.scaled;
         }
-        for (int b = 0; b < qr.nb; ++b) quantize_block(x + b * kBlock, q + b * kBlock, d + b, s + b);
+        for (int b = 0; b < qr.nb; ++b)
+            quantize_block(x + b * kBlock, qr.q + q_off(qr, i, b), qr.d + d_off(qr, i, b), qr.s + d_off(qr, i, b));
     }
 }
 
@@ -135,13 +154,13 @@ void tile(const QRows &a, int i0, const uint8_t *panel, float out[kMR][kPanel]) 
 #pragma GCC unroll 12
             for (int i = 0; i < kMR; ++i) {
                 int32_t a4;
-                std::memcpy(&a4, a.q + (size_t)(i0 + i) * a.k + b * kBlock + g * 4, 4);
+                std::memcpy(&a4, a.q + q_off(a, i0 + i, b) + g * 4, 4);
                 dot[i] = _mm512_dpbusd_epi32(dot[i], w, _mm512_set1_epi32(a4));
             }
         }
 #pragma GCC unroll 12
         for (int i = 0; i < kMR; ++i) {
-            const size_t ib = (size_t)(i0 + i) * a.nb + b;
+            const size_t ib = d_off(a, i0 + i, b);
             const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(dot[i], _mm512_set1_epi32(a.s[ib])));
             acc[i] = _mm512_fmadd_ps(v, _mm512_mul_ps(dw, _mm512_set1_ps(a.d[ib])), acc[i]);
         }
@@ -149,48 +168,275 @@ void tile(const QRows &a, int i0, const uint8_t *panel, float out[kMR][kPanel]) 
     for (int i = 0; i < kMR; ++i) _mm512_storeu_ps(out[i], acc[i]);
 }
 #elif EDGEVLM_Q8_SDOT
-// One group g of 4 inputs for 8 columns (half h of the panel): sdot by lane of the activation vector.
-#define EDGEVLM_SDOT_GROUP(g)                                                                 \
-    {                                                                                         \
-        const int8x16_t w0 = vld1q_s8(vals + (g) * 64 + h * 32), w1 = vld1q_s8(vals + (g) * 64 + h * 32 + 16); \
-        for (int i = 0; i < kMR; ++i) {                                                       \
-            dot[i][0] = vdotq_laneq_s32(dot[i][0], w0, av[i][(g) / 4], (g) % 4);              \
-            dot[i][1] = vdotq_laneq_s32(dot[i][1], w1, av[i][(g) / 4], (g) % 4);              \
-        }                                                                                     \
-    }
-
-void tile(const QRows &a, int i0, const uint8_t *panel, float out[kMR][kPanel]) {
-    for (int h = 0; h < 2; ++h) {
-        float32x4_t acc[kMR][2];
-        for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = vdupq_n_f32(0.0f);
-        for (int b = 0; b < a.nb; ++b) {
-            const uint8_t *blk = panel + (size_t)b * kPanelBlockBytes;
-            const float16x8_t dwh = vld1q_f16(reinterpret_cast<const __fp16 *>(blk) + h * 8);
-            const float32x4_t dw0 = vcvt_f32_f16(vget_low_f16(dwh)), dw1 = vcvt_high_f32_f16(dwh);
-            const int8_t *vals = reinterpret_cast<const int8_t *>(blk + kScaleBytes);
-            int8x16_t av[kMR][2];
-            int32x4_t dot[kMR][2];
-            for (int i = 0; i < kMR; ++i) {
-                const int8_t *q = a.q + (size_t)(i0 + i) * a.k + b * kBlock;
-                av[i][0] = vld1q_s8(q);
-                av[i][1] = vld1q_s8(q + 16);
-                dot[i][0] = dot[i][1] = vdupq_n_s32(0);
-            }
-            EDGEVLM_SDOT_GROUP(0) EDGEVLM_SDOT_GROUP(1) EDGEVLM_SDOT_GROUP(2) EDGEVLM_SDOT_GROUP(3)
-            EDGEVLM_SDOT_GROUP(4) EDGEVLM_SDOT_GROUP(5) EDGEVLM_SDOT_GROUP(6) EDGEVLM_SDOT_GROUP(7)
-            for (int i = 0; i < kMR; ++i) {
-                const float da = a.d[(size_t)(i0 + i) * a.nb + b];
-                acc[i][0] = vfmaq_f32(acc[i][0], vcvtq_f32_s32(dot[i][0]), vmulq_n_f32(dw0, da));
-                acc[i][1] = vfmaq_f32(acc[i][1], vcvtq_f32_s32(dot[i][1]), vmulq_n_f32(dw1, da));
-            }
-        }
-        for (int i = 0; i < kMR; ++i) {
-            vst1q_f32(out[i] + h * 8, acc[i][0]);
-            vst1q_f32(out[i] + h * 8 + 4, acc[i][1]);
-        }
+// One 32-block of 4 rows x 8 columns (half H of a panel): 64 sdot by lane into 8 int32 vectors, then
+// acc += float(dot) * (dw * da); 111 instructions for 1024 multiply-adds. Inline asm with fixed registers: GCC
+// (12) keeps all 16 weight vectors of a block live, spills the accumulators to the stack and needed ~1.3x the
+// instructions (counted under qemu); here the weights stream through v0/v1. p (the panel block: 16 f16 scales,
+// then the values), a (the tile's interleaved int8 rows) and d (their 4 scales) advance past the block.
+// The layout's byte offsets are literals in the asm (scales at 16 H, the values of group g at 32 + 32 H + 64 g,
+// 544 bytes per block): static_asserts below pin them to kPanelBlockBytes / kScaleBytes.
+static_assert(kPanelBlockBytes == 544 && kScaleBytes == 32 && kPanel == 16 && kMR == 4, "sdot asm offsets");
+template <int H>
+inline void sdot_block_4x8(const uint8_t *&p, const int8_t *&a, const float *&d, float32x4_t acc[4][2]) {
+    if constexpr (H == 0) {
+        __asm__ volatile(
+        "ldr q3, [%[p], #0]\n"
+        "ld1 {v16.16b, v17.16b, v18.16b, v19.16b}, [%[a]], #64\n"
+        "ld1 {v20.16b, v21.16b, v22.16b, v23.16b}, [%[a]], #64\n"
+        "movi v24.4s, #0\n"
+        "movi v25.4s, #0\n"
+        "movi v26.4s, #0\n"
+        "movi v27.4s, #0\n"
+        "movi v28.4s, #0\n"
+        "movi v29.4s, #0\n"
+        "movi v30.4s, #0\n"
+        "movi v31.4s, #0\n"
+        "ldp q0, q1, [%[p], #32]\n"
+        "sdot v24.4s, v0.16b, v16.4b[0]\n"
+        "sdot v25.4s, v1.16b, v16.4b[0]\n"
+        "sdot v26.4s, v0.16b, v18.4b[0]\n"
+        "sdot v27.4s, v1.16b, v18.4b[0]\n"
+        "sdot v28.4s, v0.16b, v20.4b[0]\n"
+        "sdot v29.4s, v1.16b, v20.4b[0]\n"
+        "sdot v30.4s, v0.16b, v22.4b[0]\n"
+        "sdot v31.4s, v1.16b, v22.4b[0]\n"
+        "ldp q0, q1, [%[p], #96]\n"
+        "sdot v24.4s, v0.16b, v16.4b[1]\n"
+        "sdot v25.4s, v1.16b, v16.4b[1]\n"
+        "sdot v26.4s, v0.16b, v18.4b[1]\n"
+        "sdot v27.4s, v1.16b, v18.4b[1]\n"
+        "sdot v28.4s, v0.16b, v20.4b[1]\n"
+        "sdot v29.4s, v1.16b, v20.4b[1]\n"
+        "sdot v30.4s, v0.16b, v22.4b[1]\n"
+        "sdot v31.4s, v1.16b, v22.4b[1]\n"
+        "ldp q0, q1, [%[p], #160]\n"
+        "sdot v24.4s, v0.16b, v16.4b[2]\n"
+        "sdot v25.4s, v1.16b, v16.4b[2]\n"
+        "sdot v26.4s, v0.16b, v18.4b[2]\n"
+        "sdot v27.4s, v1.16b, v18.4b[2]\n"
+        "sdot v28.4s, v0.16b, v20.4b[2]\n"
+        "sdot v29.4s, v1.16b, v20.4b[2]\n"
+        "sdot v30.4s, v0.16b, v22.4b[2]\n"
+        "sdot v31.4s, v1.16b, v22.4b[2]\n"
+        "ldp q0, q1, [%[p], #224]\n"
+        "sdot v24.4s, v0.16b, v16.4b[3]\n"
+        "sdot v25.4s, v1.16b, v16.4b[3]\n"
+        "sdot v26.4s, v0.16b, v18.4b[3]\n"
+        "sdot v27.4s, v1.16b, v18.4b[3]\n"
+        "sdot v28.4s, v0.16b, v20.4b[3]\n"
+        "sdot v29.4s, v1.16b, v20.4b[3]\n"
+        "sdot v30.4s, v0.16b, v22.4b[3]\n"
+        "sdot v31.4s, v1.16b, v22.4b[3]\n"
+        "ldp q0, q1, [%[p], #288]\n"
+        "sdot v24.4s, v0.16b, v17.4b[0]\n"
+        "sdot v25.4s, v1.16b, v17.4b[0]\n"
+        "sdot v26.4s, v0.16b, v19.4b[0]\n"
+        "sdot v27.4s, v1.16b, v19.4b[0]\n"
+        "sdot v28.4s, v0.16b, v21.4b[0]\n"
+        "sdot v29.4s, v1.16b, v21.4b[0]\n"
+        "sdot v30.4s, v0.16b, v23.4b[0]\n"
+        "sdot v31.4s, v1.16b, v23.4b[0]\n"
+        "ldp q0, q1, [%[p], #352]\n"
+        "sdot v24.4s, v0.16b, v17.4b[1]\n"
+        "sdot v25.4s, v1.16b, v17.4b[1]\n"
+        "sdot v26.4s, v0.16b, v19.4b[1]\n"
+        "sdot v27.4s, v1.16b, v19.4b[1]\n"
+        "sdot v28.4s, v0.16b, v21.4b[1]\n"
+        "sdot v29.4s, v1.16b, v21.4b[1]\n"
+        "sdot v30.4s, v0.16b, v23.4b[1]\n"
+        "sdot v31.4s, v1.16b, v23.4b[1]\n"
+        "ldp q0, q1, [%[p], #416]\n"
+        "sdot v24.4s, v0.16b, v17.4b[2]\n"
+        "sdot v25.4s, v1.16b, v17.4b[2]\n"
+        "sdot v26.4s, v0.16b, v19.4b[2]\n"
+        "sdot v27.4s, v1.16b, v19.4b[2]\n"
+        "sdot v28.4s, v0.16b, v21.4b[2]\n"
+        "sdot v29.4s, v1.16b, v21.4b[2]\n"
+        "sdot v30.4s, v0.16b, v23.4b[2]\n"
+        "sdot v31.4s, v1.16b, v23.4b[2]\n"
+        "ldp q0, q1, [%[p], #480]\n"
+        "sdot v24.4s, v0.16b, v17.4b[3]\n"
+        "sdot v25.4s, v1.16b, v17.4b[3]\n"
+        "sdot v26.4s, v0.16b, v19.4b[3]\n"
+        "sdot v27.4s, v1.16b, v19.4b[3]\n"
+        "sdot v28.4s, v0.16b, v21.4b[3]\n"
+        "sdot v29.4s, v1.16b, v21.4b[3]\n"
+        "sdot v30.4s, v0.16b, v23.4b[3]\n"
+        "sdot v31.4s, v1.16b, v23.4b[3]\n"
+        "fcvtl v4.4s, v3.4h\n"
+        "fcvtl2 v3.4s, v3.8h\n"
+        "scvtf v24.4s, v24.4s\n"
+        "scvtf v25.4s, v25.4s\n"
+        "scvtf v26.4s, v26.4s\n"
+        "scvtf v27.4s, v27.4s\n"
+        "scvtf v28.4s, v28.4s\n"
+        "scvtf v29.4s, v29.4s\n"
+        "scvtf v30.4s, v30.4s\n"
+        "scvtf v31.4s, v31.4s\n"
+        "ld1 {v2.4s}, [%[d]], #16\n"
+        "fmul v0.4s, v4.4s, v2.s[0]\n"
+        "fmul v1.4s, v3.4s, v2.s[0]\n"
+        "fmla %[c00].4s, v24.4s, v0.4s\n"
+        "fmla %[c01].4s, v25.4s, v1.4s\n"
+        "fmul v0.4s, v4.4s, v2.s[1]\n"
+        "fmul v1.4s, v3.4s, v2.s[1]\n"
+        "fmla %[c10].4s, v26.4s, v0.4s\n"
+        "fmla %[c11].4s, v27.4s, v1.4s\n"
+        "fmul v0.4s, v4.4s, v2.s[2]\n"
+        "fmul v1.4s, v3.4s, v2.s[2]\n"
+        "fmla %[c20].4s, v28.4s, v0.4s\n"
+        "fmla %[c21].4s, v29.4s, v1.4s\n"
+        "fmul v0.4s, v4.4s, v2.s[3]\n"
+        "fmul v1.4s, v3.4s, v2.s[3]\n"
+        "fmla %[c30].4s, v30.4s, v0.4s\n"
+        "fmla %[c31].4s, v31.4s, v1.4s\n"
+        "add %[p], %[p], #544\n"
+        : [c00] "+w"(acc[0][0]), [c01] "+w"(acc[0][1]), [c10] "+w"(acc[1][0]), [c11] "+w"(acc[1][1]),
+          [c20] "+w"(acc[2][0]), [c21] "+w"(acc[2][1]), [c30] "+w"(acc[3][0]), [c31] "+w"(acc[3][1]),
+          [p] "+r"(p), [a] "+r"(a), [d] "+r"(d)
+        :
+        : "v0", "v1", "v2", "v3", "v4", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25",
+          "v26", "v27", "v28", "v29", "v30", "v31", "memory");
+    } else {
+        __asm__ volatile(
+        "ldr q3, [%[p], #16]\n"
+        "ld1 {v16.16b, v17.16b, v18.16b, v19.16b}, [%[a]], #64\n"
+        "ld1 {v20.16b, v21.16b, v22.16b, v23.16b}, [%[a]], #64\n"
+        "movi v24.4s, #0\n"
+        "movi v25.4s, #0\n"
+        "movi v26.4s, #0\n"
+        "movi v27.4s, #0\n"
+        "movi v28.4s, #0\n"
+        "movi v29.4s, #0\n"
+        "movi v30.4s, #0\n"
+        "movi v31.4s, #0\n"
+        "ldp q0, q1, [%[p], #64]\n"
+        "sdot v24.4s, v0.16b, v16.4b[0]\n"
+        "sdot v25.4s, v1.16b, v16.4b[0]\n"
+        "sdot v26.4s, v0.16b, v18.4b[0]\n"
+        "sdot v27.4s, v1.16b, v18.4b[0]\n"
+        "sdot v28.4s, v0.16b, v20.4b[0]\n"
+        "sdot v29.4s, v1.16b, v20.4b[0]\n"
+        "sdot v30.4s, v0.16b, v22.4b[0]\n"
+        "sdot v31.4s, v1.16b, v22.4b[0]\n"
+        "ldp q0, q1, [%[p], #128]\n"
+        "sdot v24.4s, v0.16b, v16.4b[1]\n"
+        "sdot v25.4s, v1.16b, v16.4b[1]\n"
+        "sdot v26.4s, v0.16b, v18.4b[1]\n"
+        "sdot v27.4s, v1.16b, v18.4b[1]\n"
+        "sdot v28.4s, v0.16b, v20.4b[1]\n"
+        "sdot v29.4s, v1.16b, v20.4b[1]\n"
+        "sdot v30.4s, v0.16b, v22.4b[1]\n"
+        "sdot v31.4s, v1.16b, v22.4b[1]\n"
+        "ldp q0, q1, [%[p], #192]\n"
+        "sdot v24.4s, v0.16b, v16.4b[2]\n"
+        "sdot v25.4s, v1.16b, v16.4b[2]\n"
+        "sdot v26.4s, v0.16b, v18.4b[2]\n"
+        "sdot v27.4s, v1.16b, v18.4b[2]\n"
+        "sdot v28.4s, v0.16b, v20.4b[2]\n"
+        "sdot v29.4s, v1.16b, v20.4b[2]\n"
+        "sdot v30.4s, v0.16b, v22.4b[2]\n"
+        "sdot v31.4s, v1.16b, v22.4b[2]\n"
+        "ldp q0, q1, [%[p], #256]\n"
+        "sdot v24.4s, v0.16b, v16.4b[3]\n"
+        "sdot v25.4s, v1.16b, v16.4b[3]\n"
+        "sdot v26.4s, v0.16b, v18.4b[3]\n"
+        "sdot v27.4s, v1.16b, v18.4b[3]\n"
+        "sdot v28.4s, v0.16b, v20.4b[3]\n"
+        "sdot v29.4s, v1.16b, v20.4b[3]\n"
+        "sdot v30.4s, v0.16b, v22.4b[3]\n"
+        "sdot v31.4s, v1.16b, v22.4b[3]\n"
+        "ldp q0, q1, [%[p], #320]\n"
+        "sdot v24.4s, v0.16b, v17.4b[0]\n"
+        "sdot v25.4s, v1.16b, v17.4b[0]\n"
+        "sdot v26.4s, v0.16b, v19.4b[0]\n"
+        "sdot v27.4s, v1.16b, v19.4b[0]\n"
+        "sdot v28.4s, v0.16b, v21.4b[0]\n"
+        "sdot v29.4s, v1.16b, v21.4b[0]\n"
+        "sdot v30.4s, v0.16b, v23.4b[0]\n"
+        "sdot v31.4s, v1.16b, v23.4b[0]\n"
+        "ldp q0, q1, [%[p], #384]\n"
+        "sdot v24.4s, v0.16b, v17.4b[1]\n"
+        "sdot v25.4s, v1.16b, v17.4b[1]\n"
+        "sdot v26.4s, v0.16b, v19.4b[1]\n"
+        "sdot v27.4s, v1.16b, v19.4b[1]\n"
+        "sdot v28.4s, v0.16b, v21.4b[1]\n"
+        "sdot v29.4s, v1.16b, v21.4b[1]\n"
+        "sdot v30.4s, v0.16b, v23.4b[1]\n"
+        "sdot v31.4s, v1.16b, v23.4b[1]\n"
+        "ldp q0, q1, [%[p], #448]\n"
+        "sdot v24.4s, v0.16b, v17.4b[2]\n"
+        "sdot v25.4s, v1.16b, v17.4b[2]\n"
+        "sdot v26.4s, v0.16b, v19.4b[2]\n"
+        "sdot v27.4s, v1.16b, v19.4b[2]\n"
+        "sdot v28.4s, v0.16b, v21.4b[2]\n"
+        "sdot v29.4s, v1.16b, v21.4b[2]\n"
+        "sdot v30.4s, v0.16b, v23.4b[2]\n"
+        "sdot v31.4s, v1.16b, v23.4b[2]\n"
+        "ldp q0, q1, [%[p], #512]\n"
+        "sdot v24.4s, v0.16b, v17.4b[3]\n"
+        "sdot v25.4s, v1.16b, v17.4b[3]\n"
+        "sdot v26.4s, v0.16b, v19.4b[3]\n"
+        "sdot v27.4s, v1.16b, v19.4b[3]\n"
+        "sdot v28.4s, v0.16b, v21.4b[3]\n"
+        "sdot v29.4s, v1.16b, v21.4b[3]\n"
+        "sdot v30.4s, v0.16b, v23.4b[3]\n"
+        "sdot v31.4s, v1.16b, v23.4b[3]\n"
+        "fcvtl v4.4s, v3.4h\n"
+        "fcvtl2 v3.4s, v3.8h\n"
+        "scvtf v24.4s, v24.4s\n"
+        "scvtf v25.4s, v25.4s\n"
+        "scvtf v26.4s, v26.4s\n"
+        "scvtf v27.4s, v27.4s\n"
+        "scvtf v28.4s, v28.4s\n"
+        "scvtf v29.4s, v29.4s\n"
+        "scvtf v30.4s, v30.4s\n"
+        "scvtf v31.4s, v31.4s\n"
+        "ld1 {v2.4s}, [%[d]], #16\n"
+        "fmul v0.4s, v4.4s, v2.s[0]\n"
+        "fmul v1.4s, v3.4s, v2.s[0]\n"
+        "fmla %[c00].4s, v24.4s, v0.4s\n"
+        "fmla %[c01].4s, v25.4s, v1.4s\n"
+        "fmul v0.4s, v4.4s, v2.s[1]\n"
+        "fmul v1.4s, v3.4s, v2.s[1]\n"
+        "fmla %[c10].4s, v26.4s, v0.4s\n"
+        "fmla %[c11].4s, v27.4s, v1.4s\n"
+        "fmul v0.4s, v4.4s, v2.s[2]\n"
+        "fmul v1.4s, v3.4s, v2.s[2]\n"
+        "fmla %[c20].4s, v28.4s, v0.4s\n"
+        "fmla %[c21].4s, v29.4s, v1.4s\n"
+        "fmul v0.4s, v4.4s, v2.s[3]\n"
+        "fmul v1.4s, v3.4s, v2.s[3]\n"
+        "fmla %[c30].4s, v30.4s, v0.4s\n"
+        "fmla %[c31].4s, v31.4s, v1.4s\n"
+        "add %[p], %[p], #544\n"
+        : [c00] "+w"(acc[0][0]), [c01] "+w"(acc[0][1]), [c10] "+w"(acc[1][0]), [c11] "+w"(acc[1][1]),
+          [c20] "+w"(acc[2][0]), [c21] "+w"(acc[2][1]), [c30] "+w"(acc[3][0]), [c31] "+w"(acc[3][1]),
+          [p] "+r"(p), [a] "+r"(a), [d] "+r"(d)
+        :
+        : "v0", "v1", "v2", "v3", "v4", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25",
+          "v26", "v27", "v28", "v29", "v30", "v31", "memory");
     }
 }
-#undef EDGEVLM_SDOT_GROUP
+
+template <int H>
+void half_tile(const QRows &a, int i0, const uint8_t *panel, float out[kMR][kPanel]) {
+    const int8_t *q = a.q + q_off(a, i0, 0);  // i0 is a multiple of kMR: the tile's first interleaved block
+    const float *d = a.d + d_off(a, i0, 0);
+    const uint8_t *p = panel;
+    float32x4_t acc[kMR][2];
+    for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = vdupq_n_f32(0.0f);
+    for (int b = 0; b < a.nb; ++b) sdot_block_4x8<H>(p, q, d, acc);
+    for (int i = 0; i < kMR; ++i) {
+        vst1q_f32(out[i] + H * 8, acc[i][0]);
+        vst1q_f32(out[i] + H * 8 + 4, acc[i][1]);
+    }
+}
+
+void tile(const QRows &a, int i0, const uint8_t *panel, float out[kMR][kPanel]) {
+    half_tile<0>(a, i0, panel, out);
+    half_tile<1>(a, i0, panel, out);
+}
 #else
 // Portable: the same arithmetic, one column at a time.
 void tile(const QRows &a, int i0, const uint8_t *panel, float out[kMR][kPanel]) {
@@ -204,11 +450,11 @@ void tile(const QRows &a, int i0, const uint8_t *panel, float out[kMR][kPanel]) 
             std::memcpy(&h, blk + 2 * j, 2);
             const float dw = half_to_float(h);
             for (int i = 0; i < kMR; ++i) {
-                const int8_t *q = a.q + (size_t)(i0 + i) * a.k + b * kBlock;
+                const int8_t *q = a.q + q_off(a, i0 + i, b);
                 int32_t dot = 0;
                 for (int g = 0; g < 8; ++g)
                     for (int t = 0; t < 4; ++t) dot += (int32_t)vals[g * 64 + j * 4 + t] * q[g * 4 + t];
-                out[i][j] += (float)(dot - a.s[(size_t)(i0 + i) * a.nb + b]) * (dw * a.d[(size_t)(i0 + i) * a.nb + b]);
+                out[i][j] += (float)(dot - a.s[d_off(a, i0 + i, b)]) * (dw * a.d[d_off(a, i0 + i, b)]);
             }
         }
     }
