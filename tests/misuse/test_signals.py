@@ -116,3 +116,14 @@ def test_signal_ends_edgevlm_run_on_the_ssh_host(jetson, tmp_path, sig):
     _signal_and_check(env, bench, marker, sig)
     assert list((workdir / "scratch").iterdir()) == []
     assert not (tmp_path / "device-lock").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: signal.Signals(s).name)
+def test_signal_ends_run_on_the_host_device(tmp_path, sig):
+    """`edgevlm run --device host`: before, SIGTERM left the shell and edgevlm-run running."""
+    marker = _unique_sleep()
+    env = Env(tmp_path, sleep_s=float(marker))
+    env.model("model")
+    run = env.start("run", "--device", "host", "model", "-p", "hi", "--bundle", str(env.bundle))
+    _signal_and_check(env, run, marker, sig)
+    assert list(env.tmp.iterdir()) == []
