@@ -93,6 +93,14 @@ void Server::routes() {
                         "text/plain; version=0.0.4");
     });
     http_->Post("/v1/chat/completions", [this](const httplib::Request &req, httplib::Response &res) { chat(req, res); });
+    // httplib's own refusals (413 body too large, 404 unknown path, ...) in OpenAI's error shape too
+    http_->set_error_handler([this](const httplib::Request &req, httplib::Response &res) {
+        if (!res.body.empty()) return;
+        const std::string message = res.status == 413 ? "the request body is larger than this server takes (--max-image-bytes)"
+                                  : res.status == 404 ? "no route " + req.method + " " + req.path
+                                                      : "HTTP " + std::to_string(res.status);
+        reject(res, res.status, message, res.status == 413 || res.status == 404 ? "invalid_request_error" : "server_error");
+    });
     http_->set_exception_handler([this](const httplib::Request &, httplib::Response &res, std::exception_ptr e) {
         std::string what = "internal error";
         try {
