@@ -254,3 +254,20 @@ def test_port_in_use_is_exit_2_one_line(edgevlm_serve, server, converted):
                           text=True, timeout=120)
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and "cannot listen" in lines[0], proc.stderr
+
+
+def test_size_limits_and_unknown_paths_answer_in_openai_shape(edgevlm_serve, converted, test_image):
+    limit = 2000
+    assert test_image.stat().st_size > limit
+    s = Served(edgevlm_serve, converted("tiny-v2"), "--max-image-bytes", str(limit))
+    try:
+        status, _, text = s.request("POST", "/v1/chat/completions", {"messages": _image_message(test_image)})
+        assert status == 400 and json.loads(text)["error"]["code"] == "image_too_large"
+        # a body far beyond any image the server takes: refused by the HTTP layer, still an OpenAI error
+        status, _, text = s.request("POST", "/v1/chat/completions", raw=b"x" * (2 << 20))
+        assert status == 413 and json.loads(text)["error"]["message"]
+        status, _, text = s.request("GET", "/v2/nothing")
+        assert status == 404 and "no route" in json.loads(text)["error"]["message"]
+        assert s.chat({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})[0] == 200
+    finally:
+        assert s.stop() == 0
