@@ -21,7 +21,7 @@ BUNDLE_TOOLS = ("edgevlm-run", "edgevlm-serve", "llama-bench", "llama-mtmd-cli")
 KERNEL_TESTS = ("test-edgevlm-ldp", "test-edgevlm-q8", "test-edgevlm-f16")
 # The host build: shared libraries (llama-cpp-python loads libllama / libmtmd from it) and every tool.
 SHARED_LIBS = ("libllama.so", "libggml.so", "libmtmd.so", "libedgevlm.so")
-HOST_TOOLS = ("edgevlm-run", "llama-cli", "llama-completion", "llama-mtmd-cli", "llama-bench", "llama-quantize")
+HOST_TOOLS = ("edgevlm-run", "edgevlm-serve", "llama-cli", "llama-completion", "llama-mtmd-cli", "llama-bench", "llama-quantize")
 
 
 @dataclass(frozen=True)
