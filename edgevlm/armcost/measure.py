@@ -57,10 +57,11 @@ def measure(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None, wa
             top: int = 8, cycles: bool = True) -> Measured:
     """Runs argv under qemu with the plugin; argv[0] is a static aarch64 binary of the bundle."""
     binary = Path(argv[0])
+    marked = binary.name == "edgevlm-run"
     if watch is None:
-        marked = binary.name == "edgevlm-run"
         watch = marker_watch(binary) if marked else entry_watch(binary, stock_entries(binary.name))
-    run = run_counted(argv, watch=watch, cwd=cwd, env=env)
+    # the stock tools log from a second thread (llama.cpp's async logger): inline counters would race there
+    run = run_counted(argv, watch=watch, cwd=cwd, env=env, mode="inline" if marked else "atomic")
     return summarise(run, binary, top, cycles)
 
 

@@ -1,8 +1,11 @@
 """A command of the android-arm64 bundle run under dynamic qemu-user with edgevlm's counting plugin.
 
 Determinism: the program sees a fixed environment (only what the caller passes, plus PATH and LANG), the same
-argv and working folder, and address-space randomisation off (setarch -R), so the same bundle and the same
-input give the same counts run after run. qemu-user-static cannot load plugins: the dynamic `qemu-aarch64`
+argv and working folder, address-space randomisation off (setarch -R), and a virtual clock (the plugin answers
+clock_gettime / gettimeofday with 1 ns per executed instruction: llama.cpp formats elapsed times into its log
+even when nothing prints them), so the same bundle and the same input give the same counts run after run.
+What still reads the host: /proc (edgevlm-run's memory samples parse /proc/self/statm in a fixed number of
+instructions; pass --mem-available so it does not parse MemAvailable). qemu-user-static cannot load plugins: the dynamic `qemu-aarch64`
 (Debian's qemu-user) is required.
 """
 from __future__ import annotations

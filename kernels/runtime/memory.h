@@ -14,12 +14,12 @@ struct MemoryPeaks {   // MiB (2^20 bytes), the unit of edgevlm-run's peak_rss_m
     double file_mb = -1;   // highest RssFile (+ RssShmem) seen
 };
 
-// Event-driven: reads /proc/self/status when constructed, whenever sample() is called (edgevlm-run calls it
+// Event-driven: reads /proc/self/statm and getrusage when constructed, whenever sample() is called (edgevlm-run calls it
 // at its stage boundaries and between the LLM's tensors while it loads) and in peaks(), and keeps the
 // highest anonymous and file-backed values. VmHWM has the exact total peak; the anon/file split is the
 // highest seen at those points. No thread and no timer: a sampler that ran by the clock cost instructions
 // in proportion to wall time (10 G of 31 G under qemu, issue 17), so counts depended on the host's speed.
-// One read is a read(2) into a stack buffer and a scan for four keys (no stdio).
+// One sample is a read(2) of one line into a stack buffer, three numbers parsed (no stdio), one getrusage.
 class MemorySampler {
 public:
     MemorySampler();

@@ -17,6 +17,13 @@
  * Programs without markers (the stock tools) get stages from function entries instead: enter=ADDR:STAGE (any
  * number of them) makes every entry into the function at ADDR begin STAGE.
  *
+ * Time: with clock=virtual (the default) the guest's clock_gettime / gettimeofday return a virtual clock, 1 ns
+ * per guest instruction executed so far (plus a fixed epoch), written over the host's answer. Code whose path
+ * depends on the time (llama.cpp formats "reserve took %.2f ms" into its log whether or not it is printed,
+ * timeouts, anything polling a clock) then runs the same instructions every time: counts depend on the
+ * program and its input only. In qemu-user guest memory is host memory at a fixed offset (guest_base), learnt
+ * from the first translated instruction. clock=host leaves the host's time.
+ *
  * Output (text, written to FILE.tmp-PID and renamed when complete):
  *   edgevlm-qemu-cost 1
  *   total INSNS            (the global counter)
@@ -72,6 +79,9 @@ static struct {
     uint64_t enter_pc[MAX_STAGES];
     uint32_t enter_stage[MAX_STAGES];
     int n_enter;
+    int host_clock;
+    intptr_t guest_base;   /* host address - guest address (qemu-user maps guest memory linearly) */
+    int have_base;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void die(const char *what) {
@@ -163,9 +173,40 @@ static void on_exec_atomic(unsigned int vcpu, void *udata) {
     __atomic_add_fetch(&g.total, b->n_insns, __ATOMIC_RELAXED);
 }
 
+/* The virtual clock (see the header comment). The syscall's arguments are kept per guest thread between the
+ * entry and the return callback. aarch64 Linux: clock_gettime 113 (clockid, struct timespec *),
+ * gettimeofday 169 (struct timeval *, tz). */
+#define SYS_CLOCK_GETTIME 113
+#define SYS_GETTIMEOFDAY 169
+#define VIRTUAL_EPOCH_S 1700000000ull
+static __thread uint64_t syscall_arg[2];
+
+static void on_syscall(qemu_plugin_id_t id, unsigned int vcpu, int64_t num, uint64_t a1, uint64_t a2, uint64_t a3,
+                       uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8) {
+    (void)id, (void)vcpu, (void)num, (void)a3, (void)a4, (void)a5, (void)a6, (void)a7, (void)a8;
+    syscall_arg[0] = a1;
+    syscall_arg[1] = a2;
+}
+
+static void on_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu, int64_t num, int64_t ret) {
+    (void)id, (void)vcpu;
+    if (ret != 0 || !g.have_base || (num != SYS_CLOCK_GETTIME && num != SYS_GETTIMEOFDAY)) return;
+    const uint64_t ns = __atomic_load_n(&g.total, __ATOMIC_RELAXED);
+    const uint64_t guest = num == SYS_CLOCK_GETTIME ? syscall_arg[1] : syscall_arg[0];
+    if (!guest) return;
+    int64_t *out = (int64_t *)(uintptr_t)(guest + (uint64_t)g.guest_base);
+    out[0] = (int64_t)(VIRTUAL_EPOCH_S + ns / 1000000000ull);
+    out[1] = (int64_t)(num == SYS_CLOCK_GETTIME ? ns % 1000000000ull : (ns % 1000000000ull) / 1000);
+}
+
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
     (void)id;
     const size_t n = qemu_plugin_tb_n_insns(tb);
+    if (!g.have_base && n) {
+        struct qemu_plugin_insn *first = qemu_plugin_tb_get_insn(tb, 0);
+        g.guest_base = (intptr_t)qemu_plugin_insn_haddr(first) - (intptr_t)qemu_plugin_insn_vaddr(first);
+        g.have_base = 1;
+    }
     uint8_t buf[4096];
     uint32_t n_bytes = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -277,12 +318,14 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         else if (strcmp(k, "slots") == 0) ok = parse_u64(v, &g.slots);
         else if (strcmp(k, "nslots") == 0) ok = parse_u64(v, &g.nslots) && g.nslots <= MAX_STAGES;
         else if (strcmp(k, "enter") == 0) ok = parse_enter(v);
+        else if (strcmp(k, "clock") == 0 && strcmp(v, "virtual") == 0) g.host_clock = 0;
+        else if (strcmp(k, "clock") == 0 && strcmp(v, "host") == 0) g.host_clock = 1;
         else if (strcmp(k, "mode") == 0 && strcmp(v, "inline") == 0) g.atomic = 0;
         else if (strcmp(k, "mode") == 0 && strcmp(v, "atomic") == 0) g.atomic = 1;
         else ok = 0;
         if (!ok) {
             fprintf(stderr, "edgevlm-qemu-cost: bad argument %s=%s (keys: out, marker, marker_end, slots, "
-                            "nslots <= %d, enter=ADDR:STAGE, mode=inline|atomic)\n", k, v, MAX_STAGES);
+                            "nslots <= %d, enter=ADDR:STAGE, mode=inline|atomic, clock=virtual|host)\n", k, v, MAX_STAGES);
             return -1;
         }
     }
@@ -297,5 +340,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     qemu_plugin_register_vcpu_init_cb(id, on_vcpu_init);
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
     qemu_plugin_register_atexit_cb(id, on_exit_, NULL);
+    if (!g.host_clock) {
+        qemu_plugin_register_vcpu_syscall_cb(id, on_syscall);
+        qemu_plugin_register_vcpu_syscall_ret_cb(id, on_syscall_ret);
+    }
     return 0;
 }
