@@ -82,7 +82,24 @@ def _reference_logits(ckpt, ids: list[list[int]]) -> list:
     from edgevlm.reference.llm import batched_logits
 
     ref = MobileVLMReference.load(ckpt, vision=False, streamed_llm=True)
-    return [np.asarray(x.float().numpy(), dtype=np.float64) for x in batched_logits(ref.llm, ids)]
+    out = [np.asarray(x.float().numpy(), dtype=np.float64) for x in batched_logits(ref.llm, ids)]
+    del ref
+    _return_freed_memory()
+    return out
+
+
+def _return_freed_memory() -> None:
+    """Give the heap the reference freed back to the kernel before llama.cpp maps a GGUF: glibc keeps freed
+    arenas resident otherwise, and they would add to the peak that verify's RSS bound (≤ 4 GB) is about."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def _ref_image(ref, img):

@@ -45,8 +45,10 @@ def test_lower_precisions_within_tolerance(native_bin, tiny_v2_ckpt, tmp_path, t
     assert _by_name(report, "LLM logits").details["top1"] == 1.0
     if quant in ("q8_0", "q4_k_m"):
         assert _by_name(report, f"LLM {quant} file = llama.cpp's").passed is True
-        loss = _by_name(report, f"LLM {quant} loss")  # measured 4e-4 / 1.1e-2; bounds 0.01 / 0.15
-        assert loss.passed is True and 0 < loss.details["mean_kl"] <= {"q8_0": 0.01, "q4_k_m": 0.15}[quant]
+        # the file IS llama.cpp's quantization of the verified file: its loss is reported, not judged
+        # (issue 18); on these tiny models it is still what the types normally lose (4e-4 / 1.1e-2)
+        loss = _by_name(report, f"LLM {quant} loss")
+        assert loss.passed is None and 0 < loss.details["mean_kl"] <= {"q8_0": 0.01, "q4_k_m": 0.15}[quant]
 
 
 def test_quantized_file_that_is_not_the_quantizers_output_fails(native_bin, tiny_v2_ckpt, tmp_path, test_image):
