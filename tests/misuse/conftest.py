@@ -21,10 +21,15 @@ from tests.fakes.standin_run import random_model, standin_bundle
 
 EDGEVLM = [sys.executable, "-m", "edgevlm"]
 
-# wraps the stand-in: one "start PID T MODEL" and one "end PID T" line per run in $RUNLOG
+# wraps the stand-in: one "start PID T MODEL" and one "end PID T" line per run in the log; like the real
+# edgevlm-run it refuses a model, mmproj or image file that does not exist (from its working directory)
 LOGGING_RUN = """#!/bin/sh
 model=""; prev=""
-for a in "$@"; do [ "$prev" = "-m" ] && model=$a; prev=$a; done
+for a in "$@"; do
+  [ "$prev" = "-m" ] && model=$a
+  case "$prev" in -m|--mmproj|--image) [ -f "$a" ] || {{ echo "error: $a does not exist" >&2; exit 2; }};; esac
+  prev=$a
+done
 echo "start $$ $(date +%s.%N) $model" >> {log}
 {real} "$@"
 rc=$?
