@@ -14,6 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from edgevlm.errors import StoreError
+from edgevlm.files import free_bytes
 from edgevlm.store.engine import WRITE, StoreLocation, make_engine, parse_location
 from edgevlm.store.metrics import METRICS
 from edgevlm.store.record import RunRecord, stored_fields
@@ -68,6 +69,10 @@ class ResultsStore:
         if not create:
             raise StoreError(f"no results store at {self.path}",
                              hint="import results first (edgevlm results import) or pass --store PATH")
+        blocker = next((p for p in path.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():  # /dev/null/x.sqlite: mkdir would say "File exists"
+            raise StoreError(f"cannot create the results store {path}: {blocker} is not a folder",
+                             hint="pass --store with a path in a writable folder")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -307,8 +312,6 @@ def _os_reason(exc: OSError) -> str:
 
 
 def _nearly_full(path: Path, slack: int = 1 << 20) -> bool:
-    from edgevlm.files import free_bytes
-
     free = free_bytes(path.parent)
     return free is not None and free < slack
 

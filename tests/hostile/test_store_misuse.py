@@ -180,6 +180,7 @@ def test_store_inputs_exit_2_in_one_line(tmp_path, argv):
     proc = subprocess.run([sys.executable, "-m", "edgevlm", *argv], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert 1 <= len([line for line in proc.stderr.splitlines() if line.strip()]) <= 8  # click usage: a box
+    assert "File exists" not in proc.stderr  # /dev/null/x.sqlite: say that /dev/null is not a folder
 
 
 def _deep(depth: int) -> str:
