@@ -461,16 +461,23 @@ void tile(const QRows &a, int i0, const uint8_t *panel, float out[kMR][kPanel]) 
 }
 #endif
 
-// Packs one panel from its 16 rows of Q8_0 blocks (rows: the panel's first row).
+// Packs one panel from its 16 rows of Q8_0 blocks (rows: the panel's first row). A group of 4 inputs moves as
+// one 32-bit word (a byte-wise loop was 0.6 G instructions of the arm64 vision load at ViT-L width); adding
+// kOffset = 128 mod 256 to each byte is flipping its top bit.
 void pack_panel(const uint8_t *rows, int k, uint8_t *dst) {
     const int nb = k / kBlock;
+    const uint32_t flip = kOffset ? 0x80808080u : 0u;
     for (int b = 0; b < nb; ++b) {
         uint8_t *blk = dst + (size_t)b * kPanelBlockBytes;
         for (int j = 0; j < kPanel; ++j) {
             const uint8_t *qb = rows + ((size_t)j * nb + b) * kBlockBytes;
             std::memcpy(blk + 2 * j, qb, 2);  // the f16 scale
-            for (int t = 0; t < kBlock; ++t)
-                blk[kScaleBytes + (t / 4) * 64 + j * 4 + t % 4] = (uint8_t)(qb[2 + t] + kOffset);
+            for (int g = 0; g < kBlock / 4; ++g) {
+                uint32_t w;
+                std::memcpy(&w, qb + 2 + 4 * g, 4);
+                w ^= flip;
+                std::memcpy(blk + kScaleBytes + g * 64 + j * 4, &w, 4);
+            }
         }
     }
 }
