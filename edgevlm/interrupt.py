@@ -8,7 +8,9 @@ them too), and the command exits 128 + the signal's number.
 """
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 
 HANDLED = (signal.SIGTERM, signal.SIGHUP)
 
@@ -51,3 +53,23 @@ class Handled:
     def restore(self) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+
+
+def kill_group(proc, grace_s: float = 2.0) -> None:
+    """End a process started with start_new_session=True and everything in its group, then reap it: SIGTERM
+    first (ninja passes it on to the compilers it runs in groups of their own; edgevlm-run frees and exits),
+    SIGKILL for what is left after `grace_s`."""
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            proc.send_signal(sig) if proc.poll() is None else None
+        try:
+            proc.wait(timeout=wait_s)
+            if sig == signal.SIGTERM:
+                os.killpg(proc.pid, signal.SIGKILL)      # the leader left; anything still in its group goes now
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except (ProcessLookupError, PermissionError):
+            return

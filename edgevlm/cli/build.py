@@ -7,8 +7,17 @@ import typer
 from rich.table import Table
 
 from edgevlm.cli import options as opt
+from edgevlm.device.connect import transport_for
+from edgevlm.device.profiles import load_profile
+from edgevlm.device.lock import device_lock
+from edgevlm.device.remote_build import CMakeJob, jetson_source_tree, remote_bundle, remote_cmake_build
+from edgevlm.paths import kernels_dir
 from edgevlm.progress import console, progress_bar
-from edgevlm.toolchain.targets import TARGETS, BuildTarget, get_target
+from edgevlm.toolchain import pin
+from edgevlm.toolchain.bundle import build_bundle
+from edgevlm.toolchain.cmake import build
+from edgevlm.toolchain.source import ensure_source
+from edgevlm.toolchain.targets import BUNDLE_TOOLS, BuildTarget, TARGETS, get_target
 
 
 def register(app: typer.Typer) -> None:
@@ -29,13 +38,9 @@ def register(app: typer.Typer) -> None:
             return
         with progress_bar() as progress:
             if bundle if bundle is not None else not row.bundle_is_build:
-                from edgevlm.toolchain.bundle import build_bundle
-
                 made = build_bundle(target, jobs=jobs, progress=progress)
                 path, info = made.path, made.info
             else:
-                from edgevlm.toolchain.cmake import build
-
                 result = build(target, jobs=jobs, progress=progress)
                 path, info = result.bin_dir, result.info
         _show(target, path, info)
@@ -56,23 +61,17 @@ def _show(target: str, path, info: dict) -> None:
 
 
 def _remote_build(row: BuildTarget, device: str, host: str | None, jobs: int | None) -> None:
-    from edgevlm.toolchain import pin
-    from edgevlm.toolchain.source import ensure_source
-    from edgevlm.toolchain.targets import BUNDLE_TOOLS
-    from edgevlm.device.connect import transport_for
-    from edgevlm.device.profiles import load_profile
-    from edgevlm.device.remote_build import jetson_source_tree, remote_bundle, remote_cmake_build
-    from edgevlm.paths import kernels_dir
-
     profile = load_profile(device)
     transport = transport_for(profile, host=host)
     root = transport.resolve(profile.workdir or "~/edgevlm")
     defs = {"LLAMA_CPP_DIR": "{src}/llama.cpp", "EDGEVLM_LLAMA_COMMIT": pin.LLAMA_CPP_COMMIT,
             **dict(row.cmake_defs)}
-    with console.status(f"building {row.name} on {transport.name} (source pushed once per content hash)"):
-        build_dir = remote_cmake_build(transport, jetson_source_tree(ensure_source(), kernels_dir()), root,
-                                       project="kernels", build_name=f"build-{row.name}", defs=defs,
-                                       targets=BUNDLE_TOOLS, jobs=jobs or 0)
+    job = CMakeJob(project="kernels", build_name=f"build-{row.name}", defs=defs, targets=BUNDLE_TOOLS,
+                   jobs=jobs or 0)
+    # a build heats the device like a bench does: one at a time, never beside a bench (the device lock)
+    with device_lock(transport, on_wait=lambda line: console.print(f"[yellow]{line}[/]", highlight=False)), \
+            console.status(f"building {row.name} on {transport.name} (source pushed once per content hash)"):
+        build_dir = remote_cmake_build(transport, jetson_source_tree(ensure_source(), kernels_dir()), root, job)
         bundle = remote_bundle(transport, build_dir, f"{root}/bundle", BUNDLE_TOOLS,
                                {"target": row.name, "llama_cpp_commit": pin.LLAMA_CPP_COMMIT,
                                 "cmake_defs": dict(row.cmake_defs), "built_on": transport.describe()})

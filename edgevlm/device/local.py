@@ -6,7 +6,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from edgevlm.device.transport import ShellResult, Transport, kill_group, pump
+from edgevlm.device.transport import ShellResult, Transport, pump
+from edgevlm.interrupt import kill_group
 from edgevlm.errors import DeviceError
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgevlm.device.profiles import DeviceProfile
+from edgevlm.device.tracked import run_tracked
 from edgevlm.device.transport import Transport
 from edgevlm.errors import DeviceError, NativeNotBuilt
 from edgevlm.toolchain.bundle import Bundle, load_bundle
@@ -60,28 +61,39 @@ def push_source(transport: Transport, tree: SourceTree, remote_root: str) -> tup
     return remote_src, True
 
 
-def remote_cmake_build(transport: Transport, tree: SourceTree, remote_root: str, *, project: str,
-                       build_name: str, defs: dict[str, str], targets: tuple[str, ...], jobs: int = 0,
-                       timeout: float = 7200) -> str:
-    """Configure (first time) and build `targets` on the device; returns the remote build folder."""
+@dataclass(frozen=True)
+class CMakeJob:
+    """What to build on the device: the project folder inside the pushed tree, the build folder's name, -D values
+    (a value may name the pushed source folder as {src}: LLAMA_CPP_DIR={src}/llama.cpp), the targets."""
+    project: str
+    build_name: str
+    defs: dict[str, str]
+    targets: tuple[str, ...]
+    jobs: int = 0                 # 0: all the device's cores
+    timeout: float = 7200
+
+
+def remote_cmake_build(transport: Transport, tree: SourceTree, remote_root: str, job: CMakeJob) -> str:
+    """Configure (first time) and build `job.targets` on the device; returns the remote build folder. Both steps
+    are tracked (pid recorded on the device): a timeout, Ctrl-C, SIGTERM or SIGHUP ends cmake and ninja there."""
     remote_root = transport.resolve(remote_root)
     remote_src, _ = push_source(transport, tree, remote_root)
-    build_dir = f"{remote_root}/{build_name}"
-    # a value may name the pushed source folder as {src} (LLAMA_CPP_DIR={src}/llama.cpp)
-    args = " ".join(shlex.quote(f"-D{k}={v.replace('{src}', remote_src)}") for k, v in sorted(defs.items()))
-    src = shlex.quote(f"{remote_src}/{project}")
-    configure = (f"cmake -S {src} -B {shlex.quote(build_dir)} -DCMAKE_BUILD_TYPE=Release {args}")
-    result = transport.shell(configure, timeout=timeout)
-    if result.code != 0:
-        raise DeviceError(f"{transport.name}: cmake configure failed ({result.describe()}):\n"
-                          f"{(result.stderr or result.stdout).strip()[-1500:]}")
-    parallel = f"-j {jobs}" if jobs else "-j \"$(nproc)\""
-    build = f"cmake --build {shlex.quote(build_dir)} --target {' '.join(map(shlex.quote, targets))} {parallel}"
-    result = transport.shell(build, timeout=timeout)
-    if result.code != 0:
-        raise DeviceError(f"{transport.name}: remote build failed ({result.describe()}):\n"
-                          f"{(result.stderr or result.stdout).strip()[-1500:]}")
+    build_dir = f"{remote_root}/{job.build_name}"
+    args = " ".join(shlex.quote(f"-D{k}={v.replace('{src}', remote_src)}") for k, v in sorted(job.defs.items()))
+    src = shlex.quote(f"{remote_src}/{job.project}")
+    configure = f"cmake -S {src} -B {shlex.quote(build_dir)} -DCMAKE_BUILD_TYPE=Release {args}"
+    _tracked_step(transport, configure, f"{remote_root}/.cmake.pid", "cmake configure", job.timeout)
+    parallel = f"-j {job.jobs}" if job.jobs else "-j \"$(nproc)\""
+    build = f"cmake --build {shlex.quote(build_dir)} --target {' '.join(map(shlex.quote, job.targets))} {parallel}"
+    _tracked_step(transport, build, f"{remote_root}/.cmake.pid", "remote build", job.timeout)
     return build_dir
+
+
+def _tracked_step(transport: Transport, command: str, pid_file: str, what: str, timeout: float) -> None:
+    result = run_tracked(transport, command, pid_file=pid_file, name="cmake", timeout=timeout)
+    if result.code != 0:
+        raise DeviceError(f"{transport.name}: {what} failed ({result.describe()}):\n"
+                          f"{(result.stderr or result.stdout).strip()[-1500:]}")
 
 
 def jetson_source_tree(llama_src: Path, kernels: Path) -> SourceTree:

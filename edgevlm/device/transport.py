@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from edgevlm.errors import DeviceError
 from edgevlm.files import atomic_output
 from edgevlm.hashing import sha256_file
+from edgevlm.interrupt import kill_group
 
 
 @dataclass(frozen=True)
@@ -170,15 +171,6 @@ class Transport(ABC):
 
     def describe(self) -> str:
         return f"{self.kind}:{self.name}"
-
-
-def kill_group(proc) -> None:
-    """SIGKILL a process started with start_new_session=True and everything in its group, then reap it."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-    proc.wait()
 
 
 def pump(argv: list[str], on_output, timeout: float, *, holdback: int = 0, what: str = "",

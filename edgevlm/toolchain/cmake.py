@@ -18,6 +18,7 @@ from pathlib import Path
 from edgevlm.toolchain import pin
 from edgevlm.toolchain.source import ensure_source
 from edgevlm.toolchain.targets import BUNDLE_TOOLS, BuildTarget, resolve_target
+from edgevlm.interrupt import kill_group
 from edgevlm.errors import BuildError
 from edgevlm.files import write_text
 from edgevlm.paths import REPO_ROOT, devices_dir, kernels_dir, target_build_dir
@@ -53,13 +54,20 @@ def _cmake_args(target: BuildTarget, source: Path, build_dir: Path) -> list[str]
 
 
 def _run_streaming(cmd: list[str], env: dict, on_line, what: str) -> None:
+    # its own process group: Ctrl-C, SIGTERM or SIGHUP to edgevlm ends cmake, ninja and every compiler with it
+    # (without it, Popen's exit would wait for the whole build to finish)
     tail: deque[str] = deque(maxlen=40)
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                          start_new_session=True) as proc:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            tail.append(line.rstrip())
-            on_line(line)
-        code = proc.wait()
+        try:
+            for line in proc.stdout:
+                tail.append(line.rstrip())
+                on_line(line)
+            code = proc.wait()
+        except BaseException:
+            kill_group(proc)
+            raise
     if code != 0:
         raise BuildError(f"{what} failed (exit {code}); last output:\n" + "\n".join(tail))
 

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from edgevlm.device.remote_build import SourceTree, push_source, remote_bundle, remote_cmake_build
+from edgevlm.device.remote_build import CMakeJob, SourceTree, push_source, remote_bundle, remote_cmake_build
 
 CMAKE = """cmake_minimum_required(VERSION 3.16)
 project(probe C)
@@ -48,9 +48,9 @@ def test_push_build_run_collect(jetson, project, tmp_path):
     root = str(tmp_path / "jetson-home" / "edgevlm")
     tree = SourceTree((("probe", project),))
     first_hash = tree.content_hash()
-    build_dir = remote_cmake_build(transport, tree, root, project="probe", build_name="build-test",
-                                   defs={"PROBE_GREETING": "hello jetson", "PROBE_SRC": "{src}"},
-                                   targets=("probe",), jobs=2)
+    build_dir = remote_cmake_build(transport, tree, root, CMakeJob(
+        project="probe", build_name="build-test", defs={"PROBE_GREETING": "hello jetson", "PROBE_SRC": "{src}"},
+        targets=("probe",), jobs=2))
     bundle = remote_bundle(transport, build_dir, f"{root}/bundle", ("probe",), {"target": "jetson-orin"})
     result = transport.shell("./probe 'result file.txt'", cwd=bundle, check=True)
     assert result.stdout.strip() == "ok"
@@ -71,5 +71,6 @@ def test_remote_build_failure_is_clear(jetson, project, tmp_path):
     from edgevlm.errors import DeviceError
 
     with pytest.raises(DeviceError, match="remote build failed"):
-        remote_cmake_build(transport, SourceTree((("probe", project),)), str(tmp_path / "j"), project="probe",
-                           build_name="b", defs={"PROBE_GREETING": "x", "PROBE_SRC": "y"}, targets=("probe",))
+        remote_cmake_build(transport, SourceTree((("probe", project),)), str(tmp_path / "j"),
+                           CMakeJob(project="probe", build_name="b", defs={"PROBE_GREETING": "x", "PROBE_SRC": "y"},
+                                    targets=("probe",)))
