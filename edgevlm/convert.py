@@ -22,16 +22,18 @@ from pathlib import Path
 from typing import Iterator
 
 from edgevlm import __version__, publish
-from edgevlm.checkpoint.reader import Checkpoint, open_checkpoint
 from edgevlm.artifact import MANIFEST, output_names
+from edgevlm.checkpoint.reader import Checkpoint, open_checkpoint
 from edgevlm.errors import BadConvertOption, OutputError
 from edgevlm.ggufio import write_llm_gguf, write_mmproj_gguf
 from edgevlm.files import (atomic_output, check_free_space, ensure_output_dir,
                            output_error)
 from edgevlm.hashing import sha256_file
 from edgevlm.mapping import Table, check_coverage, tables_for
+from edgevlm.progress import progress_bar
 from edgevlm.quantize import quantize_gguf
 from edgevlm.quants import LLM_QUANTS, MMPROJ_QUANTS, QUANTS
+from edgevlm.toolchain.pin import LLAMA_CPP_COMMIT
 
 MANIFEST_VERSION = 2  # 2: the vision tower's resolution is recorded
 STAGING_PREFIX = ".edgevlm-staging-"
@@ -40,8 +42,6 @@ STAGING_PREFIX = ".edgevlm-staging-"
 
 def llama_cpp_commit() -> str:
     """The pinned llama.cpp commit, from its one home (edgevlm.toolchain.pin)."""
-    from edgevlm.toolchain.pin import LLAMA_CPP_COMMIT
-
     return LLAMA_CPP_COMMIT
 
 
@@ -254,8 +254,6 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.enabled:
-            from edgevlm.progress import progress_bar
-
             self._bar = self._stack.enter_context(progress_bar())
             self._task = self._bar.add_task("writing tensors", total=self.total)
         return self

@@ -14,8 +14,20 @@ from pathlib import Path
 from rich.panel import Panel
 from rich.table import Table
 
+from edgevlm import fingerprint as fp
+from edgevlm.bench.request import DeviceRequest
+from edgevlm.bench.runner import BenchSpec
+from edgevlm.bench.session import bench_device
+from edgevlm.checkpoint.synth import synthesize
+from edgevlm.convert import convert
+from edgevlm.files import ensure_output_dir
 from edgevlm.images import make_demo_image
-from edgevlm.progress import console
+from edgevlm.progress import console, progress_bar
+from edgevlm.report import compare, write_report
+from edgevlm.report.summary import print_summary
+from edgevlm.runtime import Runtime
+from edgevlm.store import ResultsStore
+from edgevlm.verify import verify
 
 QUESTION = "What is in the image?"
 DEMO_RUNS = 3  # candidate runs per demo: with ≥ 5 earlier runs as baseline the U test can reach p = 0.018
@@ -26,8 +38,6 @@ def _rule(title: str) -> None:
 
 
 def stage_synth(out: Path, preset: str) -> Path:
-    from edgevlm.checkpoint.synth import synthesize
-
     _rule(f"1. synth {preset}")
     ckpt = out / f"checkpoint-{preset}"
     if ckpt.exists():
@@ -39,8 +49,6 @@ def stage_synth(out: Path, preset: str) -> Path:
 
 
 def stage_convert(ckpt: Path, out: Path, quant: str) -> Path:
-    from edgevlm.convert import convert
-
     _rule(f"2. convert → {quant.upper()} LLM GGUF + mmproj GGUF")
     model_dir = out / "model"
     if model_dir.exists():
@@ -57,8 +65,6 @@ def stage_convert(ckpt: Path, out: Path, quant: str) -> Path:
 
 
 def stage_verify(model_dir: Path, ckpt: Path, image: Path, out: Path) -> bool:
-    from edgevlm.verify import verify
-
     _rule("3. verify against the PyTorch reference")
     report = verify(model_dir, ckpt, image=image, progress=True)
     report.render(console)
@@ -67,8 +73,6 @@ def stage_verify(model_dir: Path, ckpt: Path, image: Path, out: Path) -> bool:
 
 
 def stage_run(model_dir: Path, image: Path) -> None:
-    from edgevlm.runtime import Runtime
-
     _rule("4. run: native vision encoder + llama.cpp on this host")
     runtime = Runtime(model_dir, threads=2)
     v = runtime.vision
@@ -85,12 +89,6 @@ def stage_run(model_dir: Path, image: Path) -> None:
 
 def stage_bench(model_dir: Path, image: Path, store_path: Path, runs: int = DEMO_RUNS) -> list[int]:
     """``runs`` bench runs (the run is the report's unit of evidence), stored; their ids, oldest first."""
-    from edgevlm.bench.request import DeviceRequest
-    from edgevlm.bench.runner import BenchSpec
-    from edgevlm.bench.session import bench_device
-    from edgevlm.progress import progress_bar
-    from edgevlm.store import ResultsStore
-
     _rule(f"5. bench on the host: {runs} runs → results store")
     spec = BenchSpec(repeat=5, warmup=1, prompt_tokens=200, gen=32)
     records = []
@@ -114,10 +112,6 @@ def stage_bench(model_dir: Path, image: Path, store_path: Path, runs: int = DEMO
 def stage_report(store_path: Path, candidate_runs: list[int], out: Path) -> None:
     """This run's bench against this machine's earlier demo runs in the same store — never another machine's:
     only runs with the candidate's fingerprint (hardware, cores, governor, threads, workload) count."""
-    from edgevlm.report.summary import print_summary
-    from edgevlm.report import compare, write_report
-    from edgevlm.store import ResultsStore
-
     _rule("6. report: this bench against this machine's earlier runs")
     with ResultsStore(store_path) as store:
         baseline = like_runs(store, candidate_runs)
@@ -135,8 +129,6 @@ def stage_report(store_path: Path, candidate_runs: list[int], out: Path) -> None
 
 def like_runs(store, candidate_runs: list[int]) -> list[int]:
     """Earlier runs of the store measured like the candidate's (edgevlm.fingerprint.comparable_key)."""
-    from edgevlm import fingerprint as fp
-
     cand = store.runs(ids=candidate_runs)
     keys = {(r.record.model_name, r.record.quant, fp.comparable_key(fp.of_record(r.record))) for r in cand}
     return [r.id for r in store.runs() if r.id not in set(candidate_runs)
@@ -144,8 +136,6 @@ def like_runs(store, candidate_runs: list[int]) -> list[int]:
 
 
 def run_demo(out: Path, preset: str = "tiny-v2", quant: str = "q4_k_m") -> None:
-    from edgevlm.files import ensure_output_dir
-
     out = ensure_output_dir(Path(out).resolve())
     image = make_demo_image(out / "demo.png")
     ckpt = stage_synth(out, preset)

@@ -7,9 +7,12 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from edgevlm.toolchain import pin
-from edgevlm.toolchain.layout import expected_parts, is_static
+from edgevlm.errors import EdgeVLMError
+from edgevlm.native import native_info
 from edgevlm.paths import build_root
+from edgevlm.toolchain import pin
+from edgevlm.toolchain.cuda import wheel_nvcc
+from edgevlm.toolchain.layout import expected_parts, is_static
 
 PYTHON_PACKAGES = ("edgevlm", "torch", "transformers", "gguf", "llama_cpp_python", "numpy", "safetensors",
                    "sentencepiece", "typer", "rich")
@@ -61,8 +64,6 @@ def _release_line(nvcc) -> str:
 
 
 def tool_checks() -> list[Check]:
-    from edgevlm.toolchain.cuda import wheel_nvcc
-
     nvcc = wheel_nvcc()   # the CUDA compile check uses the PyPI wheel, never a system nvcc
     release = _release_line(nvcc) if nvcc else ""
     checks = [Check("nvcc (PyPI wheel)", nvcc is not None,
@@ -105,9 +106,6 @@ def _build_check(target: str, bin_dir) -> Check:
 
 
 def _kernel_check() -> Check:
-    from edgevlm.errors import EdgeVLMError
-    from edgevlm.native import native_info
-
     try:
         info = native_info()
     except (EdgeVLMError, OSError) as exc:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from edgevlm.errors import InputNotFound
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 
@@ -46,8 +48,6 @@ def default_store_path() -> Path | str:
 def member(folder: Path, name: object, listed_in: Path) -> Path:
     """FOLDER/NAME for a file name a manifest lists, confined to FOLDER: a plain relative name, no `..`, no
     absolute path, and not a link out of the folder (a crafted manifest.json must not open /etc/passwd)."""
-    from edgevlm.errors import InputNotFound
-
     bad = not isinstance(name, str) or not name or "\0" in name or name.startswith(("/", "\\")) \
         or any(part in ("..", "") for part in name.replace("\\", "/").split("/"))
     path = Path(folder) / name if not bad else None

@@ -22,7 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from edgevlm.checkpoint.config import MobileVLMConfig
+from edgevlm.checkpoint.keys import CLIP_TOWER_PREFIX, CLIP_TOWER_TOP_LEVEL, TOWER_PREFIX
+from edgevlm.checkpoint.tower import _offline, hf_cache_dir, looks_like_path, with_weights
 from edgevlm.errors import InputNotFound, InvalidCheckpoint
+from edgevlm.hashing import sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -180,8 +183,6 @@ class Checkpoint:
 
     @property
     def config_sha256(self) -> str:
-        from edgevlm.hashing import sha256_file
-
         return sha256_file(self.path / "config.json")
 
     @property
@@ -259,8 +260,6 @@ def _check_side_files(path: Path) -> None:
 def _check_layer_counts(config: MobileVLMConfig, metas: dict[str, TensorMeta]) -> None:
     """config.json's layer counts against the layers the weights hold, before anything is sized by them (a
     num_hidden_layers of 10**12 would otherwise build a table of 10**12 layers)."""
-    from edgevlm.checkpoint.keys import TOWER_PREFIX
-
     counts = [("num_hidden_layers", config.llm.num_hidden_layers, "model.layers.", "decoder")]
     if config.is_multimodal and config.vision is not None:
         counts.append(("vision num_hidden_layers", config.vision.num_hidden_layers, TOWER_PREFIX + "encoder.layers.",
@@ -274,9 +273,6 @@ def _check_layer_counts(config: MobileVLMConfig, metas: dict[str, TensorMeta]) -
 
 def _add_tower_weights(config: MobileVLMConfig, files: dict, metas: dict[str, TensorMeta]) -> str:
     """Where the tower's weights come from; adds a separate CLIP checkpoint's tensors under MobileVLM's names."""
-    from edgevlm.checkpoint.keys import TOWER_PREFIX
-    from edgevlm.checkpoint.tower import with_weights
-
     if any(n.startswith(TOWER_PREFIX) for n in metas):
         folder = config.tower.folder if config.tower is not None else None
         also = f" (the tower folder {folder} has weights too; the checkpoint's own were used, as MobileVLM's " \
@@ -295,8 +291,6 @@ def _add_tower_weights(config: MobileVLMConfig, files: dict, metas: dict[str, Te
 
 def _canonical_tower_name(key: str) -> str | None:
     """A CLIP checkpoint key → MobileVLM's name for it; None for the text tower and the projections."""
-    from edgevlm.checkpoint.keys import CLIP_TOWER_PREFIX, CLIP_TOWER_TOP_LEVEL, TOWER_PREFIX
-
     if key.startswith(CLIP_TOWER_PREFIX):
         return TOWER_PREFIX + key[len(CLIP_TOWER_PREFIX):]
     if key.startswith(CLIP_TOWER_TOP_LEVEL):  # CLIPVisionModel saved by transformers 5.x
@@ -305,8 +299,6 @@ def _canonical_tower_name(key: str) -> str | None:
 
 
 def _resolve(source: str | os.PathLike) -> Path:
-    from edgevlm.checkpoint.tower import looks_like_path
-
     p = Path(source).expanduser()
     if p.exists():
         if not p.is_dir():
@@ -325,7 +317,6 @@ def _download(repo_id: str) -> Path:
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
     except ImportError as exc:  # pragma: no cover - dependency of the package
         raise InputNotFound(f"{repo_id} is not a local folder and huggingface_hub is not installed") from exc
-    from edgevlm.checkpoint.tower import _offline, hf_cache_dir
 
     offline = _offline()
     try:

@@ -13,8 +13,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from edgevlm.bench.published import CAPTION, published_rows
+from edgevlm.bench.request import DeviceRequest
+from edgevlm.bench.runner import BenchSpec
+from edgevlm.bench.session import bench_device
+from edgevlm.bench.sink import Sink
 from edgevlm.cli import options as opt
+from edgevlm.errors import DeviceError, EdgeVLMError
 from edgevlm.progress import console, err_console, progress_bar
+from edgevlm.serve.warm import warm_bench
+from edgevlm.store.metrics import METRICS
 
 
 def register(app: typer.Typer) -> None:
@@ -42,12 +50,6 @@ def register(app: typer.Typer) -> None:
                                   "token of a question about a new image and of a follow-up about the same image"),
     ) -> None:
         """Warm-up + N runs of edgevlm-run on a device; temperatures, throttling, raw samples into the store."""
-        from edgevlm.bench.request import DeviceRequest
-        from edgevlm.bench.runner import BenchSpec
-        from edgevlm.bench.session import bench_device
-        from edgevlm.bench.sink import Sink
-        from edgevlm.errors import DeviceError
-
         req = DeviceRequest(device, model_dir, serial=serial, host=host, quant=quant, bundle_dir=bundle_dir,
                             threads=threads, image=image, no_image=no_image, wait=wait)
         spec = BenchSpec(repeat=repeat, warmup=warmup, prompt_tokens=prompt_tokens, gen=gen)
@@ -72,10 +74,6 @@ def register(app: typer.Typer) -> None:
 
 def _warm(req, spec, with_stock: bool, store, json_file, warn) -> None:
     """`bench --warm`: one record of warm samples from edgevlm serve (edgevlm.serve.warm)."""
-    from edgevlm.bench.sink import Sink
-    from edgevlm.errors import EdgeVLMError
-    from edgevlm.serve.warm import warm_bench
-
     if with_stock:
         raise EdgeVLMError("--warm measures edgevlm-serve only", hint="benchmarks/serve.py compares it with "
                            "llama-server; drop --with-stock")
@@ -92,9 +90,6 @@ def exit_code_of(signum: int) -> int:
 
 def _show(records, device: str) -> None:
     from statistics import median
-
-    from edgevlm.bench.published import CAPTION, published_rows
-    from edgevlm.store.metrics import METRICS
 
     table = Table(title="bench (median of the measured runs)")
     for column in ("source", "workload", "metric", "median", "unit", "n", "flags"):

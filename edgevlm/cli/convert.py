@@ -5,6 +5,7 @@ from pathlib import Path
 
 import typer
 
+from edgevlm.convert import convert as run_convert
 from edgevlm.quants import LLM_QUANTS, MMPROJ_QUANTS
 
 
@@ -24,8 +25,6 @@ def register(app: typer.Typer) -> None:
                                          "checkpoint has none, weights)."),
     ) -> None:
         """Convert a MobileVLM / MobileLLaMA checkpoint to a quantized LLM GGUF + mmproj GGUF, in one step."""
-        from edgevlm.convert import convert as run_convert
-
         result = run_convert(source, output, quant=quant, mmproj_quant=mmproj_quant, imatrix=imatrix, name=name,
                              progress=True, nthread=threads, vision_tower=vision_tower)
         if result.vision_tower:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import typer
 
+from edgevlm.demo import run_demo
+
 
 def register(app: typer.Typer) -> None:
     @app.command("demo")
@@ -13,6 +15,4 @@ def register(app: typer.Typer) -> None:
         preset: str = typer.Option("tiny-v2", help="synthetic MobileVLM preset"),
     ) -> None:
         """Run the whole pipeline on a synthetic MobileVLM: synth → reference answer (more stages as they land)."""
-        from edgevlm.demo import run_demo
-
         run_demo(out, preset=preset)

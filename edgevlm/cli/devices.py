@@ -7,8 +7,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from edgevlm.artifact import find_model
 from edgevlm.cli import options as opt
+from edgevlm.device import preflight
+from edgevlm.device.connect import transport_for
+from edgevlm.device.inventory import inventory
+from edgevlm.device.preflight import cpus_mask
+from edgevlm.device.profiles import load_profile
+from edgevlm.device.remote_build import device_bundle
 from edgevlm.progress import console, err_console
+from edgevlm.toolchain.bundle import local_bundle
 
 COLUMNS = ("model", "soc", "cores", "memory", "os", "governor")
 
@@ -29,7 +37,6 @@ def register(app: typer.Typer) -> None:
         if check:
             _check(check, serial, host, model_dir, bundle_dir, json_out)
             return
-        from edgevlm.device.inventory import inventory
 
         rows = inventory(probe_ssh=not no_ssh)
         if json_out:
@@ -47,13 +54,6 @@ def register(app: typer.Typer) -> None:
 
 def _check(name: str, serial: str | None, host: str | None, model_dir: Path | None, bundle_dir: Path | None,
            json_out: bool) -> None:
-    from edgevlm.artifact import find_model
-    from edgevlm.device import preflight
-    from edgevlm.device.connect import transport_for
-    from edgevlm.device.profiles import load_profile
-    from edgevlm.device.remote_build import device_bundle
-    from edgevlm.toolchain.bundle import local_bundle
-
     profile = load_profile(name)
     model = find_model(model_dir) if model_dir else None
     transport = transport_for(profile, serial=serial, host=host)
@@ -71,8 +71,6 @@ def _check(name: str, serial: str | None, host: str | None, model_dir: Path | No
 
 
 def _table(result, bundle) -> Table:
-    from edgevlm.device.preflight import cpus_mask
-
     facts = result.facts
     table = Table(title=f"preflight {result.device}", show_header=False, title_justify="left")
     speeds = ", ".join(f"cpu{c}" + "".join(part for part, value in (

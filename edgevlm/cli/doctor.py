@@ -4,6 +4,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from edgevlm import doctor
 from edgevlm.progress import console
 
 
@@ -11,8 +12,6 @@ def register(app: typer.Typer) -> None:
     @app.command("doctor")
     def doctor_cmd() -> None:
         """Show versions, the pinned llama.cpp, what native parts are built and which system tools are present."""
-        from edgevlm import doctor
-
         for title, checks in (("python", doctor.python_checks()), ("native", doctor.native_checks()),
                               ("system tools", doctor.tool_checks())):
             table = Table(title=title, show_header=False, title_justify="left")

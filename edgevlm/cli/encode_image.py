@@ -6,6 +6,10 @@ from pathlib import Path
 
 import typer
 
+from edgevlm.artifact import require_mmproj
+from edgevlm.files import atomic_output, check_output_file
+from edgevlm.native.vision import VisionEncoder
+
 
 def register(app: typer.Typer) -> None:
     @app.command("encode-image")
@@ -17,10 +21,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Encode an image to 144 LLM-width embeddings with the native vision encoder."""
         import numpy as np
-
-        from edgevlm.native.vision import VisionEncoder
-        from edgevlm.artifact import require_mmproj
-        from edgevlm.files import atomic_output, check_output_file
 
         check_output_file(out)
         with VisionEncoder(require_mmproj(model_dir), threads or None) as enc:

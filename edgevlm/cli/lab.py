@@ -9,7 +9,13 @@ import typer
 from rich.table import Table
 
 from edgevlm.cli.results import STORE_HELP, store_path
-from edgevlm.progress import console, err_console
+from edgevlm.errors import LabError
+from edgevlm.lab.matrix import load_matrix
+from edgevlm.lab.node import NODE_ENV, NodeRegistry, discover, ray_start_argv, registry_path, stop_node
+from edgevlm.lab.rayenv import auth_enabled, auth_env, import_ray, is_loopback, use_token
+from edgevlm.lab.run import run_matrix
+from edgevlm.lab.status import lab_status
+from edgevlm.progress import console, err_console, progress_bar
 
 ProfileOpt = typer.Option(None, "--profile", help="device profile this host offers (repeatable); adb profiles "
                           "without a serial take every adb device no other profile claims")
@@ -66,9 +72,6 @@ def _start(head: bool, address: Optional[str], port: int, profiles: list[str], a
            bundle: Optional[Path], auth_token: Optional[Path]) -> None:
     import os
 
-    from edgevlm.lab.node import NODE_ENV, NodeRegistry, discover, ray_start_argv, registry_path, stop_node
-    from edgevlm.lab.rayenv import auth_enabled, auth_env, import_ray, is_loopback
-
     import_ray()
     env = {**os.environ, **auth_env(auth_token), "RAY_SCHEDULER_EVENTS": "0"}
     _check_reachable(head, address, node_ip)
@@ -109,9 +112,6 @@ def _ignore_signals() -> None:
 
 def _check_reachable(head: bool, address: Optional[str], node_ip: str) -> None:
     """A node on loopback cannot join a head on another address: the head could never call it back."""
-    from edgevlm.errors import LabError
-    from edgevlm.lab.rayenv import is_loopback
-
     if not head and address and not is_loopback(address.rpartition(":")[0]) and is_loopback(node_ip):
         raise LabError(f"this node would listen on {node_ip} only, where the head at {address} cannot reach it",
                        hint="pass --listen ADDR with this host's address on the head's network (and --auth-token)")
@@ -129,9 +129,6 @@ def _show_devices(registry) -> None:
 
 def status_cmd(address: str = AddressOpt, auth_token: Optional[Path] = AuthOpt) -> None:
     """Hosts, devices, what each runs, and the matrices still queued."""
-    from edgevlm.lab.rayenv import use_token
-    from edgevlm.lab.status import lab_status
-
     use_token(auth_token)
 
     state = lab_status(address)
@@ -158,12 +155,7 @@ def run_cmd(
     auth_token: Optional[Path] = AuthOpt,
 ) -> None:
     """Run every cell of a matrix on the lab's devices; store every run; exit 1 when a cell failed."""
-    from edgevlm.lab.rayenv import use_token
-
     use_token(auth_token)
-    from edgevlm.lab.matrix import load_matrix
-    from edgevlm.lab.run import run_matrix
-    from edgevlm.progress import progress_bar
 
     matrix = load_matrix(matrix_file)
     with progress_bar() as progress:

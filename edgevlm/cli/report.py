@@ -13,7 +13,10 @@ from rich.console import Console
 
 from edgevlm.cli.results import STORE_HELP, store_path
 from edgevlm.errors import EdgeVLMError, MixedRunsError, ReportInputError
+from edgevlm.report import compare, parse_formats, parse_threshold, to_markdown, write_report
+from edgevlm.report.records import compare_files
 from edgevlm.report.summary import print_summary
+from edgevlm.store import ResultsStore
 
 
 def register(app: typer.Typer) -> None:
@@ -46,9 +49,6 @@ def report_cmd(
 ) -> None:
     """Latency regression report between two refs, or record files against a baseline folder (exit 1 on
     regression)."""
-    from edgevlm.report import compare, parse_formats, parse_threshold, write_report
-    from edgevlm.store import ResultsStore
-
     if records or baseline_dir:
         _records_report(records or [], baseline_dir, threshold, window, out, informational)
         return
@@ -100,9 +100,6 @@ def _records_report(records: list[Path], baseline_dir: Path | None, threshold: s
 
 def _records_markdown(records: list[Path], baseline_dir: Path, threshold: str, window: int,
                       out: Path | None) -> tuple[str, bool]:
-    from edgevlm.report import parse_threshold, to_markdown, write_report
-    from edgevlm.report.records import compare_files
-
     report = compare_files(records, baseline_dir, threshold=parse_threshold(threshold), window=window)
     if report is None:
         return (f"edgevlm CI report: no baseline records in {baseline_dir} yet; nothing to compare "

@@ -8,7 +8,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from edgevlm.errors import StoreError
+from edgevlm.files import check_output_file, write_text
 from edgevlm.paths import default_store_path
+from edgevlm.progress import progress_bar
+from edgevlm.store import ResultsStore
+from edgevlm.store.copy import copy_runs
+from edgevlm.store.export import export_text
+from edgevlm.store.importing import Overrides, import_files
 
 STORE_HELP = ("Results store: a SQLite file, or postgresql://user@host/db for a shared (lab) store. "
               "Default: $EDGEVLM_STORE or ~/.local/share/edgevlm/results.sqlite.")
@@ -37,9 +44,6 @@ def import_cmd(
     branch: str = typer.Option("", help="Branch for llama-bench results."),
 ) -> None:
     """Import result files: all are validated first, then written in one transaction (all or nothing)."""
-    from edgevlm.store import ResultsStore
-    from edgevlm.store.importing import Overrides, import_files
-
     with ResultsStore(store_path(store)) as db:
         ids, loaded = import_files(db, list(files), Overrides(device, commit, branch))
     console = Console()
@@ -61,8 +65,6 @@ def list_cmd(
     limit: int = typer.Option(50, min=1, max=1_000_000, help="Newest N runs."),
 ) -> None:
     """List runs, newest first."""
-    from edgevlm.store import ResultsStore
-
     with ResultsStore(store_path(store), read_only=True) as db:
         runs = db.resolve_ref(ref) if ref else db.runs(device=device, limit=limit)
         runs = [r for r in runs if device is None or r.record.device_name == device][:limit]
@@ -88,10 +90,6 @@ def export_cmd(
     ref: Optional[str] = typer.Option(None, help="Only runs of this run id, commit prefix or branch."),
 ) -> None:
     """Export runs with every raw sample."""
-    from edgevlm.store import ResultsStore
-    from edgevlm.files import check_output_file, write_text
-    from edgevlm.store.export import export_text
-
     if out is not None:
         check_output_file(out)
     with ResultsStore(store_path(store), read_only=True) as db:
@@ -111,11 +109,6 @@ def migrate_cmd(
 ) -> None:
     """Copy every run of a single-host SQLite store into another store (a lab's PostgreSQL). Runs already
     copied are skipped, so running it again copies only what is new."""
-    from edgevlm.errors import StoreError
-    from edgevlm.progress import progress_bar
-    from edgevlm.store import ResultsStore
-    from edgevlm.store.copy import copy_runs
-
     with ResultsStore(source, read_only=True) as src, ResultsStore(target) as dst:
         if src.location == dst.location:
             raise StoreError(f"--from and --to are the same store ({src.path})")

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
+from edgevlm.bench.ask import Question, ask_device, check_question, timing_line
+from edgevlm.bench.bounds import check_temperature
+from edgevlm.bench.request import DeviceRequest
+from edgevlm.bench.sink import check_writable
 from edgevlm.cli import options as opt
+from edgevlm.files import write_text
+from edgevlm.progress import err_console
+from edgevlm.runtime.runtime import Runtime
 
 
 def register(app: typer.Typer) -> None:
@@ -29,10 +36,6 @@ def register(app: typer.Typer) -> None:
         wait: bool = opt.wait(),
     ) -> None:
         """Answer a question about an image with the native runtime (streams the answer)."""
-        from edgevlm.bench.ask import Question
-        from edgevlm.bench.bounds import check_temperature
-        from edgevlm.bench.request import DeviceRequest
-
         question = Question(prompt, n_predict=n_predict, temp=check_temperature(temp), seed=seed)
         if device:
             req = DeviceRequest(device, model_dir, serial=serial, host=host, quant=quant, bundle_dir=bundle_dir,
@@ -43,9 +46,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _on_host(model_dir: Path, question, image: Path | None, threads: int, timings: bool) -> None:
-    from edgevlm.bench.ask import check_question
-    from edgevlm.runtime.runtime import Runtime
-
     check_question(model_dir, None, question, with_image=image is not None)
     rt = Runtime(model_dir, threads or None)
     try:
@@ -67,11 +67,6 @@ def _on_host(model_dir: Path, question, image: Path | None, threads: int, timing
 
 def _on_device(req, question, json_file: Path | None) -> None:
     import json
-
-    from edgevlm.bench.ask import ask_device, timing_line
-    from edgevlm.bench.sink import check_writable
-    from edgevlm.files import write_text
-    from edgevlm.progress import err_console
 
     if json_file is not None:                 # checked before the device is touched: the answer is not lost
         check_writable(json_file.absolute().parent, f"--json {json_file}")

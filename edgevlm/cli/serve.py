@@ -6,7 +6,11 @@ from pathlib import Path
 
 import typer
 
+from edgevlm.bench.request import DeviceRequest
 from edgevlm.cli import options
+from edgevlm.errors import DeviceError
+from edgevlm.progress import err_console, progress_bar
+from edgevlm.serve.endpoint import ServeSettings, curl_example, start
 
 
 def register(app: typer.Typer) -> None:
@@ -22,11 +26,6 @@ def register(app: typer.Typer) -> None:
         quant: str = options.quant(),
     ) -> None:
         """Serve MODEL_DIR from a device: OpenAI chat completions with images, streaming; Ctrl-C stops it."""
-        from edgevlm.bench.request import DeviceRequest
-        from edgevlm.errors import DeviceError
-        from edgevlm.progress import err_console, progress_bar
-        from edgevlm.serve.endpoint import ServeSettings, curl_example, start
-
         # wait=False: a second server on a device that one already holds is refused (DeviceBusy, exit 3)
         req = DeviceRequest(device, model_dir, serial=serial, host=host, quant=quant, bundle_dir=bundle_dir,
                             threads=threads, wait=False)

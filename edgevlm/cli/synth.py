@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from edgevlm.checkpoint.presets import preset_names
+from edgevlm.checkpoint.synth import synthesize
 
 
 def register(app: typer.Typer) -> None:
@@ -23,7 +24,5 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder."),
     ) -> None:
         """Write a random-weight MobileVLM checkpoint (tiny presets for tests, real shapes for benchmarks)."""
-        from edgevlm.checkpoint.synth import synthesize
-
         out = synthesize(preset, output, fmt, seed, llm_only, dtype=dtype, shard_size=shard_size, force=force)
         typer.echo(f"wrote {preset}{' (llm only)' if llm_only else ''} to {out}")

@@ -5,6 +5,11 @@ from pathlib import Path
 
 import typer
 
+from edgevlm.errors import VerificationFailed
+from edgevlm.files import check_output_file
+from edgevlm.progress import console
+from edgevlm.verify import verify as run_verify
+
 
 def register(app: typer.Typer) -> None:
     @app.command("verify")
@@ -17,11 +22,6 @@ def register(app: typer.Typer) -> None:
                                          "what `edgevlm convert` recorded in manifest.json)."),
     ) -> None:
         """Verify converted GGUF files against the PyTorch reference (tokenizer, logits, image embeddings)."""
-        from edgevlm.errors import VerificationFailed
-        from edgevlm.progress import console
-        from edgevlm.files import check_output_file
-        from edgevlm.verify import verify as run_verify
-
         if json_path is not None:
             check_output_file(json_path)  # before minutes of reference forward passes, not after
         report = run_verify(out_dir, checkpoint, image=image, progress=True, vision_tower=vision_tower)

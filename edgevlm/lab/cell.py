@@ -15,10 +15,16 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from edgevlm.bench.request import DeviceRequest
+from edgevlm.bench.runner import BenchSpec
+from edgevlm.bench.session import bench_device
+from edgevlm.device.lock import try_device_lock
+from edgevlm.device.profiles import load_profile
 from edgevlm.errors import EdgeVLMError
 from edgevlm.lab.matrix import Cell
 from edgevlm.lab.node import LabDevice, this_node, transport_of
 from edgevlm.lab.payload import Payload, materialize
+from edgevlm.toolchain.bundle import bundle_from_dir
 
 BUSY_PREFIX = "busy/"          # key-value entries: busy/<serial> -> what runs there
 LOCK_POLL_S = 1.0            # each try is a round trip to the device
@@ -87,12 +93,6 @@ class Held:
 
 
 def _bench(ray, job: CellJob, held: Held, outcome: CellOutcome) -> None:
-    from edgevlm.bench.request import DeviceRequest
-    from edgevlm.bench.runner import BenchSpec
-    from edgevlm.bench.session import bench_device
-    from edgevlm.toolchain.bundle import bundle_from_dir
-    from edgevlm.device.profiles import load_profile
-
     cell, device = job.cell, held.device
     profile = load_profile(cell.profile)
     req = DeviceRequest(cell.profile, materialize(ray, job.model), quant=cell.quant, threads=cell.threads,
@@ -113,9 +113,6 @@ def _bench(ray, job: CellJob, held: Held, outcome: CellOutcome) -> None:
 @contextmanager
 def _one_device(candidates: list[LabDevice], adb_port: int | None):
     """Hold the first free device's lock (waiting while all are taken); released however the cell ends."""
-    from edgevlm.device.lock import try_device_lock
-    from edgevlm.device.profiles import load_profile
-
     while True:
         for device in candidates:
             lock = try_device_lock(transport_of(load_profile(device.profile), device, adb_port))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgevlm.convert import convert
 from edgevlm.lab.matrix import Matrix
 from edgevlm.lab.payload import cache_root, folder_digest
 
@@ -26,8 +27,6 @@ def model_folders(matrix: Matrix, progress=None) -> dict[tuple[Path, str | None]
 
 
 def _converted(checkpoint: Path, quant: str, progress) -> Path:
-    from edgevlm.convert import convert
-
     target = cache_root() / "converted" / f"{folder_digest(checkpoint)[:16]}-{quant.upper()}"
     if not is_converted(target):
         task = progress.add_task(f"convert {checkpoint.name} {quant.upper()}", total=None) if progress else None

@@ -16,8 +16,12 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from edgevlm.device import preflight
+from edgevlm.device.connect import attached_serials, transport_for
+from edgevlm.device.profiles import load_profile
 from edgevlm.errors import EdgeVLMError, LabError
 from edgevlm.files import write_text
+from edgevlm.toolchain.bundle import local_bundle
 
 NODE_ENV = "EDGEVLM_LAB_NODE"
 
@@ -74,9 +78,6 @@ def discover(profile_names: list[str], adb_port: int | None, bundle_dir: Path | 
 
     adb profiles claim their ``[adb] serial``; an adb profile without one claims every connected adb device no
     other profile claimed. ssh and local profiles are one device each (their host, or this machine)."""
-    from edgevlm.device.connect import attached_serials
-    from edgevlm.device.profiles import load_profile
-
     profiles = [load_profile(name) for name in profile_names]
     attached = attached_serials(adb_port) if any(p.transport == "adb" for p in profiles) else []
     claimed = {p.adb.serial for p in profiles if p.transport == "adb" and p.adb.serial}
@@ -95,17 +96,12 @@ def discover(profile_names: list[str], adb_port: int | None, bundle_dir: Path | 
 
 
 def transport_of(profile, device: LabDevice, adb_port: int | None):
-    from edgevlm.device.connect import transport_for
-
     return transport_for(profile, serial=device.serial if device.transport == "adb" else None,
                          adb_server_port=adb_port)
 
 
 def _checked(profile, serial: str, adb_port: int | None, bundle_dir: Path | None) -> LabDevice:
     """Preflight one device (cores, features vs the bundle, thermal zones); any refusal keeps it out."""
-    from edgevlm.device import preflight
-    from edgevlm.toolchain.bundle import local_bundle
-
     device = LabDevice(serial, profile.name, profile.transport)
     try:
         bundle = local_bundle(profile.target, bundle_dir)

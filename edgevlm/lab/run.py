@@ -21,11 +21,17 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgevlm.device.profiles import load_profile
 from edgevlm.errors import LabError
+from edgevlm.fingerprint import git_state
 from edgevlm.lab.cell import CellJob, CellOutcome, run_cell
 from edgevlm.lab.matrix import Cell, Matrix
 from edgevlm.lab.models import model_folders
 from edgevlm.lab.payload import Payload, put_folder
+from edgevlm.lab.rayenv import connect
+from edgevlm.store import ResultsStore
+from edgevlm.store.record import RunRecord
+from edgevlm.toolchain.bundle import bundle_from_dir, local_bundle
 
 POLL_S = 1.0                 # how often the driver looks at the cluster while cells run
 RAY_TASK_RETRIES = 3         # Ray's own re-runs when the host running a cell dies
@@ -56,9 +62,6 @@ class MatrixResult:
 
 
 def run_matrix(matrix: Matrix, address: str, store: str | Path, *, progress=None) -> MatrixResult:
-    from edgevlm.lab.rayenv import connect
-    from edgevlm.store import ResultsStore
-
     ray = connect(address)
     t0 = time.monotonic()
     matrix_id = f"{matrix.name}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
@@ -73,9 +76,6 @@ def run_matrix(matrix: Matrix, address: str, store: str | Path, *, progress=None
 
 
 def _payloads(ray, matrix: Matrix, progress=None) -> dict:
-    from edgevlm.toolchain.bundle import bundle_from_dir, local_bundle
-    from edgevlm.device.profiles import load_profile
-
     folders = model_folders(matrix, progress)
     payloads = {folder: put_folder(ray, folder) for folder in set(folders.values())}
     out: dict = {"models": {key: payloads[folder] for key, folder in folders.items()}, "bundles": {}}
@@ -99,7 +99,6 @@ class _Driver:
         self.reports, self.progress, self.task = reports, progress, task
         self.remote = ray.remote(num_cpus=0, max_retries=RAY_TASK_RETRIES, retry_exceptions=False)(run_cell)
         self.pending: dict = {}          # ObjectRef -> CellJob
-        from edgevlm.fingerprint import git_state
 
         here = git_state()
         self.commit_branch = (matrix.commit if matrix.commit is not None else here[0],
@@ -141,8 +140,6 @@ class _Driver:
             return CellOutcome(index, -1, error=f"lost: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
 
     def _finish(self, job: CellJob, outcome: CellOutcome) -> None:
-        from edgevlm.store.record import RunRecord
-
         outcome.index, outcome.attempt = job.cell.index, job.attempt
         report = self.reports[job.cell.index]
         report.attempts.append(outcome)

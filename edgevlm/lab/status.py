@@ -9,6 +9,8 @@ import json
 import time
 from dataclasses import dataclass, field
 
+from edgevlm.lab.rayenv import connect
+
 NAMESPACE = "edgevlm-lab"
 
 
@@ -28,8 +30,6 @@ class LabStatus:
 
 def lab_status(address: str) -> LabStatus:
     from ray.experimental import internal_kv
-
-    from edgevlm.lab.rayenv import connect
 
     ray = connect(address)
     busy = {k.decode().split("/", 1)[1]: json.loads(internal_kv._internal_kv_get(k, namespace=NAMESPACE) or b"{}")

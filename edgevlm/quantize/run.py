@@ -13,6 +13,8 @@ from pathlib import Path
 
 from edgevlm.errors import NativeNotBuilt, OutputError
 from edgevlm.files import atomic_output
+from edgevlm.llama_env import import_llama_cpp, quiet_native_output
+from edgevlm.paths import host_bin_dir
 from edgevlm.quantize.imatrix import is_gguf, load_gguf_imatrix, to_ctypes
 from edgevlm.quants import QUANTS
 
@@ -21,7 +23,6 @@ def quantize_gguf(src: Path, dst: Path, quant: str, imatrix: Path | None = None,
     if imatrix is not None and not is_gguf(imatrix):
         _quantize_with_binary(src, dst, quant, imatrix, nthread)
         return
-    from edgevlm.llama_env import import_llama_cpp, quiet_native_output
 
     llama_cpp = import_llama_cpp()
     # llama.cpp's per-tensor log would scroll over the progress bar; warnings and errors still print
@@ -44,8 +45,6 @@ def quantize_gguf(src: Path, dst: Path, quant: str, imatrix: Path | None = None,
 
 
 def _quantize_with_binary(src: Path, dst: Path, quant: str, imatrix: Path, nthread: int) -> None:
-    from edgevlm.paths import host_bin_dir
-
     exe = host_bin_dir() / "llama-quantize"
     if not exe.is_file():
         raise NativeNotBuilt(f"{exe} is not built (needed for a legacy .dat imatrix)", hint="run `make native`")

@@ -5,12 +5,12 @@ Entry point: ``MobileVLMReference.load(checkpoint_dir)`` in ``edgevlm.reference.
 """
 from __future__ import annotations
 
+from edgevlm.reference.pipeline import MobileVLMReference
+
 __all__ = ["MobileVLMReference"]
 
 
 def __getattr__(name: str):
     if name == "MobileVLMReference":
-        from edgevlm.reference.pipeline import MobileVLMReference
-
         return MobileVLMReference
     raise AttributeError(name)

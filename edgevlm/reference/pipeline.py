@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgevlm.checkpoint.reader import Checkpoint, open_checkpoint
 from edgevlm.errors import InvalidCheckpoint, UnsupportedModel
 from edgevlm.reference import llm as llm_mod
 from edgevlm.reference import preprocess as pre
@@ -60,8 +61,6 @@ class MobileVLMReference:
         `vision_tower` overrides the tower as `edgevlm convert --vision-tower` does. `llm` / `vision`: which
         parts to load (verify needs one at a time); `streamed_llm`: decoder layers loaded one at a time as
         they run (bounded memory for any model size, same math)."""
-        from edgevlm.checkpoint.reader import Checkpoint, open_checkpoint
-
         dt = _dtype(dtype)
         ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else open_checkpoint(checkpoint, vision_tower)
         cfg = ckpt.config

@@ -16,13 +16,12 @@ import math
 from pathlib import Path
 
 from edgevlm.checkpoint.config import CLIP_MEAN, CLIP_STD
+from edgevlm.images import load_rgb
 
 PAD_COLOR = tuple(int(m * 255) for m in CLIP_MEAN)  # (122, 116, 104), as MobileVLM computes it
 
 
 def _as_rgb(img):
-    from edgevlm.images import load_rgb
-
     if isinstance(img, (str, Path)):
         return load_rgb(Path(img))
     return img.convert("RGB")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+from edgevlm.checkpoint.config import se_channels
 from edgevlm.checkpoint.keys import PROJECTOR_PREFIX
 
 
@@ -129,8 +130,6 @@ def build_ldp_v2(c_in: int, width: int, tanh_gelu: bool = False, pooled: int = 1
 
 def load_projector(cfg, tensors: dict, tanh_gelu: bool = False, dtype=None):
     """Build the projector for `cfg` and load `model.mm_projector.*` tensors strictly (names as stored)."""
-    from edgevlm.checkpoint.config import se_channels
-
     c_in, width = cfg.vision.hidden_size, cfg.llm.hidden_size
     builders = {
         "ldpnet": lambda: build_ldp_v1(c_in, width, se_channels(width), tanh_gelu),

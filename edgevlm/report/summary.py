@@ -4,11 +4,11 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from edgevlm.report.table import fmt_change, fmt_ci, fmt_num, fmt_p, headlines, where
+
 
 def print_summary(report) -> None:
     """A compact table for the terminal (the files hold every column): regressions first, one line each."""
-    from edgevlm.report.table import fmt_ci, fmt_change, fmt_num, fmt_p, headlines, where
-
     colours = {"regression": "bold red", "improvement": "green", "noisy": "yellow"}
     console = Console()
     if not console.is_terminal:  # CI logs and pipes: rich's 80-column default would wrap every row

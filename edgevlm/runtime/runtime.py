@@ -13,10 +13,11 @@ from typing import Callable
 
 import numpy as np
 
+from edgevlm.artifact import find_model, require_mmproj
 from edgevlm.errors import EdgeVLMError
 from edgevlm.native.session import NativeSession, sampler_defaults
+from edgevlm.native.vision import VisionEncoder
 from edgevlm.runtime.memory import MemorySampler
-from edgevlm.artifact import find_model
 
 
 @dataclass
@@ -106,8 +107,5 @@ class Runtime:
 
 def encode_image(model_dir: str | os.PathLike, image: str | os.PathLike, threads: int | None = None) -> np.ndarray:
     """The (144, W) float32 image embeddings of a converted model's mmproj."""
-    from edgevlm.native.vision import VisionEncoder
-    from edgevlm.artifact import require_mmproj
-
     with VisionEncoder(require_mmproj(model_dir), threads) as enc:
         return enc.encode(image)

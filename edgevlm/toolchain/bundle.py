@@ -15,7 +15,7 @@ from pathlib import Path
 from edgevlm.toolchain.cmake import build, configure, graph_targets
 from edgevlm.errors import BuildError, NativeNotBuilt
 from edgevlm.files import atomic_dir
-from edgevlm.paths import target_build_dir
+from edgevlm.paths import host_bin_dir, target_build_dir
 from edgevlm.toolchain.targets import BUNDLE_TOOLS, KERNEL_TESTS, get_target
 
 
@@ -49,8 +49,6 @@ def load_bundle(target: str) -> Bundle | None:
 def host_bundle() -> Bundle | None:
     """The host's 'bundle' is its build output folder itself (binaries find their libraries via $ORIGIN);
     nothing is copied, and nothing is built here: `make native` / `edgevlm build` own that tree."""
-    from edgevlm.paths import host_bin_dir
-
     bin_dir = host_bin_dir()
     tools = [t for t in BUNDLE_TOOLS if (bin_dir / t).is_file()]
     if not tools:

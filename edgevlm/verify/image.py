@@ -17,7 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from edgevlm.errors import NativeNotBuilt
+from edgevlm.images import load_rgb
+from edgevlm.llama_env import import_llama_cpp, import_mtmd_cpp, quiet_native_output
 from edgevlm.similarity import cosine_stats
+from edgevlm.verify.native_llm import model_params
 from edgevlm.verify.report import Check
 
 PAD_COLOR = (122, 116, 104)
@@ -29,8 +32,6 @@ def square_336(image_path: Path, size: int):
     """MobileVLM's pixel pipeline up to uint8: pad to square (centered, rgb(122,116,104)), bicubic resize."""
     from PIL import Image
 
-    from edgevlm.images import load_rgb
-
     img = load_rgb(image_path)
     w, h = img.size
     side = max(w, h)
@@ -41,17 +42,11 @@ def square_336(image_path: Path, size: int):
 
 def stock_embeddings(mmproj: Path, llm: Path, image, n_threads: int = 2) -> np.ndarray:
     """Image embeddings from stock libmtmd (n_tokens × n_embd) for a PIL image (its loader log captured)."""
-    from edgevlm.llama_env import quiet_native_output
-
     with quiet_native_output():
         return _stock_embeddings(mmproj, llm, image, n_threads)
 
 
 def _stock_embeddings(mmproj: Path, llm: Path, image, n_threads: int) -> np.ndarray:
-    from edgevlm.llama_env import import_llama_cpp, import_mtmd_cpp
-
-    from edgevlm.verify.native_llm import model_params
-
     llama_cpp, mtmd = import_llama_cpp(), import_mtmd_cpp()
     model = llama_cpp.llama_model_load_from_file(str(llm).encode(), model_params(llama_cpp))
     if not model:

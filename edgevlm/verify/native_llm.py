@@ -15,6 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from edgevlm.errors import InvalidCheckpoint
+from edgevlm.llama_env import import_llama_cpp
 
 
 def model_params(llama_cpp):
@@ -27,8 +28,6 @@ def model_params(llama_cpp):
 @contextmanager
 def loaded_model(path: Path, vocab_only: bool = False) -> Iterator[tuple[object, object]]:
     """(llama_cpp module, llama_model pointer), freed on exit."""
-    from edgevlm.llama_env import import_llama_cpp
-
     llama_cpp = import_llama_cpp()
     logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's load log: errors only
     params = model_params(llama_cpp)
