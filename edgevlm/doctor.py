@@ -13,6 +13,7 @@ from edgevlm.paths import build_root
 from edgevlm.toolchain import pin
 from edgevlm.toolchain.cuda import wheel_nvcc
 from edgevlm.toolchain.layout import expected_parts, is_static
+from edgevlm.toolchain.targets import HOST
 
 PYTHON_PACKAGES = ("edgevlm", "torch", "transformers", "gguf", "llama_cpp_python", "numpy", "safetensors",
                    "sentencepiece", "typer", "rich")
@@ -85,7 +86,7 @@ def native_checks() -> list[Check]:
         checks.append(Check("native build", False, "nothing built yet: run `make native`"))
     for target in targets:
         checks.append(_build_check(target, build_root() / target / "bin"))
-    if "host" in targets and (build_root() / "host" / "bin" / "libedgevlm.so").exists():
+    if HOST.name in targets and (build_root() / HOST.name / "bin" / "libedgevlm.so").exists():
         checks.append(_kernel_check())
     return checks
 
