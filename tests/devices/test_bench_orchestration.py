@@ -121,3 +121,24 @@ def test_cli_bench_stores_and_reports_partial(bench_env, tmp_path, monkeypatch, 
     assert "bench stopped: run 2/2" in capsys.readouterr().err
     with ResultsStore(store) as db:
         assert db.count()[0] == 2 and sorted(r.record.partial for r in db.runs()) == [False, True]
+
+
+def test_a_session_reads_each_local_file_at_most_once_to_hash_it(bench_env, monkeypatch):
+    """Preflight (bytes to push), deploy (which to push) and the record (model hashes) share one hash per file:
+    on a phone model that is 1.4 GB read once instead of three times (issue 19)."""
+    from collections import Counter
+
+    import edgevlm.hashing
+
+    device, transport, bundle, models, image = bench_env
+    reads: Counter = Counter()
+    real = edgevlm.hashing.sha256_file
+
+    def counting(path, *args, **kwargs):
+        reads[str(path)] += 1
+        return real(path, *args, **kwargs)
+    monkeypatch.setattr(edgevlm.hashing, "sha256_file", counting)
+    result = bench_device(DeviceRequest("fakephone", models, image=image, transport=transport, bundle=bundle),
+                          BenchSpec(repeat=1, warmup=0))
+    assert result.error is None and result.records[0].model_hashes
+    assert reads and max(reads.values()) == 1, reads              # every file pushed was hashed, each once
