@@ -132,8 +132,8 @@ static void test_openai_requests() {
     CHECK(bad(with_url("data:image/png;base64," + png), l) == "accepted");   // decoded; the pixels are checked later
     const serve::ChatRequest r = serve::parse_chat_request(
         "{\"model\": \"mobilevlm\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 7,"
-        " \"stop\": [\"x\", \"\"], \"stream\": true, \"seed\": 3}", l, {});
-    CHECK(r.max_tokens == 7 && r.stream && r.seed == 3 && r.stop.size() == 1 && r.turns.size() == 1);
+        " \"stop\": [\"x\", \"\"], \"stream\": true, \"seed\": 3, \"ignore_eos\": true}", l, {});
+    CHECK(r.max_tokens == 7 && r.stream && r.seed == 3 && r.stop.size() == 1 && r.turns.size() == 1 && r.ignore_eos);
     const std::string chunk = serve::stream_chunk({"id1", "m", "", "", 5, 0, 0}, "a\"b", false, "");
     CHECK(chunk.rfind("data: {", 0) == 0 && chunk.size() > 2 && chunk.substr(chunk.size() - 2) == "\n\n");
     CHECK(chunk.find("\"content\":\"a\\\"b\"") != std::string::npos);

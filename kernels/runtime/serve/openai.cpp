@@ -147,6 +147,9 @@ ChatRequest parse_chat_request(const std::string &text, const Limits &limits, co
     const json &stream = field(body, "stream");
     if (!stream.is_null() && !stream.is_boolean()) throw BadRequest("stream must be true or false", "stream");
     req.stream = stream.is_boolean() && stream.get<bool>();
+    const json &ignore_eos = field(body, "ignore_eos");
+    if (!ignore_eos.is_null() && !ignore_eos.is_boolean()) throw BadRequest("ignore_eos must be true or false", "ignore_eos");
+    req.ignore_eos = ignore_eos.is_boolean() && ignore_eos.get<bool>();
     const json &options = field(body, "stream_options");
     if (options.is_object()) req.include_usage = field(options, "include_usage") == true;
     return req;

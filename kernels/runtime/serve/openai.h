@@ -37,6 +37,7 @@ struct ChatRequest {
     uint32_t seed = 0;
     bool stream = false;
     bool include_usage = false;   // stream_options.include_usage: a last chunk with usage
+    bool ignore_eos = false;      // llama-server's extension: exactly max_tokens (benchmarks, tests)
     std::vector<std::string> stop;
 };
 

@@ -147,6 +147,7 @@ Server::Prepared Server::prepare(const ChatRequest &req, Clock::time_point arriv
     }
     const int n_prompt = (int)(pt.before.size() + pt.after.size()) + (image ? image->n_tokens : 0);
     p.gen.max_tokens = req.max_tokens;
+    p.gen.ignore_eos = req.ignore_eos;
     if (n_prompt + p.gen.max_tokens > session_.n_ctx())
         throw BadRequest("the prompt (" + std::to_string(n_prompt) + " tokens) and max_tokens (" +
                          std::to_string(p.gen.max_tokens) + ") exceed the context of " +
