@@ -58,7 +58,7 @@ demo: setup
 
 # Each comparison runs its anchor side by side and writes JSON + Markdown under benchmarks/results/.
 # The real-shape checkpoints are synthesized once into build/ (≈3.4 GB each; the 32k tokenizer ≈4 min once).
-BENCHMARKS := ldp vision decode convert e2e report_noise lab_scale
+BENCHMARKS := ldp vision decode convert e2e serve report_noise lab_scale
 bench: setup
 	@for b in $(BENCHMARKS); do echo "== benchmarks.$$b"; $(VPY) -m benchmarks.$$b || exit 1; done
 

@@ -47,13 +47,14 @@ MMPROJ_QUANT = "q8_0"
 N_GEN = 32
 QUESTION_NEW = "What is shown in this image? Describe it in detail."
 QUESTION_SAME = "What colour is the biggest box in the picture?"
-# MobileVLM's conversation (conv_templates["v1"]): llama-server joins [image, text] parts as "<__media__>TEXT";
-# MobileVLM's prompt has "<image>\n" before the question, so the template puts the newline back.
+# MobileVLM's conversation (conv_templates["v1"]): llama-server joins [image, text] parts as "<MARKER>TEXT", its
+# marker "<__media_RANDOM__>" (random per start); MobileVLM's prompt has "<image>\n" before the question, so the
+# template puts the newline back after the marker's fixed end "__>" (prompt token counts then agree).
 VICUNA_V1_JINJA = (
     "{%- for message in messages -%}{%- if message['role'] == 'user' -%}"
     "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
     "detailed, and polite answers to the user's questions. USER: "
-    "{{ message['content'] | replace('<__media__>', '<__media__>\\n') }} ASSISTANT:"
+    "{{ message['content'] | replace('__>', '__>\\n') }} ASSISTANT:"
     "{%- endif -%}{%- endfor -%}")
 SIDES = ("edgevlm-serve", "llama-server")
 GOALS = {"ttft_new": 1.5, "ttft_same": 3.0, "peak_rss_gb": 1.2}
@@ -253,10 +254,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", type=Path, default=REPO / "build" / "bench-vision")
     args = ap.parse_args()
-    from edgevlm.runtime.model_dir import find_model_files
+    from edgevlm.artifact import find_model
 
     args.work.mkdir(parents=True, exist_ok=True)
-    files = find_model_files(prepare(args.work))
+    files = find_model(prepare(args.work))
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     res = {"rounds": args.rounds, "threads": args.threads, "n_gen": N_GEN, "machine": machine(),
            "questions": {"new": QUESTION_NEW, "same": QUESTION_SAME}}
@@ -271,8 +272,7 @@ def main() -> None:
     res["summary"] = summarize(runs, memory)
     counts = {n for side in res["summary"]["prompt_tokens"].values() for kind in side.values() for n in kind}
     if len(counts) != 2:       # one count for the new-image question, one for the follow-up, same on both sides
-        print(f"warning: prompt token counts differ between the servers: {res['summary']['prompt_tokens']}",
-              file=sys.stderr)
+        raise SystemExit(f"prompt token counts differ between the servers: {res['summary']['prompt_tokens']}")
     res["runs"] = runs
     save(res, "serve-host", markdown)
 

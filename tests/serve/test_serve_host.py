@@ -186,7 +186,8 @@ import sys
 from tests.serve.client import client
 api = client(sys.argv[1])
 stream = api.chat.completions.create(model=sys.argv[2], messages=[{"role": "user", "content": "Tell a story."}],
-                                     max_tokens=int(sys.argv[3]), temperature=0, stream=True)
+                                     max_tokens=int(sys.argv[3]), temperature=0, stream=True,
+                                     extra_body={"ignore_eos": True})   # the tiny model would end in 0.5 s
 for chunk in stream:
     if chunk.choices and chunk.choices[0].delta.content:
         print("streaming", flush=True)
