@@ -8,6 +8,7 @@ Each test has its own lock folder, temp folder, data folder and store: nothing i
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import time
@@ -133,3 +134,23 @@ def wait_for(predicate, seconds: float = 60, what: str = "") -> None:
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+def signal_and_check(proc: subprocess.Popen, marker: str, sig: int) -> None:
+    """Once a process named by `marker` runs, send `sig` to proc: it exits 128 + sig, says no traceback, and
+    leaves nothing named by the marker anywhere on this machine (the fake phone's and ssh host's included)."""
+    try:
+        wait_for(lambda: processes_mentioning(f"sleep {marker}"), seconds=120, what="the stand-in to run")
+    except AssertionError:
+        proc.kill()
+        raise AssertionError(proc.communicate()[1]) from None
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err, err
+    assert wait_gone(marker) == []
+
+
+def unique_sleep() -> str:
+    """A duration no other process sleeps, written as a shell gets it from Python (str of the float)."""
+    return str(random.randint(300, 900) + random.randint(1, 999) / 1000)

@@ -8,7 +8,6 @@ uses, so a leftover is found by name.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -20,11 +19,11 @@ import pytest
 
 from edgevlm.interrupt import Handled, Interrupted
 from edgevlm.toolchain.cmake import _run_streaming
-from tests.misuse.conftest import processes_mentioning, wait_for, wait_gone
+from tests.misuse.conftest import processes_mentioning, signal_and_check, unique_sleep, wait_for, wait_gone
 
 
 def _slow_project(folder: Path) -> str:
-    marker = str(random.randint(300, 900) + random.randint(1, 999) / 1000)
+    marker = unique_sleep()
     folder.mkdir(parents=True)
     (folder / "CMakeLists.txt").write_text(textwrap.dedent(f"""\
         cmake_minimum_required(VERSION 3.16)
@@ -78,12 +77,4 @@ def test_signal_ends_a_build_on_the_ssh_host(jetson, tmp_path, sig):
                              str(server.identity_file), str(server.known_hosts), str(tmp_path / "src"),
                              str(tmp_path / "jetson")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
-    try:
-        wait_for(lambda: processes_mentioning(f"sleep {marker}"), seconds=120, what="the remote build's sleep")
-    except AssertionError:
-        proc.kill()
-        raise AssertionError(proc.communicate()[1]) from None
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + sig, err
-    assert wait_gone(marker) == []            # cmake, ninja and the sleep ended on the "Jetson"
+    signal_and_check(proc, marker, sig)       # cmake, ninja and the sleep ended on the "Jetson"

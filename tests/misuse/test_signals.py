@@ -8,7 +8,6 @@ on the fake phone (its processes are this machine's, in a chroot) and on the ssh
 """
 from __future__ import annotations
 
-import random
 import signal
 
 import pytest
@@ -16,35 +15,17 @@ import pytest
 from edgevlm.device.local import LocalTransport
 from edgevlm.device.lock import try_device_lock
 from tests.fakes.standin_run import standin_bundle
-from tests.misuse.conftest import Env, processes_mentioning, wait_for, wait_gone
+from tests.misuse.conftest import Env, signal_and_check, unique_sleep
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 
 
-def _unique_sleep() -> str:
-    """A duration no other process sleeps, written as the stand-in writes it (str of the float: no trailing 0)."""
-    return str(random.randint(300, 900) + random.randint(1, 999) / 1000)
-
-
-def _signal_and_check(env: Env, bench, marker: str, sig: int) -> None:
-    try:
-        wait_for(lambda: processes_mentioning(f"sleep {marker}"), seconds=120, what="the stand-in to run")
-    except AssertionError:
-        bench.kill()
-        raise AssertionError(bench.communicate()[1]) from None
-    bench.send_signal(sig)
-    _, err = bench.communicate(timeout=120)
-    assert bench.returncode == 128 + sig, err
-    assert "Traceback" not in err, err
-    assert wait_gone(marker) == []                      # nothing of the run is left, anywhere
-
-
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: signal.Signals(s).name)
 def test_signal_ends_edgevlm_run_on_the_host(tmp_path, monkeypatch, sig):
-    marker = _unique_sleep()
+    marker = unique_sleep()
     env = Env(tmp_path, sleep_s=float(marker))
     bench = env.start(*env.bench_args(env.model()))
-    _signal_and_check(env, bench, marker, sig)
+    signal_and_check(bench, marker, sig)
     assert list(env.tmp.iterdir()) == []                # the session's scratch folder went too
     monkeypatch.setenv("EDGEVLM_LOCK_DIR", env.vars["EDGEVLM_LOCK_DIR"])
     lock = try_device_lock(LocalTransport("host"))      # and the device is free
@@ -54,7 +35,7 @@ def test_signal_ends_edgevlm_run_on_the_host(tmp_path, monkeypatch, sig):
 
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: signal.Signals(s).name)
 def test_signal_ends_stock_llama_mtmd_cli(tmp_path, test_image, sig):
-    marker = _unique_sleep()
+    marker = unique_sleep()
     env = Env(tmp_path, sleep_s=0.1)
     (env.bundle / "llama-bench").write_text("#!/bin/sh\necho '[]'\n")
     (env.bundle / "llama-mtmd-cli").write_text(f"#!/bin/sh\nsleep {marker}\n")
@@ -64,7 +45,7 @@ def test_signal_ends_stock_llama_mtmd_cli(tmp_path, test_image, sig):
     args[args.index("--no-image")] = "--image"
     args.insert(args.index("--image") + 1, str(test_image))
     bench = env.start(*args)
-    _signal_and_check(env, bench, marker, sig)
+    signal_and_check(bench, marker, sig)
 
 
 def _remote_profile(tmp_path, text: str) -> dict:
@@ -78,7 +59,7 @@ def _remote_profile(tmp_path, text: str) -> dict:
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: signal.Signals(s).name)
 def test_signal_ends_edgevlm_run_on_the_phone(phone, adb_server, tmp_path, sig):
     device, transport = phone
-    marker = _unique_sleep()
+    marker = unique_sleep()
     env = Env(tmp_path / "env")
     bundle = standin_bundle(tmp_path / "phone-bundle", "android-arm64", sleep_s=float(marker), cmake_defs={})
     workdir = f"/data/local/tmp/sig{marker.replace('.', '')}"
@@ -91,7 +72,7 @@ def test_signal_ends_edgevlm_run_on_the_phone(phone, adb_server, tmp_path, sig):
     args[args.index("--device") + 1] = "target"
     args[args.index("--bundle") + 1] = str(bundle.path)
     bench = env.start(*args)
-    _signal_and_check(env, bench, marker, sig)
+    signal_and_check(bench, marker, sig)
     assert list((device.root / workdir.lstrip("/") / "scratch").iterdir()) == []
     assert not (device.root / "data/local/tmp/.edgevlm-lock").exists()        # the lock on the phone is freed
 
@@ -100,7 +81,7 @@ def test_signal_ends_edgevlm_run_on_the_phone(phone, adb_server, tmp_path, sig):
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: signal.Signals(s).name)
 def test_signal_ends_edgevlm_run_on_the_ssh_host(jetson, tmp_path, sig):
     server, _ = jetson
-    marker = _unique_sleep()
+    marker = unique_sleep()
     env = Env(tmp_path / "env")
     bundle = standin_bundle(tmp_path / "ssh-bundle", "host", sleep_s=float(marker), cmake_defs={})
     workdir = tmp_path / "jetson-workdir"
@@ -113,7 +94,7 @@ def test_signal_ends_edgevlm_run_on_the_ssh_host(jetson, tmp_path, sig):
     args[args.index("--device") + 1] = "target"
     args[args.index("--bundle") + 1] = str(bundle.path)
     bench = env.start(*args)
-    _signal_and_check(env, bench, marker, sig)
+    signal_and_check(bench, marker, sig)
     assert list((workdir / "scratch").iterdir()) == []
     assert not (tmp_path / "device-lock").exists()
 
@@ -121,9 +102,9 @@ def test_signal_ends_edgevlm_run_on_the_ssh_host(jetson, tmp_path, sig):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: signal.Signals(s).name)
 def test_signal_ends_run_on_the_host_device(tmp_path, sig):
     """`edgevlm run --device host`: before, SIGTERM left the shell and edgevlm-run running."""
-    marker = _unique_sleep()
+    marker = unique_sleep()
     env = Env(tmp_path, sleep_s=float(marker))
     env.model("model")
     run = env.start("run", "--device", "host", "model", "-p", "hi", "--bundle", str(env.bundle))
-    _signal_and_check(env, run, marker, sig)
+    signal_and_check(run, marker, sig)
     assert list(env.tmp.iterdir()) == []
