@@ -29,15 +29,19 @@ def register(app: typer.Typer) -> None:
         # wait=False: a second server on a device that one already holds is refused (DeviceBusy, exit 3)
         req = DeviceRequest(device, model_dir, serial=serial, host=host, quant=quant, bundle_dir=bundle_dir,
                             threads=threads, wait=False)
-        with progress_bar() as progress:
-            endpoint = start(req, ServeSettings(port=port), progress=progress,
-                             warn=lambda line: err_console.print(f"[yellow]{line}[/]"))
-        with endpoint:
+        endpoint = None
+        try:                      # once serving, a stop signal (Ctrl-C, SIGTERM, SIGHUP) is the normal end: exit 0
+            with progress_bar() as progress:
+                endpoint = start(req, ServeSettings(port=port), progress=progress,
+                                 warn=lambda line: err_console.print(f"[yellow]{line}[/]"))
             typer.echo(f"serving {endpoint.model} from {endpoint.device} at {endpoint.url}  (Ctrl-C stops)")
             typer.echo(curl_example(endpoint))
-            try:
-                endpoint.wait()
-            except KeyboardInterrupt:                 # Ctrl-C, and SIGTERM / SIGHUP (edgevlm.interrupt)
-                err_console.print(f"stopping the server on {endpoint.device}")
-                return
+            endpoint.wait()
             raise DeviceError(endpoint.exit_description())
+        except KeyboardInterrupt:                     # edgevlm.interrupt turns SIGTERM / SIGHUP into one
+            if endpoint is None:
+                raise                                 # interrupted while starting: start() cleaned up
+            err_console.print(f"stopping the server on {endpoint.device}")
+        finally:
+            if endpoint is not None:
+                endpoint.stop()
