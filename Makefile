@@ -12,9 +12,12 @@ STAMP    := $(VENV)/.edgevlm-installed
 JOBS     ?= $(shell nproc)
 
 # System packages: build tools, the cross compiler and qemu for android-arm64, the adb client, sshd for the
-# ssh transport tests, PostgreSQL for the shared-store and lab tests. Installed only when missing.
+# ssh transport tests, PostgreSQL for the shared-store and lab tests; dynamic qemu-user (loads the arm64 cost
+# model's TCG plugin; needs libcapstone4) and LLVM 19 (llvm-mca's Neoverse-V1/N1 models, llvm-objdump with
+# dotprod/fp16). Installed only when missing.
 APT_PACKAGES := cmake ninja-build ccache g++ adb qemu-user-static g++-aarch64-linux-gnu \
-                openssh-server openssh-client util-linux postgresql
+                openssh-server openssh-client util-linux postgresql \
+                qemu-user libcapstone4 llvm-19
 
 .PHONY: setup sysdeps venv native native-cross test demo bench clean distclean
 
@@ -58,7 +61,7 @@ demo: setup
 
 # Each comparison runs its anchor side by side and writes JSON + Markdown under benchmarks/results/.
 # The real-shape checkpoints are synthesized once into build/ (≈3.4 GB each; the 32k tokenizer ≈4 min once).
-BENCHMARKS := ldp vision decode convert e2e serve report_noise lab_scale
+BENCHMARKS := ldp vision decode convert e2e serve report_noise lab_scale arm_cost
 bench: setup
 	@for b in $(BENCHMARKS); do echo "== benchmarks.$$b"; $(VPY) -m benchmarks.$$b || exit 1; done
 

@@ -133,6 +133,10 @@ def bench_device(req: DeviceRequest, spec: BenchSpec, *, with_stock: bool = Fals
     set, for the caller to store before it exits."""
     check_tokens(context_length(find_model(req.model_dir, req.quant).llm), prompt_tokens=spec.prompt_tokens,
                  gen_tokens=spec.gen, what="--prompt-tokens + --gen")
+    profile = load_profile(req.device)
+    if profile.transport == "sim":   # counted under qemu on this host: no device to hold (edgevlm.bench.sim)
+        from edgevlm.bench.sim import bench_sim
+        return bench_sim(req, spec, profile, progress=progress)
     with prepare(req, progress=progress, warn=warn) as ready:
         spec = replace(spec, threads=capped_threads(ready, req.threads or spec.threads, warn))
         base = base_record(ready, spec)

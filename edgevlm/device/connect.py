@@ -16,7 +16,7 @@ def attached_serials(adb_server_port: int | None = None) -> list[str]:
 
 def transport_for(profile: DeviceProfile, *, serial: str | None = None, host: str | None = None,
                   adb_server_port: int | None = None) -> Transport:
-    if profile.transport == "local":
+    if profile.transport in ("local", "sim"):   # sim: this host runs qemu (edgevlm.bench.sim)
         return LocalTransport(profile.name)
     if profile.transport == "adb":
         return AdbTransport(serial or profile.adb.serial, server_port=adb_server_port)
