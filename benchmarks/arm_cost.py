@@ -131,6 +131,9 @@ def run_mtmd(work: Path, llm: Path, mmproj: Path, image: Path, gen: int):
     return measure(args, cwd=stage_dir(work, files))
 
 
+CACHED_ONLY = False   # --cached-only: report the runs already counted, count nothing new
+
+
 def cached(work: Path, name: str, run) -> dict:
     """A run's summary, kept under WORK/runs/ per bundle (its build-info hash): a rerun after a change to the
     model below costs nothing, and a changed bundle is counted again."""
@@ -143,6 +146,8 @@ def cached(work: Path, name: str, run) -> dict:
     path = work / "runs" / tag / (name.replace("/", "_") + ".json")
     if path.is_file():
         return json.loads(path.read_text())
+    if CACHED_ONLY:
+        return None
     result = run().to_dict()
     write(path, json.dumps(result))
     return result
@@ -202,7 +207,10 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--work", type=Path, default=REPO / "build" / "arm-cost")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--cached-only", action="store_true", help="write results from the runs already counted")
     a = ap.parse_args()
+    global CACHED_ONLY
+    CACHED_ONLY = a.cached_only
     cfg = QUICK if a.quick else FULL
     tiny = a.quick
     work = a.work / ("quick" if a.quick else "full")
@@ -234,6 +242,7 @@ def main() -> int:
             res["runs"][f"llm/{q}/l{nl}"] = cached(work, f"llm/{q}/l{nl}", lambda: run_edgevlm(
                 work, llm, None, None, cfg["text_prompt"], cfg["text_gen"]))
             print(f"llm {q} {nl} layers: done ({time.time() - t0:.0f} s)", flush=True)
+    res["runs"] = {k: v for k, v in res["runs"].items() if v is not None}
     res["model"] = model(res["runs"], cfg, llm_files, tiny)
     res["seconds"] = round(time.time() - t0, 1)
     name = "arm-cost-quick" if a.quick else "arm-cost"
@@ -248,11 +257,13 @@ def model(runs: dict, cfg: dict, llm_files: dict, tiny: bool) -> dict:
     out = {"vision": {}, "llm": {}, "sd888": {}}
     for side in ("edgevlm", "stock"):
         for mm in cfg["mmproj"]:
-            lo, hi = runs[f"{side}/{mm}/vit{lo_v}"], runs[f"{side}/{mm}/vit{hi_v}"]
+            lo, hi = runs.get(f"{side}/{mm}/vit{lo_v}"), runs.get(f"{side}/{mm}/vit{hi_v}")
+            if not (lo and hi):
+                continue   # not counted (yet): left out of the model, said so in the Markdown
             vit = per_layer(lo, hi, lo_v - 1, hi_v - 1, "vit", VIT_LAYERS)
             proj = per_layer(lo, hi, lo_v - 1, hi_v - 1, "projector", VIT_LAYERS)   # no layer term: constant
             load = per_layer(lo, hi, lo_v, hi_v, "vision_load", VIT_LAYERS + 1)
-            attn_lo, attn_hi = (r["stages"]["vit"]["groups"].get("attention", 0) for r in (lo, hi))
+            attn_lo, attn_hi = (attention_insns(r["stages"]["vit"]) for r in (lo, hi))
             out["vision"][f"{side}/{mm}"] = {
                 "vit": vit, "projector": proj, "vision_load": load,
                 "attention_insns_per_layer": attn_hi - attn_lo,
@@ -260,7 +271,9 @@ def model(runs: dict, cfg: dict, llm_files: dict, tiny: bool) -> dict:
                 "image_prefill_insns_2_layers": _get(hi, "prefill", "insns")}
     lo_l, hi_l = cfg["llm_layers"]
     for q in cfg["llm_quants"]:
-        lo, hi = runs[f"llm/{q}/l{lo_l}"], runs[f"llm/{q}/l{hi_l}"]
+        lo, hi = runs.get(f"llm/{q}/l{lo_l}"), runs.get(f"llm/{q}/l{hi_l}")
+        if not (lo and hi):
+            continue
         n_pre = cfg["text_prompt"]
         n_dec = hi["stages"]["decode"]["entries"]
         pre = scale(per_layer(lo, hi, lo_l, hi_l, "prefill", LLM_LAYERS), 1 / n_pre)
@@ -268,9 +281,17 @@ def model(runs: dict, cfg: dict, llm_files: dict, tiny: bool) -> dict:
         load = per_layer(lo, hi, lo_l, hi_l, "llm_load", LLM_LAYERS)
         out["llm"][q] = {"prefill_per_token": pre, "decode_per_token": dec, "llm_load": load,
                          "bytes_per_token": llm_bytes_per_token(llm_files[(q, hi_l)], hi_l)}
-    if not tiny:
+    complete = len(out["vision"]) == 2 * len(cfg["mmproj"]) and len(out["llm"]) == len(cfg["llm_quants"])
+    if not tiny and complete:
         out["sd888"] = predict(out, cfg)
     return out
+
+
+def attention_insns(stage: dict) -> int:
+    """The attention group, or (runs counted before a function joined the group) its top functions."""
+    from edgevlm.armcost.symbols import group_of
+
+    return max(stage["groups"].get("attention", 0), sum(n for f, n in stage["top"] if group_of(f) == "attention"))
 
 
 def predict(m: dict, cfg: dict) -> dict:
@@ -352,6 +373,10 @@ def markdown(res: dict) -> str:
                      f"{p['cycles_cortex-a78'] / 1e6:.1f} | {_g(d['insns'])} | {d['cycles_cortex-x1'] / 1e6:.1f} / "
                      f"{d['cycles_cortex-a78'] / 1e6:.1f} | {v['bytes_per_token'] / 1e6:.0f} MB | "
                      f"{_g(v['llm_load']['insns'])} |")
+    missing = [k for k in expected_runs(res["config"]) if k not in res["runs"]]
+    if missing:
+        lines += ["", f"**Not counted in this run** ({len(missing)}): " + ", ".join(missing) + ". The per-layer "
+                  "rows, the LLM rows and the SD888 prediction need them (`python benchmarks/arm_cost.py`)."]
     if m.get("sd888"):
         s, pub = m["sd888"], m["sd888"]["published"]
         lines += ["", "## Predicted Snapdragon 888 (1 X1 @2.84 GHz + 3 A78 @2.42 GHz, 4 threads), paper workload "
@@ -370,6 +395,11 @@ def markdown(res: dict) -> str:
     lines += ["", f"Run took {res['seconds']:.0f} s. Reproduce: `python benchmarks/arm_cost.py"
               f"{' --quick' if res['mode'] == 'quick' else ''}`."]
     return "\n".join(lines) + "\n"
+
+
+def expected_runs(cfg: dict) -> list[str]:
+    return ([f"{side}/{mm}/vit{vs}" for vs in cfg["vit_stored"] for mm in cfg["mmproj"] for side in ("edgevlm", "stock")]
+            + [f"llm/{q}/l{nl}" for nl in cfg["llm_layers"] for q in cfg["llm_quants"]])
 
 
 STAGE_COLS = ("startup", "vision_load", "vit", "projector", "llm_load", "context", "prefill", "decode", "finish")

@@ -16,7 +16,7 @@ NM = "aarch64-linux-gnu-nm"
 # (group, pattern on the demangled name), first match wins. The order matters: attention before matmul
 # (flash attention calls vec_dot kernels of its own), repack before matmul.
 GROUPS: tuple[tuple[str, re.Pattern], ...] = tuple((g, re.compile(p)) for g, p in (
-    ("attention", r"flash_attn|soft_max|edgevlm::attn|\battn::"),
+    ("attention", r"flash_attn|soft_max|::attention\(|\battn::"),
     ("repack", r"repack|ggml_quantize_mat|quantize_row_q8_K_ref|convert_f16_to"),
     ("matmul", r"mul_mat|gemm|gemv|tinyBLAS|vec_dot|q8::|ggml_vec_mad|cpu_linear|edgevlm::ldp::.*linear"),
     ("text parsing (libc stdio)", r"^_?_?(v?f?scanf|vfscanf|_IO_|__isoc99|fgets|strto|____strto|__strto|"
