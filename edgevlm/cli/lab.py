@@ -12,7 +12,7 @@ from edgevlm.cli.results import STORE_HELP, store_path
 from edgevlm.errors import LabError
 from edgevlm.lab.matrix import load_matrix
 from edgevlm.lab.node import NODE_ENV, NodeRegistry, discover, ray_start_argv, registry_path, stop_node
-from edgevlm.lab.rayenv import auth_enabled, auth_env, import_ray, is_loopback, use_token
+from edgevlm.lab.rayenv import AUTH_MODE, auth_enabled, auth_env, import_ray, is_loopback, use_token
 from edgevlm.lab.run import run_matrix
 from edgevlm.lab.status import lab_status
 from edgevlm.progress import console, err_console, progress_bar
@@ -74,6 +74,10 @@ def _start(head: bool, address: Optional[str], port: int, profiles: list[str], a
 
     import_ray()
     env = {**os.environ, **auth_env(auth_token), "RAY_SCHEDULER_EVENTS": "0"}
+    if AUTH_MODE not in env and auth_enabled(env):
+        # Ray's head turns token authentication on by itself when it finds a token; a joining node does not
+        # and would be refused: say it explicitly for both
+        env[AUTH_MODE] = "token"
     _check_reachable(head, address, node_ip)
     registry = discover(profiles, adb_port, bundle) if profiles else NodeRegistry(adb_port, ())
     _show_devices(registry)

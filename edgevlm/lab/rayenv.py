@@ -74,6 +74,7 @@ def keep_loopback() -> None:
 
 def connect(address: str):
     """``ray.init`` to the lab at ADDRESS (host:port) as a driver; a clear error when nobody answers."""
+    _match_nodes_auth()
     ray = import_ray()
     _reachable(address)
     if is_loopback(address.rpartition(":")[0]):
@@ -93,6 +94,21 @@ def connect(address: str):
                        hint="pass --auth-token FILE with the lab's token (or RAY_AUTH_MODE=token and its file)") \
             from None
     return ray
+
+
+def _match_nodes_auth() -> None:
+    """`ray start` turns token authentication on by itself when it finds a token (~/.ray/auth_token) and no
+    RAY_AUTH_MODE is set; ray.init as a driver does not, and that lab would refuse it. Do what the nodes did.
+    Ray reads the mode into its config once: refreshed here if ray was imported already (as Ray itself does)."""
+    import sys
+
+    if AUTH_MODE in os.environ or not auth_enabled(dict(os.environ)):
+        return
+    os.environ[AUTH_MODE] = "token"
+    if "ray" in sys.modules:
+        from ray._raylet import Config
+
+        Config.initialize("")
 
 
 def _reachable(address: str, timeout_s: float = 5.0) -> None:
