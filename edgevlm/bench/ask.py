@@ -16,7 +16,7 @@ from edgevlm.artifact import find_model
 from edgevlm.bench.options import run_argv
 from edgevlm.bench.parse import parse_run_json
 from edgevlm.bench.runner import pinned
-from edgevlm.bench.request import DeviceRequest
+from edgevlm.bench.request import DeviceRequest, with_device_quant
 from edgevlm.bench.session import Prepared, capped_threads, prepare
 from edgevlm.device.tracked import run_tracked
 from edgevlm.device.transport import PushStats
@@ -42,6 +42,7 @@ class DeviceAnswer:
 def ask_device(req: DeviceRequest, question: Question, *, on_text: Callable[[str], None] | None = None, warn=None,
                timeout_s: float = 1800.0) -> DeviceAnswer:
     """One question on the device, holding it (lock, own scratch folder) for the length of the answer."""
+    req = with_device_quant(req)
     check_question(req.model_dir, req.quant, question, with_image=req.image is not None)
     with prepare(req.but(no_image=req.image is None), warn=warn) as ready:
         out_json = f"{ready.dep.scratch}/answer.json"

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from edgevlm.artifact import find_model
+from edgevlm.device.profiles import load_profile
 from edgevlm.errors import InputNotFound
 
 
@@ -45,3 +47,18 @@ class DeviceRequest:
 def absolute(path: str | Path) -> Path:
     """The path against the caller's working directory (symlinks kept: a model folder may be a link)."""
     return Path(path).expanduser().absolute()
+
+
+def with_device_quant(req: DeviceRequest) -> DeviceRequest:
+    """No --quant: the device profile's [model].quant when MODEL_DIR holds that LLM (the sd888 profile names the
+    quant with the best time to first answer); otherwise the folder's own rule (its manifest's, or its only LLM)."""
+    if req.quant:
+        return req
+    wanted = load_profile(req.device).model.quant
+    if not wanted:
+        return req
+    try:
+        find_model(req.model_dir, wanted)
+    except InputNotFound:
+        return req
+    return req.but(quant=wanted)

@@ -13,7 +13,7 @@ from pathlib import Path
 from edgevlm.bench.bounds import check_tokens, context_length
 from edgevlm.artifact import ModelFolder, find_model
 from edgevlm.bench.image import default_image
-from edgevlm.bench.request import DeviceRequest
+from edgevlm.bench.request import DeviceRequest, with_device_quant
 from edgevlm.bench.runner import BenchSpec, Series, model_summary, run_series, sample_log, workload_label
 from edgevlm.bench.stock import llama_bench, mtmd_encode, mtmd_record
 from edgevlm.toolchain.bundle import Bundle, bundle_from_dir, ensure_bundle
@@ -83,6 +83,7 @@ def resolve_image(image: Path | None, no_image: bool, model: ModelFolder, model_
 def prepare(req: DeviceRequest, *, progress=None, warn=None) -> Prepared:
     """Profile → transport → the device's lock (waiting, or DeviceBusy) → bundle → preflight (refuses before any
     push) → deploy (hash-skipped) into a scratch folder of this session. The caller closes what it gets."""
+    req = with_device_quant(req)
     profile = load_profile(req.device)
     check_workdir(profile)
     model = find_model(req.model_dir, req.quant)
@@ -131,6 +132,7 @@ def bench_device(req: DeviceRequest, spec: BenchSpec, *, with_stock: bool = Fals
     """Prepare (holding the device), run the series, and the stock tools with `with_stock`. An interrupt (Ctrl-C,
     SIGTERM, SIGHUP) during the series ends it: the runs finished come back marked partial, with `interrupted`
     set, for the caller to store before it exits."""
+    req = with_device_quant(req)
     check_tokens(context_length(find_model(req.model_dir, req.quant).llm), prompt_tokens=spec.prompt_tokens,
                  gen_tokens=spec.gen, what="--prompt-tokens + --gen")
     profile = load_profile(req.device)

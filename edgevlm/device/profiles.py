@@ -15,6 +15,7 @@ from typing import Any
 
 from edgevlm.errors import DeviceError
 from edgevlm.paths import devices_dir
+from edgevlm.quants import LLM_QUANTS, MMPROJ_QUANTS
 from edgevlm.toolchain.targets import TARGETS
 
 TRANSPORTS = ("local", "adb", "ssh", "sim")   # sim: the arm64 bundle under qemu-user on this host (bench/sim.py)
@@ -26,6 +27,14 @@ class RunSettings:
     threads: int = 0                 # 0: let the binary decide (all cores)
     cpu_mask: str = ""               # hex taskset mask, empty: no pinning
     n_gpu_layers: int = 0
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The quants this device should run (its one home): `convert --device` and `bench/run --device` default to
+    them. Empty: no advice (convert's own defaults; a folder's only LLM)."""
+    quant: str = ""                  # LLM quant name, as --quant takes it
+    mmproj_quant: str = ""           # mmproj quant name, as --mmproj-quant takes it
 
 
 @dataclass(frozen=True)
@@ -59,13 +68,15 @@ class DeviceProfile:
     description: str = ""
     workdir: str = ""
     run: RunSettings = field(default_factory=RunSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
     thermal: ThermalSettings = field(default_factory=ThermalSettings)
     adb: AdbSettings = field(default_factory=AdbSettings)
     ssh: SshSettings = field(default_factory=SshSettings)
     source: str = ""                 # the file it was read from
 
 
-SECTIONS = {"run": RunSettings, "thermal": ThermalSettings, "adb": AdbSettings, "ssh": SshSettings}
+SECTIONS = {"run": RunSettings, "model": ModelSettings, "thermal": ThermalSettings, "adb": AdbSettings,
+            "ssh": SshSettings}
 SCALARS = {"name": str, "target": str, "transport": str, "description": str, "workdir": str}
 
 
@@ -183,7 +194,25 @@ def _check_semantics(where: str, p: DeviceProfile) -> None:
         raise DeviceError(f"{where}: [run].cpu_mask must be a hex taskset mask such as 'f0', got {p.run.cpu_mask!r}")
     if p.thermal.cooldown_max_s < 0:
         raise DeviceError(f"{where}: [thermal].cooldown_max_s must be >= 0, got {p.thermal.cooldown_max_s}")
+    if p.model.quant and p.model.quant not in LLM_QUANTS:
+        raise DeviceError(f"{where}: [model].quant must be one of {', '.join(LLM_QUANTS)}, got {p.model.quant!r}")
+    if p.model.mmproj_quant and p.model.mmproj_quant not in MMPROJ_QUANTS:
+        raise DeviceError(f"{where}: [model].mmproj_quant must be one of {', '.join(MMPROJ_QUANTS)}, "
+                          f"got {p.model.mmproj_quant!r}")
     if not 0 < p.ssh.port < 65536:
         raise DeviceError(f"{where}: [ssh].port must be 1..65535, got {p.ssh.port}")
     if p.transport == "ssh" and not p.ssh.host:
         raise DeviceError(f"{where}: [ssh].host is required when transport = 'ssh'")
+
+
+def model_quants(device: str | None, quant: str | None, mmproj_quant: str | None) -> tuple[dict[str, str], str]:
+    """convert's quant options: the ones given, the others from the device profile's [model] (neither: convert's
+    own defaults), and a line saying what the profile supplied ("" when nothing)."""
+    given = {"quant": quant, "mmproj_quant": mmproj_quant}
+    chosen = {k: v for k, v in given.items() if v}
+    if not device:
+        return chosen, ""
+    model = load_profile(device).model
+    taken = {k: getattr(model, k) for k, v in given.items() if not v and getattr(model, k)}
+    note = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in taken.items())
+    return {**chosen, **taken}, f"{device} profile: {note}" if note else ""
