@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from edgevlm.bench.bounds import MIN_IMAGE_PROMPT_TOKENS, check_tokens, context_length
+from edgevlm.bench.bounds import MIN_IMAGE_PROMPT_TOKENS, check_tokens, context_length, refusal
 from edgevlm.artifact import find_model
 from edgevlm.bench.options import run_argv
 from edgevlm.bench.parse import parse_run_json
@@ -49,6 +49,9 @@ def ask_device(req: DeviceRequest, question: Question, *, on_text: Callable[[str
         result = run_tracked(ready.transport, _command(ready, req, question, out_json, warn),
                              pid_file=f"{ready.dep.scratch}/answer.pid", name="edgevlm-run", cwd=ready.dep.bundle,
                              env=ready.dep.env, timeout=timeout_s, on_output=on_text or (lambda text: None))
+        refused = refusal(result.code, result.stderr or "")
+        if refused is not None:
+            raise refused
         if result.code != 0:
             raise DeviceError(f"edgevlm-run on {ready.profile.name} {result.describe()}: "
                               f"{(result.stderr or result.stdout).strip()[-600:]}")

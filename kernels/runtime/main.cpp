@@ -1,7 +1,8 @@
 // edgevlm-run: MobileVLM on a device with nothing but this binary, libllama and libedgevlm: one question,
 // answered through the runtime's stages (session.h, shared with edgevlm-serve and the Python Runtime):
 // load (LLM beside the image encode) -> context -> prefill (fixed start, image, question) -> decode, streamed
-// to stdout. Errors: one line on stderr, exit code 2. SIGTERM/SIGINT: stops after the current token, exit 143/130.
+// to stdout. Errors: one line on stderr, exit code 2 (a prompt beyond the context: 4; exits.h).
+// SIGTERM/SIGINT: stops after the current token, exit 143/130.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -125,7 +126,8 @@ int run(const Args &a, Clock::time_point process_start) {
     r.prompt_tokens = (int)(pt.before.size() + pt.after.size()) + emb.n_tokens;
 
     const auto t_ctx = Clock::now();
-    s.create_context(context_for_prompt(pt, emb.n_tokens, a.n_predict, a.n_ctx, plan.small_buffers), a.mem_available);
+    s.create_context(context_for_prompt(pt, emb.n_tokens, a.n_predict, a.n_ctx, s.n_ctx_train(),
+                                       plan.small_buffers), a.mem_available);
     r.context_ms = ms_since(t_ctx);
     r.load_ms = ms_since(t0) - r.image_encode_ms;   // what the loads cost beyond the image encode
 
@@ -163,6 +165,9 @@ int main(int argc, char **argv) {
         if (*e.what()) std::fprintf(stderr, "error: %s\n", e.what());
         std::fputs(usage(Binary::Run), stderr);
         return 2;
+    } catch (const Failure &e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return e.exit_code();
     } catch (const std::exception &e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 2;

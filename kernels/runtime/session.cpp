@@ -293,13 +293,24 @@ ContextNeed context_need(const llama_model *model, const ContextSize &size) {
     return need;
 }
 
-ContextSize context_for_prompt(const PromptTokens &p, int n_image, int n_predict, int n_ctx, bool small_buffers) {
+void check_fits_context(int n_prompt, int n_image, int n_predict, int limit, const std::string &what,
+                        const std::string &n_flag) {
+    // the prompt's last token is always evaluated, so it needs a slot after it even with -n 0
+    if (limit <= 0 || (int64_t)n_prompt + std::max(n_predict, 1) <= limit) return;
+    const std::string image = n_image ? " (" + std::to_string(n_image) + " of them the image's)" : "";
+    throw BeyondContext("prompt is " + std::to_string(n_prompt) + " tokens" + image + ", " + what + " is " +
+                        std::to_string(limit) + " (with " + n_flag + " " + std::to_string(n_predict) +
+                        "): shorten it or ask for fewer tokens (" + n_flag + ")");
+}
+
+ContextSize context_for_prompt(const PromptTokens &p, int n_image, int n_predict, int n_ctx, int n_ctx_train,
+                               bool small_buffers) {
     const int prompt = (int)(p.before.size() + p.after.size()) + n_image;
+    check_fits_context(prompt, n_image, n_predict, n_ctx ? n_ctx : n_ctx_train,
+                       n_ctx ? "the context (-c)" : "the model's context");
     const int64_t need64 = (int64_t)prompt + n_predict + 8;
     if (need64 > (1 << 24)) throw Failure(std::to_string(need64) + " tokens are beyond any context: ask for fewer (-n)");
     const int need = (int)need64;
-    if (n_ctx && n_ctx < need)
-        throw Failure("context " + std::to_string(n_ctx) + " is too small for " + std::to_string(need) + " tokens");
     ContextSize size;
     size.n_ctx = n_ctx ? n_ctx : need;
     if (small_buffers) {

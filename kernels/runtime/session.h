@@ -7,7 +7,7 @@
 //            start, and a previous request's image) is kept: only what differs is evaluated
 //   decode   sample, hand the token to the caller, feed it back; until EOS, the limit, or the caller stops
 //   free     the destructor (vision can be freed early: free_vision)
-// Errors: Failure (one line; the binaries exit 2 with it, the server answers it).
+// Errors: Failure (exits.h: one line; the binaries exit with its code, the server answers it).
 #pragma once
 
 #include <chrono>
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "edgevlm.h"
+#include "exits.h"
 #include "llama.h"
 #include "memory.h"
 #include "plan.h"
@@ -33,10 +34,6 @@ using Clock = std::chrono::steady_clock;
 inline double ms_since(Clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
-
-struct Failure : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 struct SessionOptions {
     std::string model, mmproj;   // mmproj empty: text only
@@ -176,8 +173,16 @@ int64_t mem_available_bytes();   // MemAvailable of /proc/meminfo; -1 when unrea
 
 namespace edgevlm::run {
 
+// The prompt (n_prompt tokens, n_image of them the image's rows) and n_predict tokens after it within a
+// context of `limit` tokens; BeyondContext otherwise, its message naming the context (`what`) and the option
+// that asked for n_predict (`n_flag`: -n, max_tokens). A limit <= 0 is unknown: not checked.
+void check_fits_context(int n_prompt, int n_image, int n_predict, int limit, const std::string &what,
+                        const std::string &n_flag = "-n");
+
 // edgevlm-run's context for one prompt and n_predict tokens: n_ctx (0: just enough), and with small buffers
-// the batch sized to the largest prompt chunk and one row of logits, else 512-token batches.
-ContextSize context_for_prompt(const PromptTokens &p, int n_image, int n_predict, int n_ctx, bool small_buffers);
+// the batch sized to the largest prompt chunk and one row of logits, else 512-token batches. The request must
+// fit n_ctx when given, else the model's training context n_ctx_train (BeyondContext).
+ContextSize context_for_prompt(const PromptTokens &p, int n_image, int n_predict, int n_ctx, int n_ctx_train,
+                               bool small_buffers);
 
 }  // namespace edgevlm::run

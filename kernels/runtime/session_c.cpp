@@ -89,7 +89,7 @@ int edgevlm_session_prefill(edgevlm_session *s, const char *question, const floa
             img.data.assign(image_embd, image_embd + (size_t)img.n_tokens * x.n_embd());
         }
         // a fresh context per answer, sized as edgevlm-run sizes it (small buffers: the default plan)
-        x.create_context(context_for_prompt(p, img.n_tokens, max_tokens, 0, true), 0);
+        x.create_context(context_for_prompt(p, img.n_tokens, max_tokens, 0, x.n_ctx_train(), true), 0);
         x.warm_prefix(p.before);
         const PrefillReport r = x.prefill(p, with_image ? &img : nullptr, 1);
         if (n_prompt) *n_prompt = r.n_prompt;

@@ -152,6 +152,9 @@ def test_bad_requests_are_400_and_the_server_goes_on(server, test_image):
                                           "context_length_exceeded"),
         "prompt + max_tokens beyond": ({"messages": image_msg(_png_url(png)), "max_tokens": 1000},
                                        "context_length_exceeded"),
+        "prompt beyond the context (26,000 characters)": (
+            {"messages": [{"role": "user", "content": ("what is in the picture? " * 1100)[:26000]}]},
+            "context_length_exceeded"),
         "unknown model": ({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}, "model_not_found"),
         "two images": ({"messages": [{"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": _png_url(png)}},

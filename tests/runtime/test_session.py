@@ -127,11 +127,12 @@ def test_context_beyond_the_memory_is_refused(converted, edgevlm_run, test_image
 @pytest.mark.parametrize("when", [0.2, "decoding"])
 def test_sigterm_ends_edgevlm_run(converted, edgevlm_run, test_image, tmp_path, when):
     """Early (0.2 s: loading or prefilling) or once tokens stream: the process ends by itself, 128 + 15, and
-    writes no record of a cut answer."""
+    writes no record of a cut answer. -n 1700: a long answer that, with the 296 prompt tokens, stays within the
+    tiny model's context of 2048 (beyond it edgevlm-run refuses the request)."""
     f = _files(converted("tiny-v2"))
     out = tmp_path / "r.json"
     proc = subprocess.Popen([str(edgevlm_run), "-m", str(f.llm), "--mmproj", str(f.mmproj), "--image",
-                             str(test_image), "-p", "Tell me a story.", "-n", "1800", "--ignore-eos",
+                             str(test_image), "-p", "Tell me a story.", "-n", "1700", "--ignore-eos",
                              "-t", "2", "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if when == "decoding":
         assert proc.stdout.read(1)   # the first piece is out: the decode loop runs

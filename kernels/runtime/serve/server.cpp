@@ -148,10 +148,12 @@ Server::Prepared Server::prepare(const ChatRequest &req, Clock::time_point arriv
     const int n_prompt = (int)(pt.before.size() + pt.after.size()) + (image ? image->n_tokens : 0);
     p.gen.max_tokens = req.max_tokens;
     p.gen.ignore_eos = req.ignore_eos;
-    if (n_prompt + p.gen.max_tokens > session_.n_ctx())
-        throw BadRequest("the prompt (" + std::to_string(n_prompt) + " tokens) and max_tokens (" +
-                         std::to_string(p.gen.max_tokens) + ") exceed the context of " +
-                         std::to_string(session_.n_ctx()) + " tokens", "max_tokens", "context_length_exceeded");
+    try {
+        run::check_fits_context(n_prompt, image ? image->n_tokens : 0, p.gen.max_tokens, session_.n_ctx(),
+                                "the server's context", "max_tokens");
+    } catch (const run::BeyondContext &e) {
+        throw BadRequest(e.what(), "max_tokens", "context_length_exceeded");
+    }
     const run::PrefillReport pr = session_.prefill(pt, image.get(), image_id);
     p.timing.prompt_tokens = pr.n_prompt;
     p.timing.reused_tokens = pr.n_reused;
