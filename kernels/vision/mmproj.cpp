@@ -8,6 +8,7 @@
 
 #include "edgevlm.h"
 #include "gguf.h"
+#include "mmproj_check.h"
 #include "projector_graph.h"
 
 namespace edgevlm {
@@ -24,9 +25,7 @@ struct File {
     ~File() { if (f) fclose(f); }
 };
 
-[[noreturn]] void bad(const std::string &path, const std::string &what) {
-    throw std::runtime_error("mmproj " + path + ": " + what);
-}
+[[noreturn]] void bad(const std::string &path, const std::string &what) { bad_mmproj(path, what); }
 
 int64_t key(gguf_context *g, const char *name) { return gguf_find_key(g, name); }
 
@@ -80,62 +79,6 @@ VitHparams read_hparams(gguf_context *g, const std::string &path) {
     const int64_t gelu = key(g, "clip.use_gelu");
     if (gelu >= 0 && gguf_get_val_bool(g, gelu)) bad(path, "clip.use_gelu = true: CLIP ViT-L uses quick_gelu");
     return hp;
-}
-
-// The shape every ViT tensor must have, from the header's hyper-parameters (ggml order, ne[0] innermost);
-// empty for a name the ViT does not know.
-std::vector<int64_t> vit_shape(const std::string &name, const VitHparams &hp, const std::string &path) {
-    const int64_t E = hp.n_embd, F = hp.n_ff, P = hp.patch_size, N = hp.n_patches() + 1;
-    if (name == "v.class_embd") return {E};
-    if (name == "v.patch_embd.weight") return {P, P, 3, E};
-    if (name == "v.position_embd.weight") return {E, N};
-    if (name == "v.patch_embd.bias" || name.rfind("v.pre_ln.", 0) == 0 || name.rfind("v.post_ln.", 0) == 0) return {E};
-    if (name.rfind("v.blk.", 0) != 0) return {};
-    const size_t dot = name.find('.', 6);
-    if (dot == std::string::npos) return {};
-    const std::string index = name.substr(6, dot - 6), part = name.substr(dot + 1);
-    if (index.empty() || index.size() > 4 || index.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(index) >= hp.n_layer_stored)
-        bad(path, name + " is beyond clip.vision.block_count");
-    if (part == "attn_q.weight" || part == "attn_k.weight" || part == "attn_v.weight" || part == "attn_out.weight")
-        return {E, E};
-    if (part == "ffn_up.weight") return {E, F};
-    if (part == "ffn_up.bias") return {F};
-    if (part == "ffn_down.weight") return {F, E};
-    if (part == "attn_q.bias" || part == "attn_k.bias" || part == "attn_v.bias" || part == "attn_out.bias" ||
-        part == "ffn_down.bias" || part.rfind("ln1.", 0) == 0 || part.rfind("ln2.", 0) == 0)
-        return {E};
-    return {};
-}
-
-std::string dims(const int64_t *ne) {
-    return "[" + std::to_string(ne[0]) + ", " + std::to_string(ne[1]) + ", " + std::to_string(ne[2]) + ", " +
-           std::to_string(ne[3]) + "]";
-}
-
-// Every tensor against the header before anything is allocated or a graph built: a crafted file (dimensions
-// permuted at the same byte size, a layer the header does not count) is an error naming the tensor, not a
-// GGML_ASSERT (abort, exit 134) deep in a graph. The projector's input must be the ViT's width.
-void check_tensors(gguf_context *g, const VitHparams &hp, const std::string &path) {
-    for (int64_t i = 0; i < gguf_get_n_tensors(g); ++i) {
-        const std::string name = gguf_get_tensor_name(g, i);
-        const int64_t *ne = gguf_get_tensor_ne(g, i);
-        std::vector<int64_t> want;
-        if (name.rfind("v.", 0) == 0) {
-            want = vit_shape(name, hp, path);
-            if (want.empty()) bad(path, "unknown vision tensor " + name);
-        } else if (name == "mm.model.mlp.0.weight") {
-            if (ne[0] != hp.n_embd)
-                bad(path, name + " takes " + std::to_string(ne[0]) + " inputs, the ViT gives embedding_length " +
-                              std::to_string(hp.n_embd));
-            continue;
-        } else {
-            continue;
-        }
-        want.resize(4, 1);
-        if (!std::equal(want.begin(), want.end(), ne))
-            bad(path, name + " has shape " + dims(ne) + ", the header's hyper-parameters need " + dims(want.data()));
-    }
 }
 
 int projector_version(gguf_context *g, const std::string &path) {
@@ -252,8 +195,9 @@ std::unique_ptr<Mmproj> load_mmproj(const std::string &path, ggml_backend_t back
     gguf_context *g = gf.g;
     auto m = std::make_unique<Mmproj>();
     m->hp = read_hparams(g, path);
-    check_tensors(g, m->hp, path);
     m->projector = projector_version(g, path);
+    check_vit_tensors(g, m->hp, path);
+    check_projector_tensors(g, m->hp, m->projector, path);
     File file;
     file.f = fopen(path.c_str(), "rb");
     if (!file.f) bad(path, "cannot open");

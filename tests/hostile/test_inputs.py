@@ -144,3 +144,54 @@ def test_crafted_llm_is_refused_by_llama_cpp_before_a_graph(native_bin, crafted,
                            str(test_image), "-p", "hi", "-n", "2"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "cannot load model" in proc.stderr, proc.stderr[-2000:]
     assert "GGML_ASSERT" not in proc.stderr and "token_embd.weight" in proc.stderr  # llama.cpp names it
+
+
+# Projector tensors that lie about their shape at the same byte size (issue 18 item 10: checked against the
+# header and each other in kernels/vision/mmproj_check.cpp). Before, the ggml projector aborted on each of the
+# matrix ones (GGML_ASSERT in ggml_mul_mat / ggml_add, exit 134) and the LDP kernel ran on with them, reading
+# past the 16-float SE bias when the SE matrix was transposed; a kernel's permutation went unnoticed by both.
+PROJECTOR_CRAFTS = {
+    # name: (preset, tensor, dims as the file will claim them)
+    "v2-mlp2-reshaped": ("tiny-v2", "mm.model.mlp.2.weight", lambda d: [d[0] // 2, d[1] * 2]),
+    "v2-peg-permuted": ("tiny-v2", "mm.model.peg.0.weight", lambda d: [d[0], d[2], d[1]]),
+    "v1-mlp3-reshaped": ("tiny-v1", "mm.model.mlp.3.weight", lambda d: [d[0] * 2, d[1] // 2]),
+    "v1-se-fc1-transposed": ("tiny-v1", "mm.model.mb_block.1.block.1.fc1.weight", lambda d: d[::-1]),
+    "v1-se-fc2-transposed": ("tiny-v1", "mm.model.mb_block.2.block.1.fc2.weight", lambda d: d[::-1]),
+    "v1-pointwise-reshaped": ("tiny-v1", "mm.model.mb_block.2.block.2.0.weight", lambda d: [d[0] // 2, d[1] * 2]),
+    "v1-dw-kernel-permuted": ("tiny-v1", "mm.model.mb_block.1.block.0.0.weight", lambda d: d[::-1]),
+}
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory, synth_ckpt):
+    """model_dirs(preset) -> an f16 conversion of the tiny preset (one per module)."""
+    from edgevlm.convert import convert
+
+    made = {}
+
+    def get(preset: str) -> Path:
+        if preset not in made:
+            made[preset] = tmp_path_factory.mktemp(f"hostile-{preset}") / "m"
+            convert(synth_ckpt(preset), made[preset], quant="f16", mmproj_quant="f16")
+        return made[preset]
+    return get
+
+
+@pytest.mark.native
+@pytest.mark.parametrize("case", sorted(PROJECTOR_CRAFTS))
+def test_crafted_projector_tensor_is_an_error_not_an_abort(native_bin, model_dirs, tmp_path, test_image, case):
+    preset, tensor, dims_of = PROJECTOR_CRAFTS[case]
+    folder = tmp_path / "crafted"
+    shutil.copytree(model_dirs(preset), folder)
+    mmproj = next(folder.glob("mmproj-*.gguf"))
+    with_dims(mmproj, mmproj, tensor, dims_of(tensor_dims(mmproj, tensor)))
+    err = _exits_2_in_one_line([*EDGEVLM, "encode-image", str(folder), "--image", str(test_image),
+                                "--out", str(folder / "e.npy")])
+    assert tensor in err and "the projector needs" in err
+    llm = next(p for p in folder.glob("*.gguf") if not p.name.startswith("mmproj-"))
+    for projector in ("kernel", "ggml"):             # both projector implementations load through the check
+        proc = subprocess.run([str(native_bin / "edgevlm-run"), "-m", str(llm), "--mmproj", str(mmproj), "--image",
+                               str(test_image), "-p", "hi", "-n", "2", "--projector", projector],
+                              capture_output=True, text=True, errors="replace", timeout=300)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and tensor in lines[0], (projector, proc.stderr[-2000:])
