@@ -3,9 +3,12 @@
 #include <cerrno>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+
+#include "exits.h"
 
 namespace edgevlm::run {
 
@@ -118,6 +121,22 @@ Args parse_args(Binary which, int argc, char **argv) {
     else check_serve(a);
     apply_env_aliases(a, which);
     return a;
+}
+
+int main_with_args(Binary which, int argc, char **argv, const std::function<int(const Args &)> &body) {
+    try {
+        return body(parse_args(which, argc, argv));
+    } catch (const UsageError &e) {
+        if (*e.what()) std::fprintf(stderr, "error: %s\n", e.what());
+        std::fputs(usage(which), stderr);
+        return EDGEVLM_EXIT_FAILURE;
+    } catch (const Failure &e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return e.exit_code();
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return EDGEVLM_EXIT_FAILURE;
+    }
 }
 
 void apply_env_aliases(Args &a, Binary which) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -29,6 +30,11 @@ enum class Binary { Run, Serve };
 
 Args parse_args(Binary which, int argc, char **argv);
 const char *usage(Binary which);
+
+// main() of edgevlm-run and edgevlm-serve: `body` on the parsed options, its exit code returned. A UsageError
+// prints the error and the usage (exit 2), a Failure one line and its own code (exits.h), any other exception
+// one line (exit 2).
+int main_with_args(Binary which, int argc, char **argv, const std::function<int(const Args &)> &body);
 
 // The deprecated environment aliases of options (EDGEVLM_RUN_OFF, ...): an option left empty takes the
 // variable's value. Kept so scripts written before the options still work.

@@ -159,17 +159,5 @@ int run(const Args &a, Clock::time_point process_start) {
 int main(int argc, char **argv) {
     const auto process_start = Clock::now();
     on_stop_signals(on_signal);
-    try {
-        return run(parse_args(Binary::Run, argc, argv), process_start);
-    } catch (const UsageError &e) {
-        if (*e.what()) std::fprintf(stderr, "error: %s\n", e.what());
-        std::fputs(usage(Binary::Run), stderr);
-        return 2;
-    } catch (const Failure &e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return e.exit_code();
-    } catch (const std::exception &e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 2;
-    }
+    return main_with_args(Binary::Run, argc, argv, [process_start](const Args &a) { return run(a, process_start); });
 }

@@ -72,14 +72,5 @@ int serve(const Args &a) {
 
 int main(int argc, char **argv) {
     on_stop_signals(on_signal);
-    try {
-        return serve(parse_args(Binary::Serve, argc, argv));
-    } catch (const UsageError &e) {
-        if (*e.what()) std::fprintf(stderr, "error: %s\n", e.what());
-        std::fputs(usage(Binary::Serve), stderr);
-        return 2;
-    } catch (const std::exception &e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 2;
-    }
+    return main_with_args(Binary::Serve, argc, argv, serve);
 }
