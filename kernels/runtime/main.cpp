@@ -4,7 +4,6 @@
 // to stdout. Errors: one line on stderr, exit code 2 (a prompt beyond the context: 4; exits.h).
 // SIGTERM/SIGINT: stops after the current token, exit 143/130.
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -35,11 +34,6 @@ void on_signal(int sig) {
     if (!g_generating) _exit(128 + sig);
 }
 
-
-void require_file(const std::string &path, const char *what) {
-    struct stat st{};
-    if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) throw Failure(std::string(what) + " " + path + " does not exist");
-}
 
 // --dump-embd / --dump-logits: raw little-endian float32, written to a temp name and renamed.
 void dump_floats(const std::string &path, const float *data, size_t n) {

@@ -153,6 +153,9 @@ private:
     int keep_from_kv(const std::vector<int64_t> &items, size_t image_at, size_t image_end);
 };
 
+// A regular file at `path`, else Failure "<what> <path> does not exist" (checked before loading anything).
+void require_file(const std::string &path, const char *what);
+
 struct Args;
 // The session's options as edgevlm-run and edgevlm-serve take them (args.h).
 SessionOptions session_options(const Args &a);
