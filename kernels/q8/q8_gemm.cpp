@@ -176,248 +176,64 @@ void tile(const QRows &a, int i0, const uint8_t *panel, float out[kMR][kPanel]) 
 // The layout's byte offsets are literals in the asm (scales at 16 H, the values of group g at 32 + 32 H + 64 g,
 // 544 bytes per block): static_asserts below pin them to kPanelBlockBytes / kScaleBytes.
 static_assert(kPanelBlockBytes == 544 && kScaleBytes == 32 && kPanel == 16 && kMR == 4, "sdot asm offsets");
+
+// One group of 4 inputs: the 16 columns' weights of the half at byte OFF (v0: columns 0-3, v1: 4-7, as 4 bytes
+// each) times lane LANE of the 4 rows' activation registers R0-R3, summed into the int32 accumulators v24-v31.
+#define EDGEVLM_SDOT_GROUP(OFF, R0, R1, R2, R3, LANE)       \
+    "ldp q0, q1, [%[p], #" #OFF "]\n"                        \
+    "sdot v24.4s, v0.16b, " #R0 ".4b[" #LANE "]\n"           \
+    "sdot v25.4s, v1.16b, " #R0 ".4b[" #LANE "]\n"           \
+    "sdot v26.4s, v0.16b, " #R1 ".4b[" #LANE "]\n"           \
+    "sdot v27.4s, v1.16b, " #R1 ".4b[" #LANE "]\n"           \
+    "sdot v28.4s, v0.16b, " #R2 ".4b[" #LANE "]\n"           \
+    "sdot v29.4s, v1.16b, " #R2 ".4b[" #LANE "]\n"           \
+    "sdot v30.4s, v0.16b, " #R3 ".4b[" #LANE "]\n"           \
+    "sdot v31.4s, v1.16b, " #R3 ".4b[" #LANE "]\n"
+
+// Row LANE of the tile: its two int32 sums (D0, D1, converted) scaled by dw * da into its accumulators C0, C1.
+#define EDGEVLM_SDOT_SCALE_ROW(LANE, D0, D1, C0, C1)        \
+    "fmul v0.4s, v4.4s, v2.s[" #LANE "]\n"                   \
+    "fmul v1.4s, v3.4s, v2.s[" #LANE "]\n"                   \
+    "fmla %[" #C0 "].4s, " #D0 ".4s, v0.4s\n"                \
+    "fmla %[" #C1 "].4s, " #D1 ".4s, v1.4s\n"
+
+// The whole block for half H: its 8 scales at byte SCALES, its 8 groups of values at G0 (then every 64 bytes).
+#define EDGEVLM_SDOT_BLOCK_4X8(SCALES, G0, G1, G2, G3, G4, G5, G6, G7)                                        \
+    __asm__ volatile(                                                                                        \
+        "ldr q3, [%[p], #" #SCALES "]\n"                                                                     \
+        "ld1 {v16.16b, v17.16b, v18.16b, v19.16b}, [%[a]], #64\n"                                           \
+        "ld1 {v20.16b, v21.16b, v22.16b, v23.16b}, [%[a]], #64\n"                                           \
+        "movi v24.4s, #0\n" "movi v25.4s, #0\n" "movi v26.4s, #0\n" "movi v27.4s, #0\n"                     \
+        "movi v28.4s, #0\n" "movi v29.4s, #0\n" "movi v30.4s, #0\n" "movi v31.4s, #0\n"                     \
+        EDGEVLM_SDOT_GROUP(G0, v16, v18, v20, v22, 0) EDGEVLM_SDOT_GROUP(G1, v16, v18, v20, v22, 1)          \
+        EDGEVLM_SDOT_GROUP(G2, v16, v18, v20, v22, 2) EDGEVLM_SDOT_GROUP(G3, v16, v18, v20, v22, 3)          \
+        EDGEVLM_SDOT_GROUP(G4, v17, v19, v21, v23, 0) EDGEVLM_SDOT_GROUP(G5, v17, v19, v21, v23, 1)          \
+        EDGEVLM_SDOT_GROUP(G6, v17, v19, v21, v23, 2) EDGEVLM_SDOT_GROUP(G7, v17, v19, v21, v23, 3)          \
+        "fcvtl v4.4s, v3.4h\n"                                                                               \
+        "fcvtl2 v3.4s, v3.8h\n"                                                                              \
+        "scvtf v24.4s, v24.4s\n" "scvtf v25.4s, v25.4s\n" "scvtf v26.4s, v26.4s\n" "scvtf v27.4s, v27.4s\n" \
+        "scvtf v28.4s, v28.4s\n" "scvtf v29.4s, v29.4s\n" "scvtf v30.4s, v30.4s\n" "scvtf v31.4s, v31.4s\n" \
+        "ld1 {v2.4s}, [%[d]], #16\n"                                                                         \
+        EDGEVLM_SDOT_SCALE_ROW(0, v24, v25, c00, c01) EDGEVLM_SDOT_SCALE_ROW(1, v26, v27, c10, c11)          \
+        EDGEVLM_SDOT_SCALE_ROW(2, v28, v29, c20, c21) EDGEVLM_SDOT_SCALE_ROW(3, v30, v31, c30, c31)          \
+        "add %[p], %[p], #544\n"                                                                             \
+        : [c00] "+w"(acc[0][0]), [c01] "+w"(acc[0][1]), [c10] "+w"(acc[1][0]), [c11] "+w"(acc[1][1]),       \
+          [c20] "+w"(acc[2][0]), [c21] "+w"(acc[2][1]), [c30] "+w"(acc[3][0]), [c31] "+w"(acc[3][1]),       \
+          [p] "+r"(p), [a] "+r"(a), [d] "+r"(d)                                                              \
+        :                                                                                                    \
+        : "v0", "v1", "v2", "v3", "v4", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", \
+          "v26", "v27", "v28", "v29", "v30", "v31", "memory")
+
 template <int H>
 inline void sdot_block_4x8(const uint8_t *&p, const int8_t *&a, const float *&d, float32x4_t acc[4][2]) {
-    if constexpr (H == 0) {
-        __asm__ volatile(
-        "ldr q3, [%[p], #0]\n"
-        "ld1 {v16.16b, v17.16b, v18.16b, v19.16b}, [%[a]], #64\n"
-        "ld1 {v20.16b, v21.16b, v22.16b, v23.16b}, [%[a]], #64\n"
-        "movi v24.4s, #0\n"
-        "movi v25.4s, #0\n"
-        "movi v26.4s, #0\n"
-        "movi v27.4s, #0\n"
-        "movi v28.4s, #0\n"
-        "movi v29.4s, #0\n"
-        "movi v30.4s, #0\n"
-        "movi v31.4s, #0\n"
-        "ldp q0, q1, [%[p], #32]\n"
-        "sdot v24.4s, v0.16b, v16.4b[0]\n"
-        "sdot v25.4s, v1.16b, v16.4b[0]\n"
-        "sdot v26.4s, v0.16b, v18.4b[0]\n"
-        "sdot v27.4s, v1.16b, v18.4b[0]\n"
-        "sdot v28.4s, v0.16b, v20.4b[0]\n"
-        "sdot v29.4s, v1.16b, v20.4b[0]\n"
-        "sdot v30.4s, v0.16b, v22.4b[0]\n"
-        "sdot v31.4s, v1.16b, v22.4b[0]\n"
-        "ldp q0, q1, [%[p], #96]\n"
-        "sdot v24.4s, v0.16b, v16.4b[1]\n"
-        "sdot v25.4s, v1.16b, v16.4b[1]\n"
-        "sdot v26.4s, v0.16b, v18.4b[1]\n"
-        "sdot v27.4s, v1.16b, v18.4b[1]\n"
-        "sdot v28.4s, v0.16b, v20.4b[1]\n"
-        "sdot v29.4s, v1.16b, v20.4b[1]\n"
-        "sdot v30.4s, v0.16b, v22.4b[1]\n"
-        "sdot v31.4s, v1.16b, v22.4b[1]\n"
-        "ldp q0, q1, [%[p], #160]\n"
-        "sdot v24.4s, v0.16b, v16.4b[2]\n"
-        "sdot v25.4s, v1.16b, v16.4b[2]\n"
-        "sdot v26.4s, v0.16b, v18.4b[2]\n"
-        "sdot v27.4s, v1.16b, v18.4b[2]\n"
-        "sdot v28.4s, v0.16b, v20.4b[2]\n"
-        "sdot v29.4s, v1.16b, v20.4b[2]\n"
-        "sdot v30.4s, v0.16b, v22.4b[2]\n"
-        "sdot v31.4s, v1.16b, v22.4b[2]\n"
-        "ldp q0, q1, [%[p], #224]\n"
-        "sdot v24.4s, v0.16b, v16.4b[3]\n"
-        "sdot v25.4s, v1.16b, v16.4b[3]\n"
-        "sdot v26.4s, v0.16b, v18.4b[3]\n"
-        "sdot v27.4s, v1.16b, v18.4b[3]\n"
-        "sdot v28.4s, v0.16b, v20.4b[3]\n"
-        "sdot v29.4s, v1.16b, v20.4b[3]\n"
-        "sdot v30.4s, v0.16b, v22.4b[3]\n"
-        "sdot v31.4s, v1.16b, v22.4b[3]\n"
-        "ldp q0, q1, [%[p], #288]\n"
-        "sdot v24.4s, v0.16b, v17.4b[0]\n"
-        "sdot v25.4s, v1.16b, v17.4b[0]\n"
-        "sdot v26.4s, v0.16b, v19.4b[0]\n"
-        "sdot v27.4s, v1.16b, v19.4b[0]\n"
-        "sdot v28.4s, v0.16b, v21.4b[0]\n"
-        "sdot v29.4s, v1.16b, v21.4b[0]\n"
-        "sdot v30.4s, v0.16b, v23.4b[0]\n"
-        "sdot v31.4s, v1.16b, v23.4b[0]\n"
-        "ldp q0, q1, [%[p], #352]\n"
-        "sdot v24.4s, v0.16b, v17.4b[1]\n"
-        "sdot v25.4s, v1.16b, v17.4b[1]\n"
-        "sdot v26.4s, v0.16b, v19.4b[1]\n"
-        "sdot v27.4s, v1.16b, v19.4b[1]\n"
-        "sdot v28.4s, v0.16b, v21.4b[1]\n"
-        "sdot v29.4s, v1.16b, v21.4b[1]\n"
-        "sdot v30.4s, v0.16b, v23.4b[1]\n"
-        "sdot v31.4s, v1.16b, v23.4b[1]\n"
-        "ldp q0, q1, [%[p], #416]\n"
-        "sdot v24.4s, v0.16b, v17.4b[2]\n"
-        "sdot v25.4s, v1.16b, v17.4b[2]\n"
-        "sdot v26.4s, v0.16b, v19.4b[2]\n"
-        "sdot v27.4s, v1.16b, v19.4b[2]\n"
-        "sdot v28.4s, v0.16b, v21.4b[2]\n"
-        "sdot v29.4s, v1.16b, v21.4b[2]\n"
-        "sdot v30.4s, v0.16b, v23.4b[2]\n"
-        "sdot v31.4s, v1.16b, v23.4b[2]\n"
-        "ldp q0, q1, [%[p], #480]\n"
-        "sdot v24.4s, v0.16b, v17.4b[3]\n"
-        "sdot v25.4s, v1.16b, v17.4b[3]\n"
-        "sdot v26.4s, v0.16b, v19.4b[3]\n"
-        "sdot v27.4s, v1.16b, v19.4b[3]\n"
-        "sdot v28.4s, v0.16b, v21.4b[3]\n"
-        "sdot v29.4s, v1.16b, v21.4b[3]\n"
-        "sdot v30.4s, v0.16b, v23.4b[3]\n"
-        "sdot v31.4s, v1.16b, v23.4b[3]\n"
-        "fcvtl v4.4s, v3.4h\n"
-        "fcvtl2 v3.4s, v3.8h\n"
-        "scvtf v24.4s, v24.4s\n"
-        "scvtf v25.4s, v25.4s\n"
-        "scvtf v26.4s, v26.4s\n"
-        "scvtf v27.4s, v27.4s\n"
-        "scvtf v28.4s, v28.4s\n"
-        "scvtf v29.4s, v29.4s\n"
-        "scvtf v30.4s, v30.4s\n"
-        "scvtf v31.4s, v31.4s\n"
-        "ld1 {v2.4s}, [%[d]], #16\n"
-        "fmul v0.4s, v4.4s, v2.s[0]\n"
-        "fmul v1.4s, v3.4s, v2.s[0]\n"
-        "fmla %[c00].4s, v24.4s, v0.4s\n"
-        "fmla %[c01].4s, v25.4s, v1.4s\n"
-        "fmul v0.4s, v4.4s, v2.s[1]\n"
-        "fmul v1.4s, v3.4s, v2.s[1]\n"
-        "fmla %[c10].4s, v26.4s, v0.4s\n"
-        "fmla %[c11].4s, v27.4s, v1.4s\n"
-        "fmul v0.4s, v4.4s, v2.s[2]\n"
-        "fmul v1.4s, v3.4s, v2.s[2]\n"
-        "fmla %[c20].4s, v28.4s, v0.4s\n"
-        "fmla %[c21].4s, v29.4s, v1.4s\n"
-        "fmul v0.4s, v4.4s, v2.s[3]\n"
-        "fmul v1.4s, v3.4s, v2.s[3]\n"
-        "fmla %[c30].4s, v30.4s, v0.4s\n"
-        "fmla %[c31].4s, v31.4s, v1.4s\n"
-        "add %[p], %[p], #544\n"
-        : [c00] "+w"(acc[0][0]), [c01] "+w"(acc[0][1]), [c10] "+w"(acc[1][0]), [c11] "+w"(acc[1][1]),
-          [c20] "+w"(acc[2][0]), [c21] "+w"(acc[2][1]), [c30] "+w"(acc[3][0]), [c31] "+w"(acc[3][1]),
-          [p] "+r"(p), [a] "+r"(a), [d] "+r"(d)
-        :
-        : "v0", "v1", "v2", "v3", "v4", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25",
-          "v26", "v27", "v28", "v29", "v30", "v31", "memory");
-    } else {
-        __asm__ volatile(
-        "ldr q3, [%[p], #16]\n"
-        "ld1 {v16.16b, v17.16b, v18.16b, v19.16b}, [%[a]], #64\n"
-        "ld1 {v20.16b, v21.16b, v22.16b, v23.16b}, [%[a]], #64\n"
-        "movi v24.4s, #0\n"
-        "movi v25.4s, #0\n"
-        "movi v26.4s, #0\n"
-        "movi v27.4s, #0\n"
-        "movi v28.4s, #0\n"
-        "movi v29.4s, #0\n"
-        "movi v30.4s, #0\n"
-        "movi v31.4s, #0\n"
-        "ldp q0, q1, [%[p], #64]\n"
-        "sdot v24.4s, v0.16b, v16.4b[0]\n"
-        "sdot v25.4s, v1.16b, v16.4b[0]\n"
-        "sdot v26.4s, v0.16b, v18.4b[0]\n"
-        "sdot v27.4s, v1.16b, v18.4b[0]\n"
-        "sdot v28.4s, v0.16b, v20.4b[0]\n"
-        "sdot v29.4s, v1.16b, v20.4b[0]\n"
-        "sdot v30.4s, v0.16b, v22.4b[0]\n"
-        "sdot v31.4s, v1.16b, v22.4b[0]\n"
-        "ldp q0, q1, [%[p], #128]\n"
-        "sdot v24.4s, v0.16b, v16.4b[1]\n"
-        "sdot v25.4s, v1.16b, v16.4b[1]\n"
-        "sdot v26.4s, v0.16b, v18.4b[1]\n"
-        "sdot v27.4s, v1.16b, v18.4b[1]\n"
-        "sdot v28.4s, v0.16b, v20.4b[1]\n"
-        "sdot v29.4s, v1.16b, v20.4b[1]\n"
-        "sdot v30.4s, v0.16b, v22.4b[1]\n"
-        "sdot v31.4s, v1.16b, v22.4b[1]\n"
-        "ldp q0, q1, [%[p], #192]\n"
-        "sdot v24.4s, v0.16b, v16.4b[2]\n"
-        "sdot v25.4s, v1.16b, v16.4b[2]\n"
-        "sdot v26.4s, v0.16b, v18.4b[2]\n"
-        "sdot v27.4s, v1.16b, v18.4b[2]\n"
-        "sdot v28.4s, v0.16b, v20.4b[2]\n"
-        "sdot v29.4s, v1.16b, v20.4b[2]\n"
-        "sdot v30.4s, v0.16b, v22.4b[2]\n"
-        "sdot v31.4s, v1.16b, v22.4b[2]\n"
-        "ldp q0, q1, [%[p], #256]\n"
-        "sdot v24.4s, v0.16b, v16.4b[3]\n"
-        "sdot v25.4s, v1.16b, v16.4b[3]\n"
-        "sdot v26.4s, v0.16b, v18.4b[3]\n"
-        "sdot v27.4s, v1.16b, v18.4b[3]\n"
-        "sdot v28.4s, v0.16b, v20.4b[3]\n"
-        "sdot v29.4s, v1.16b, v20.4b[3]\n"
-        "sdot v30.4s, v0.16b, v22.4b[3]\n"
-        "sdot v31.4s, v1.16b, v22.4b[3]\n"
-        "ldp q0, q1, [%[p], #320]\n"
-        "sdot v24.4s, v0.16b, v17.4b[0]\n"
-        "sdot v25.4s, v1.16b, v17.4b[0]\n"
-        "sdot v26.4s, v0.16b, v19.4b[0]\n"
-        "sdot v27.4s, v1.16b, v19.4b[0]\n"
-        "sdot v28.4s, v0.16b, v21.4b[0]\n"
-        "sdot v29.4s, v1.16b, v21.4b[0]\n"
-        "sdot v30.4s, v0.16b, v23.4b[0]\n"
-        "sdot v31.4s, v1.16b, v23.4b[0]\n"
-        "ldp q0, q1, [%[p], #384]\n"
-        "sdot v24.4s, v0.16b, v17.4b[1]\n"
-        "sdot v25.4s, v1.16b, v17.4b[1]\n"
-        "sdot v26.4s, v0.16b, v19.4b[1]\n"
-        "sdot v27.4s, v1.16b, v19.4b[1]\n"
-        "sdot v28.4s, v0.16b, v21.4b[1]\n"
-        "sdot v29.4s, v1.16b, v21.4b[1]\n"
-        "sdot v30.4s, v0.16b, v23.4b[1]\n"
-        "sdot v31.4s, v1.16b, v23.4b[1]\n"
-        "ldp q0, q1, [%[p], #448]\n"
-        "sdot v24.4s, v0.16b, v17.4b[2]\n"
-        "sdot v25.4s, v1.16b, v17.4b[2]\n"
-        "sdot v26.4s, v0.16b, v19.4b[2]\n"
-        "sdot v27.4s, v1.16b, v19.4b[2]\n"
-        "sdot v28.4s, v0.16b, v21.4b[2]\n"
-        "sdot v29.4s, v1.16b, v21.4b[2]\n"
-        "sdot v30.4s, v0.16b, v23.4b[2]\n"
-        "sdot v31.4s, v1.16b, v23.4b[2]\n"
-        "ldp q0, q1, [%[p], #512]\n"
-        "sdot v24.4s, v0.16b, v17.4b[3]\n"
-        "sdot v25.4s, v1.16b, v17.4b[3]\n"
-        "sdot v26.4s, v0.16b, v19.4b[3]\n"
-        "sdot v27.4s, v1.16b, v19.4b[3]\n"
-        "sdot v28.4s, v0.16b, v21.4b[3]\n"
-        "sdot v29.4s, v1.16b, v21.4b[3]\n"
-        "sdot v30.4s, v0.16b, v23.4b[3]\n"
-        "sdot v31.4s, v1.16b, v23.4b[3]\n"
-        "fcvtl v4.4s, v3.4h\n"
-        "fcvtl2 v3.4s, v3.8h\n"
-        "scvtf v24.4s, v24.4s\n"
-        "scvtf v25.4s, v25.4s\n"
-        "scvtf v26.4s, v26.4s\n"
-        "scvtf v27.4s, v27.4s\n"
-        "scvtf v28.4s, v28.4s\n"
-        "scvtf v29.4s, v29.4s\n"
-        "scvtf v30.4s, v30.4s\n"
-        "scvtf v31.4s, v31.4s\n"
-        "ld1 {v2.4s}, [%[d]], #16\n"
-        "fmul v0.4s, v4.4s, v2.s[0]\n"
-        "fmul v1.4s, v3.4s, v2.s[0]\n"
-        "fmla %[c00].4s, v24.4s, v0.4s\n"
-        "fmla %[c01].4s, v25.4s, v1.4s\n"
-        "fmul v0.4s, v4.4s, v2.s[1]\n"
-        "fmul v1.4s, v3.4s, v2.s[1]\n"
-        "fmla %[c10].4s, v26.4s, v0.4s\n"
-        "fmla %[c11].4s, v27.4s, v1.4s\n"
-        "fmul v0.4s, v4.4s, v2.s[2]\n"
-        "fmul v1.4s, v3.4s, v2.s[2]\n"
-        "fmla %[c20].4s, v28.4s, v0.4s\n"
-        "fmla %[c21].4s, v29.4s, v1.4s\n"
-        "fmul v0.4s, v4.4s, v2.s[3]\n"
-        "fmul v1.4s, v3.4s, v2.s[3]\n"
-        "fmla %[c30].4s, v30.4s, v0.4s\n"
-        "fmla %[c31].4s, v31.4s, v1.4s\n"
-        "add %[p], %[p], #544\n"
-        : [c00] "+w"(acc[0][0]), [c01] "+w"(acc[0][1]), [c10] "+w"(acc[1][0]), [c11] "+w"(acc[1][1]),
-          [c20] "+w"(acc[2][0]), [c21] "+w"(acc[2][1]), [c30] "+w"(acc[3][0]), [c31] "+w"(acc[3][1]),
-          [p] "+r"(p), [a] "+r"(a), [d] "+r"(d)
-        :
-        : "v0", "v1", "v2", "v3", "v4", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25",
-          "v26", "v27", "v28", "v29", "v30", "v31", "memory");
-    }
+    // the offsets of half H written out: asm text takes literals (16 H for the scales, 32 + 32 H + 64 g)
+    if constexpr (H == 0) EDGEVLM_SDOT_BLOCK_4X8(0, 32, 96, 160, 224, 288, 352, 416, 480);
+    else EDGEVLM_SDOT_BLOCK_4X8(16, 64, 128, 192, 256, 320, 384, 448, 512);
 }
+
+#undef EDGEVLM_SDOT_BLOCK_4X8
+#undef EDGEVLM_SDOT_SCALE_ROW
+#undef EDGEVLM_SDOT_GROUP
 
 template <int H>
 void half_tile(const QRows &a, int i0, const uint8_t *panel, float out[kMR][kPanel]) {
