@@ -17,9 +17,9 @@ import os
 import re
 import shutil
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from edgevlm import __version__, publish
 from edgevlm.artifact import MANIFEST, output_names
@@ -54,28 +54,42 @@ class ConvertResult:
     vision_tower: str | None = None  # how the tower was resolved, for the user to read
 
 
-def convert(source: str | os.PathLike, out: str | os.PathLike, quant: str = "q4_k_m", mmproj_quant: str = "f16",
-            imatrix: str | os.PathLike | None = None, name: str | None = None, progress: bool = False,
-            nthread: int = 0, vision_tower: str | os.PathLike | None = None) -> ConvertResult:
-    _check_options(quant, mmproj_quant, imatrix)
-    ckpt = open_checkpoint(source, vision_tower)
+@dataclass(frozen=True)
+class ConvertOptions:
+    """What `convert` makes: the quant types, the importance matrix, the files' base name, how it runs."""
+    quant: str = "q4_k_m"
+    mmproj_quant: str = "f16"
+    imatrix: str | os.PathLike | None = None
+    name: str | None = None                          # None: the model's name
+    progress: bool = False
+    nthread: int = 0                                 # quantization threads (0: all cores)
+    vision_tower: str | os.PathLike | None = None    # overrides config.json's mm_vision_tower
+
+
+def convert(source: str | os.PathLike, out: str | os.PathLike, options: ConvertOptions | None = None,
+            **changes: Any) -> ConvertResult:
+    """`changes`: fields of `options` (ConvertOptions) replaced, e.g. `convert(src, out, quant="q4_0")`."""
+    o = replace(options or ConvertOptions(), **changes)
+    quant, mmproj_quant = o.quant, o.mmproj_quant
+    _check_options(quant, mmproj_quant, o.imatrix)
+    ckpt = open_checkpoint(source, o.vision_tower)
     out = Path(out).expanduser().resolve()
     _refuse_input_folder(ckpt.path, out)
     llm_table, mm_table = tables_for(ckpt.config, ckpt.names())
     tables = [t for t in (llm_table, mm_table) if t is not None]
     check_coverage(tables, {n: ckpt.meta(n).shape for n in ckpt.names()})
-    name = _safe_name(name or _default_name(ckpt))
+    name = _safe_name(o.name or _default_name(ckpt))
     llm_name, mm_name = output_names(name, quant, mmproj_quant, mm_table is not None)
     created = not out.exists()
     if out.is_dir():
         _remove_stale_staging(out)  # a killed run's leftovers must not count against the free space
     check_free_space(out, _bytes_needed(llm_table, mm_table, quant, mmproj_quant), "the GGUF files")
     ensure_output_dir(out)
-    with _staging(out, remove_out=created) as stage, _Progress(progress, sum(len(t.specs) for t in tables)) as bar:
-        _write_llm(ckpt, llm_table, stage, llm_name, quant, imatrix, name, nthread, bar)
+    with _staging(out, remove_out=created) as stage, _Progress(o.progress, sum(len(t.specs) for t in tables)) as bar:
+        _write_llm(ckpt, llm_table, stage / llm_name, name, o, bar)
         if mm_table is not None:
             write_mmproj_gguf(ckpt, mm_table, stage / mm_name, mmproj_quant, name, bar.advance)
-        manifest = _manifest(ckpt, stage, llm_name, mm_name, tables, quant, mmproj_quant, imatrix, vision_tower)
+        manifest = _manifest(ckpt, stage, (llm_name, mm_name), tables, o)
         with atomic_output(stage / MANIFEST) as tmp:
             tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         _commit(stage, out, [n for n in (llm_name, mm_name, MANIFEST) if n])
@@ -139,15 +153,17 @@ def rebuild_unquantized(ckpt: Checkpoint, folder: Path) -> tuple[Path, str]:
     return path, storage
 
 
-def _write_llm(ckpt, table, stage: Path, llm_name: str, quant: str, imatrix, name: str, nthread: int, bar) -> None:
+def _write_llm(ckpt, table, path: Path, name: str, o: ConvertOptions, bar) -> None:
+    """The LLM GGUF at `path`: written directly when unquantized, else an intermediate quantized by llama.cpp."""
+    quant = o.quant
     if QUANTS[quant].unquantized:
-        write_llm_gguf(ckpt, table, stage / llm_name, quant, name, bar.advance)
+        write_llm_gguf(ckpt, table, path, quant, name, bar.advance)
         return
     storage = _matrix_storage(ckpt, table)
-    intermediate = stage / f"{name}-{storage.upper()}.intermediate.gguf"
+    intermediate = path.parent / f"{name}-{storage.upper()}.intermediate.gguf"
     write_llm_gguf(ckpt, table, intermediate, storage, name, bar.advance)
     bar.status(f"quantizing to {quant.upper()} (llama.cpp)")
-    quantize_gguf(intermediate, stage / llm_name, quant, Path(imatrix) if imatrix else None, nthread)
+    quantize_gguf(intermediate, path, quant, Path(o.imatrix) if o.imatrix else None, o.nthread)
     intermediate.unlink()
     bar.status("writing tensors")
 
@@ -161,7 +177,8 @@ def _bytes_needed(llm_table: Table, mm_table: Table | None, quant: str, mmproj_q
     return int(total * 1.1) + (1 << 20)
 
 
-def _manifest(ckpt, stage, llm_name, mm_name, tables, quant, mmproj_quant, imatrix, vision_tower) -> dict:
+def _manifest(ckpt, stage: Path, names: tuple[str, str | None], tables, o: ConvertOptions) -> dict:
+    llm_name, mm_name = names
     counts = [sum(_numel(s.shape) for s in t.specs) for t in tables]
     tower = ckpt.config.tower
     return {
@@ -170,14 +187,14 @@ def _manifest(ckpt, stage, llm_name, mm_name, tables, quant, mmproj_quant, imatr
         "llama_cpp_commit": llama_cpp_commit(),
         "source": {"config_sha256": ckpt.config_sha256, "architecture": ckpt.config.architecture,
                    "projector_type": ckpt.config.projector_type},
-        "quant": quant, "mmproj_quant": mmproj_quant if mm_name else None,
-        "imatrix_sha256": sha256_file(Path(imatrix)) if imatrix else None,
+        "quant": o.quant, "mmproj_quant": o.mmproj_quant if mm_name else None,
+        "imatrix_sha256": sha256_file(Path(o.imatrix)) if o.imatrix else None,
         "files": {"llm": _file_entry(stage, llm_name), "mmproj": _file_entry(stage, mm_name) if mm_name else None},
         "parameters": {"llm": counts[0], "mmproj": counts[1] if len(counts) > 1 else 0},
         "vision": ({"block_count_stored": ckpt.config.vision.num_hidden_layers,
                     "select_layer": ckpt.config.vision.select_layer,
                     "layers_used": ckpt.config.vision.n_layers_used} if mm_name else None),
-        "vision_tower": ({**tower.record(), "override": str(vision_tower) if vision_tower is not None else None,
+        "vision_tower": ({**tower.record(), "override": str(o.vision_tower) if o.vision_tower is not None else None,
                           "weights": ckpt.tower_weights} if tower is not None else None),
     }
 

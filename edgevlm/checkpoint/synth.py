@@ -11,8 +11,9 @@ import hashlib
 import json
 import os
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Any, Iterator, Literal
 
 from edgevlm.checkpoint.config import MobileVLMConfig
 from edgevlm.checkpoint.presets import default_format, is_tiny, preset_dict
@@ -46,27 +47,37 @@ def generate_tensor(spec: TensorSpec, seed: int, dtype: str):
     return t.to(getattr(torch, dtype))
 
 
+@dataclass(frozen=True)
+class SynthOptions:
+    """How a synthetic checkpoint is stored and written (what it holds: the preset, seed and llm_only)."""
+    dtype: str | None = None              # None: f32 for tiny presets, bf16 otherwise (default_dtype)
+    shard_size: str = "2GB"               # largest shard, for fmt "sharded"
+    force: bool = False                   # replace a non-empty out_dir
+    progress: bool | None = None          # None: a bar for large checkpoints only
+    overrides: dict | None = None         # config.json keys replaced (benchmarks/arm_cost.py: fewer layers)
+
+
 def synthesize(preset: str, out_dir: Path, fmt: Format | None = None, seed: int = 0, llm_only: bool = False,
-               *, dtype: str | None = None, shard_size: str = "2GB", force: bool = False,
-               progress: bool | None = None, overrides: dict | None = None) -> Path:
+               options: SynthOptions | None = None, **changes: Any) -> Path:
     """Write preset `preset` as a checkpoint folder `out_dir`; returns its path. `fmt` None: the format the
     public checkpoint of that shape ships (sharded with an index for 7B, pytorch_model.bin otherwise).
-    `overrides`: config.json keys replaced (benchmarks/arm_cost.py: real widths with fewer layers)."""
+    `changes`: fields of `options` (SynthOptions) replaced, e.g. `synthesize(p, out, dtype="bfloat16")`."""
+    o = replace(options or SynthOptions(), **changes)
     config_dict = preset_dict(preset, llm_only)  # raises UnknownPreset first: cheapest check
-    config_dict.update(overrides or {})
+    config_dict.update(o.overrides or {})
     fmt = fmt or default_format(preset)
-    dtype = dtype or default_dtype(preset)
+    dtype = o.dtype or default_dtype(preset)
     _check_options(fmt, dtype)
-    shard_bytes = _shard_bytes(shard_size) if fmt == "sharded" else 0
+    shard_bytes = _shard_bytes(o.shard_size) if fmt == "sharded" else 0
     config_dict["torch_dtype"] = dtype
     cfg = MobileVLMConfig.from_hf_dict(config_dict)
     specs = tensor_specs(cfg)
     out_dir = Path(out_dir)
-    with _staging(out_dir, force) as tmp:
+    with _staging(out_dir, o.force) as tmp:
         _write_json(tmp / "config.json", cfg.to_hf_dict())
         _write_json(tmp / "generation_config.json", _generation_config(cfg))
         write_tokenizer_files(tmp, cfg.llm.vocab_size, cfg.llm.max_position_embeddings)
-        _write_weights(tmp, specs, fmt, seed, dtype, shard_bytes, progress)
+        _write_weights(tmp, specs, fmt, seed, dtype, shard_bytes, o.progress)
     return out_dir
 
 

@@ -7,12 +7,12 @@ or PyTorch's consecutive-runs rule), like compared with like (edgevlm.fingerprin
     exit_code = 1 if report.regressed else 0
 """
 from edgevlm.errors import MixedRunsError, ReportInputError
-from edgevlm.report.compare import compare
+from edgevlm.report.compare import CompareOptions, compare
 from edgevlm.report.html import to_html
 from edgevlm.report.markdown import to_markdown
 from edgevlm.report.model import GroupResult, Report
 from edgevlm.report.stats import Judgement, judge
 from edgevlm.report.write import parse_formats, parse_threshold, write_report
 
-__all__ = ["compare", "Report", "GroupResult", "Judgement", "judge", "to_markdown", "to_html", "write_report",
+__all__ = ["compare", "CompareOptions", "Report", "GroupResult", "Judgement", "judge", "to_markdown", "to_html", "write_report",
            "parse_formats", "parse_threshold", "ReportInputError", "MixedRunsError"]

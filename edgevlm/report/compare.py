@@ -9,7 +9,8 @@ differences go in the report's header.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from edgevlm import fingerprint as fp
 from edgevlm.errors import MixedRunsError, ReportInputError, StoreError
@@ -23,7 +24,8 @@ Ref = str | Sequence[int]  # a ref string (run id, commit prefix, branch) or exp
 
 
 @dataclass(frozen=True)
-class Options:
+class CompareOptions:
+    """How rows are judged: the threshold and the test, the baseline window, mixed input allowed or not."""
     threshold: float = 0.05
     window: int = 5
     alpha: float = 0.05
@@ -52,12 +54,11 @@ class _Run:
         return (r.model_name, r.quant, fp.comparable_key(self.fingerprint))
 
 
-def compare(store: ResultsStore, baseline: Ref, candidate: Ref, *, metrics: Iterable[str] | None = None,
-            threshold: float = 0.05, window: int = 5, alpha: float = 0.05, min_runs: int = MIN_RUNS,
-            rule: Rule = "test", consecutive: int = CONSECUTIVE, allow_mixed: bool = False,
-            exact_threshold: float = EXACT_THRESHOLD) -> Report:
-    """Judge every metric the candidate runs measured against the last ``window`` like-for-like baseline runs."""
-    opts = Options(threshold, window, alpha, min_runs, rule, consecutive, allow_mixed, exact_threshold)
+def compare(store: ResultsStore, baseline: Ref, candidate: Ref, options: CompareOptions | None = None, *,
+            metrics: Iterable[str] | None = None, **changes: Any) -> Report:
+    """Judge every metric the candidate runs measured against the last ``window`` like-for-like baseline runs.
+    ``changes``: fields of ``options`` (CompareOptions) replaced, e.g. ``compare(store, a, b, window=5)``."""
+    opts = replace(options or CompareOptions(), **changes)
     _check_options(opts)
     wanted = {get_metric(m).name for m in metrics} if metrics else set(METRICS)
     cand_runs = _resolve(store, candidate)
@@ -72,12 +73,13 @@ def compare(store: ResultsStore, baseline: Ref, candidate: Ref, *, metrics: Iter
     notes: list[str] = []
     groups = [_judge_row(store, key, metric, base_runs, cand_runs, opts, notes) for key, metric in rows]
     throttled = {side: _throttled_count(groups, side) for side in ("baseline", "candidate")}
-    return Report(_ref_text(baseline), _ref_text(candidate), threshold, alpha, window, str(store.path), groups,
-                  throttled, min_runs=min_runs, rule=rule, consecutive=consecutive, allow_mixed=allow_mixed,
+    return Report(_ref_text(baseline), _ref_text(candidate), opts.threshold, opts.alpha, opts.window,
+                  str(store.path), groups, throttled, min_runs=opts.min_runs, rule=opts.rule,
+                  consecutive=opts.consecutive, allow_mixed=opts.allow_mixed,
                   notes=list(dict.fromkeys(notes)))
 
 
-def _check_options(o: Options) -> None:
+def _check_options(o: CompareOptions) -> None:
     if not 0 < o.threshold < 10:
         raise ReportInputError(f"threshold {o.threshold!r} must be a fraction in (0, 10), e.g. 0.05 for 5%")
     if o.window < 1:
@@ -108,7 +110,7 @@ def _ref_text(ref: Ref) -> str:
 
 
 def _judge_row(store: ResultsStore, key: tuple, metric: str, base_runs: list[_Run], cand_runs: list[_Run],
-               o: Options, notes: list[str]) -> GroupResult:
+               o: CompareOptions, notes: list[str]) -> GroupResult:
     cand = [r for r in cand_runs if r.key() == key and r.record.samples.get(metric)]
     cand_fp = cand[0].fingerprint
     pool = [r for r in base_runs if r.key()[:2] == key[:2] and r.record.samples.get(metric)]

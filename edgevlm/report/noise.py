@@ -12,8 +12,8 @@ Used by the statistics tests (tests/report) and the 500-trial benchmark (benchma
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from edgevlm.report.stats import Rule, judge
 
@@ -63,21 +63,37 @@ class Trials:
         return (self.regression + self.improvement) / self.trials
 
 
-def run_trials(seed: int, trials: int, *, model: NoiseModel = NoiseModel(), slowdown: float = 1.0,
-               baseline_runs: int = 5, candidate_runs: int = 3, samples: int = 10, kind: Kind = "latency",
-               threshold: float = 0.05, alpha: float = 0.05, rule: Rule = "test", min_runs: int = 3,
-               anchor: Callable[[list, list, str], bool] | None = None) -> Trials:
-    """Simulate ``trials`` baseline/candidate comparisons and count the verdicts (and the anchor's calls)."""
+@dataclass(frozen=True)
+class TrialSetup:
+    """One simulated comparison: the noise, the true slowdown, runs a side, and the decision rule judging it."""
+    model: NoiseModel = NoiseModel()
+    slowdown: float = 1.0
+    baseline_runs: int = 5
+    candidate_runs: int = 3
+    samples: int = 10
+    kind: Kind = "latency"
+    threshold: float = 0.05
+    alpha: float = 0.05
+    rule: Rule = "test"
+    min_runs: int = 3
+    anchor: Callable[[list, list, str], bool] | None = None   # another rule, counted on the same data
+
+
+def run_trials(seed: int, trials: int, setup: TrialSetup | None = None, **changes: Any) -> Trials:
+    """Simulate ``trials`` baseline/candidate comparisons and count the verdicts (and the anchor's calls).
+    ``changes``: fields of ``setup`` (TrialSetup) replaced, e.g. ``run_trials(1, 500, slowdown=1.1)``."""
     import numpy as np
 
+    s = replace(setup or TrialSetup(), **changes)
     rng = np.random.default_rng(seed)
-    better = "lower" if kind == "latency" else "higher"
+    better = "lower" if s.kind == "latency" else "higher"
     counts = {"regression": 0, "improvement": 0, "insufficient runs": 0, "anchor": 0}
     for _ in range(trials):
-        base = simulate_runs(rng, model, baseline_runs, samples, 100.0, 1.0, kind)
-        cand = simulate_runs(rng, model, candidate_runs, samples, 100.0, slowdown, kind)
-        verdict = judge(base, cand, better, threshold=threshold, alpha=alpha, rule=rule, min_runs=min_runs).verdict
+        base = simulate_runs(rng, s.model, s.baseline_runs, s.samples, 100.0, 1.0, s.kind)
+        cand = simulate_runs(rng, s.model, s.candidate_runs, s.samples, 100.0, s.slowdown, s.kind)
+        verdict = judge(base, cand, better, threshold=s.threshold, alpha=s.alpha, rule=s.rule,
+                        min_runs=s.min_runs).verdict
         if verdict in counts:
             counts[verdict] += 1
-        counts["anchor"] += bool(anchor and anchor(base, cand, better))
+        counts["anchor"] += bool(s.anchor and s.anchor(base, cand, better))
     return Trials(trials, counts["regression"], counts["improvement"], counts["insufficient runs"], counts["anchor"])
