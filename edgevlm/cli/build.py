@@ -1,6 +1,7 @@
 """`edgevlm build`: the pinned llama.cpp + edgevlm native code for a target, and device bundles."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -20,30 +21,42 @@ from edgevlm.toolchain.source import ensure_source
 from edgevlm.toolchain.targets import BUNDLE_TOOLS, BuildTarget, TARGETS, get_target
 
 
+LOCAL = {
+    "target": opt.Opt(str, "host", " | ".join(TARGETS), ("--target",)),
+    "bundle": opt.Opt(bool, None, "build only the device bundle (edgevlm-run, llama-bench, llama-mtmd-cli) into "
+                      "build/<target>/bundle; default: on for device targets", ("--bundle/--no-bundle",)),
+}
+
+
+@dataclass(frozen=True)
+class BuildArgs:
+    """`edgevlm build`'s options, in --help order (declared in LOCAL, else in cli/options.py)."""
+    target: str
+    jobs: int | None
+    bundle: bool | None
+    host: str | None          # a target built on its device (jetson-orin): this ssh host
+    device: str | None        # ... or this profile's device
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("build")
-    def build_cmd(
-        target: str = typer.Option("host", "--target", help=" | ".join(TARGETS)),
-        jobs: int = opt.jobs(),
-        bundle: bool = typer.Option(None, "--bundle/--no-bundle",
-                                    help="build only the device bundle (edgevlm-run, llama-bench, llama-mtmd-cli) "
-                                         "into build/<target>/bundle; default: on for device targets"),
-        host: str = opt.host(),              # a target built on its device (jetson-orin): this ssh host
-        device: str = opt.device(),          # ... or this profile's device
-    ) -> None:
-        """Build for a target. host: everything (libraries + tools + edgevlm); device targets: a bundle."""
-        row = get_target(target)  # unknown names fail before anything runs
-        if row.builds_on_device and (host or device or not _on_its_device(row)):
-            _remote_build(row, device or row.default_profile, host, jobs)   # Jetsons build natively, over ssh
-            return
-        with progress_bar() as progress:
-            if bundle if bundle is not None else not row.bundle_is_build:
-                made = build_bundle(target, jobs=jobs, progress=progress)
-                path, info = made.path, made.info
-            else:
-                result = build(target, jobs=jobs, progress=progress)
-                path, info = result.bin_dir, result.info
-        _show(target, path, info)
+    opt.command(app, "build", BuildArgs, LOCAL)(build_cmd)
+
+
+def build_cmd(a: BuildArgs) -> None:
+    """Build for a target. host: everything (libraries + tools + edgevlm); device targets: a bundle."""
+    target, jobs, bundle = a.target, a.jobs, a.bundle
+    row = get_target(target)  # unknown names fail before anything runs
+    if row.builds_on_device and (a.host or a.device or not _on_its_device(row)):
+        _remote_build(row, a.device or row.default_profile, a.host, jobs)   # Jetsons build natively, over ssh
+        return
+    with progress_bar() as progress:
+        if bundle if bundle is not None else not row.bundle_is_build:
+            made = build_bundle(target, jobs=jobs, progress=progress)
+            path, info = made.path, made.info
+        else:
+            result = build(target, jobs=jobs, progress=progress)
+            path, info = result.bin_dir, result.info
+    _show(target, path, info)
 
 
 def _on_its_device(row: BuildTarget) -> bool:

@@ -2,6 +2,8 @@
 `edgevlm devices --check NAME`: the preflight a bench or run does, on its own (exit 2 when it refuses)."""
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -21,47 +23,56 @@ from edgevlm.toolchain.bundle import local_bundle
 COLUMNS = ("model", "soc", "cores", "memory", "os", "governor")
 
 
+LOCAL = {
+    "no_ssh": opt.Opt(bool, False, "do not probe the ssh hosts of the profiles", ("--no-ssh",)),
+    "json_out": opt.Opt(bool, False, "print JSON instead of a table", ("--json",)),   # a flag here, not a file
+    "check": opt.Opt(str, None, "preflight one device profile: cores, features, space, memory, thermal zones, "
+                     "L4T/CUDA; what a bench would adapt or refuse", ("--check",)),
+    "model_dir": opt.Opt(Path, None, "also judge this converted model (with --check)", ("--model",)),
+}
+
+
+@dataclass(frozen=True)
+class DevicesArgs:
+    """`edgevlm devices`' options, in --help order (declared in LOCAL, else in cli/options.py)."""
+    no_ssh: bool
+    json_out: bool
+    check: str | None
+    serial: str | None
+    host: str | None
+    model_dir: Path | None
+    bundle_dir: Path | None
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("devices")
-    def devices_cmd(
-        no_ssh: bool = typer.Option(False, "--no-ssh", help="do not probe the ssh hosts of the profiles"),
-        json_out: bool = typer.Option(False, "--json", help="print JSON instead of a table"),  # a flag here
-        check: str = typer.Option(None, "--check", help="preflight one device profile: cores, features, space, "
-                                  "memory, thermal zones, L4T/CUDA; what a bench would adapt or refuse"),
-        serial: str = opt.serial(),
-        host: str = opt.host(),
-        model_dir: Path = typer.Option(None, "--model", help="also judge this converted model (with --check)"),
-        bundle_dir: Path = opt.bundle(),
-    ) -> None:
-        """List connected devices (adb, ssh profiles, the host) with model, SoC, cores, memory, OS, governor."""
-        if check:
-            _check(check, serial, host, model_dir, bundle_dir, json_out)
-            return
-
-        rows = inventory(probe_ssh=not no_ssh)
-        if json_out:
-            import json
-
-            typer.echo(json.dumps(rows, indent=2))
-            return
-        table = Table(title="devices")
-        for column in ("name", "via", "status", *COLUMNS):
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(row["name"], row["via"], row["status"], *(row.get(c, "") for c in COLUMNS))
-        console.print(table)
+    opt.command(app, "devices", DevicesArgs, LOCAL)(devices_cmd)
 
 
-def _check(name: str, serial: str | None, host: str | None, model_dir: Path | None, bundle_dir: Path | None,
-           json_out: bool) -> None:
+def devices_cmd(a: DevicesArgs) -> None:
+    """List connected devices (adb, ssh profiles, the host) with model, SoC, cores, memory, OS, governor."""
+    if a.check:
+        _check(a.check, a)
+        return
+
+    rows = inventory(probe_ssh=not a.no_ssh)
+    if a.json_out:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="devices")
+    for column in ("name", "via", "status", *COLUMNS):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["name"], row["via"], row["status"], *(row.get(c, "") for c in COLUMNS))
+    console.print(table)
+
+
+def _check(name: str, a: DevicesArgs) -> None:
     profile = load_profile(name)
-    model = find_model(model_dir) if model_dir else None
-    transport = transport_for(profile, serial=serial, host=host)
-    bundle = local_bundle(profile.target, bundle_dir) or device_bundle(transport, profile)
+    model = find_model(a.model_dir) if a.model_dir else None
+    transport = transport_for(profile, serial=a.serial, host=a.host)
+    bundle = local_bundle(profile.target, a.bundle_dir) or device_bundle(transport, profile)
     result = preflight.check(transport, profile, bundle, model)
-    if json_out:
-        import json
-
+    if a.json_out:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
         console.print(_table(result, bundle))

@@ -1,13 +1,17 @@
 """`edgevlm lab head|join|status|run`: the device lab on Ray (docs/lab.md). Thin over edgevlm.lab."""
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.table import Table
 
+from edgevlm.cli import options as opt
 from edgevlm.cli.results import STORE_HELP, store_path
 from edgevlm.errors import LabError
 from edgevlm.lab.matrix import load_matrix
@@ -17,74 +21,104 @@ from edgevlm.lab.run import run_matrix
 from edgevlm.lab.status import lab_status
 from edgevlm.progress import console, err_console, progress_bar
 
-ProfileOpt = typer.Option(None, "--profile", help="device profile this host offers (repeatable); adb profiles "
-                          "without a serial take every adb device no other profile claims")
-AdbPortOpt = typer.Option(None, "--adb-port", help="this host's adb server port (default: adb's own, 5037)")
-NodeIpOpt = typer.Option("127.0.0.1", "--listen", "--node-ip-address", metavar="ADDR",
-                         help="the address this node binds to and is reached at; the default keeps the lab on "
-                              "this machine's loopback. Another host's lab needs this host's address here "
-                              "(and --auth-token: see docs/lab.md, Security)")
-AuthOpt = typer.Option(None, "--auth-token", metavar="FILE",
-                       help="a file holding the lab's shared token: Ray's token authentication on (same as "
-                            "RAY_AUTH_MODE=token with RAY_AUTH_TOKEN_PATH=FILE); every node and driver needs it")
-AddressOpt = typer.Option("127.0.0.1:6379", "--address", help="the lab's head, HOST:PORT")
+LOCAL = {
+    "port": opt.Opt(int, 6379, "the head's port (what `lab join` and `lab run` dial)", ("--port",), min=1, max=65535),
+    "address": opt.Opt(str, ..., "the head's HOST:PORT"),
+    "profile": opt.Opt(Optional[list[str]], None, "device profile this host offers (repeatable); adb profiles "
+                       "without a serial take every adb device no other profile claims", ("--profile",)),
+    "adb_port": opt.Opt(Optional[int], None, "this host's adb server port (default: adb's own, 5037)", ("--adb-port",)),
+    "node_ip_address": opt.Opt(str, "127.0.0.1", "the address this node binds to and is reached at; the default "
+                               "keeps the lab on this machine's loopback. Another host's lab needs this host's "
+                               "address here (and --auth-token: see docs/lab.md, Security)",
+                               ("--listen", "--node-ip-address"), metavar="ADDR"),
+    "auth_token": opt.Opt(Optional[Path], None, "a file holding the lab's shared token: Ray's token authentication "
+                          "on (same as RAY_AUTH_MODE=token with RAY_AUTH_TOKEN_PATH=FILE); every node and driver "
+                          "needs it", ("--auth-token",), metavar="FILE"),
+    "dashboard": opt.Opt(bool, False, "Ray's dashboard (off by default)", ("--dashboard/--no-dashboard",)),
+    "num_cpus": opt.Opt(Optional[int], None, "CPUs Ray may use here (cells take none)", ("--num-cpus",)),
+    "object_store_mb": opt.Opt(Optional[int], None, "Ray object store size", ("--object-store-mb",)),
+    "bundle": opt.Opt(Optional[Path], None, "preflight devices against this bundle", ("--bundle",)),
+    "lab_address": opt.Opt(str, "127.0.0.1:6379", "the lab's head, HOST:PORT", ("--address",)),
+    "matrix_file": opt.Opt(Path, ..., "MATRIX.toml (docs/lab.md)"),
+    "store": opt.Opt(Optional[str], None, STORE_HELP, ("--store",)),
+}
+
+
+@dataclass(frozen=True)
+class NodeArgs:
+    """`lab head`'s and `lab join`'s options (declared in LOCAL); a head has no address to join."""
+    address: str | None = None
+    port: int = 0
+    profile: list[str] | None = None
+    adb_port: int | None = None
+    node_ip_address: str = "127.0.0.1"
+    auth_token: Path | None = None
+    dashboard: bool = False
+    num_cpus: int | None = None
+    object_store_mb: int | None = None
+    bundle: Path | None = None
+
+    @property
+    def head(self) -> bool:
+        return self.address is None
+
+
+# each command's options, in --help order
+HEAD = ("port", "profile", "adb_port", "node_ip_address", "auth_token", "dashboard", "num_cpus", "object_store_mb",
+        "bundle")
+JOIN = ("address", *(name for name in HEAD if name not in ("port", "dashboard")))
+
+
+@dataclass(frozen=True)
+class StatusArgs:
+    lab_address: str
+    auth_token: Path | None
+
+
+@dataclass(frozen=True)
+class RunArgs:
+    matrix_file: Path
+    lab_address: str
+    store: str | None
+    auth_token: Path | None
 
 
 def register(app: typer.Typer) -> None:
     lab = typer.Typer(help="A device lab: many hosts and devices, one matrix, on Ray (docs/lab.md).",
                       no_args_is_help=True)
-    for name, command in (("head", head_cmd), ("join", join_cmd), ("status", status_cmd), ("run", run_cmd)):
-        lab.command(name)(command)
+    opt.command(lab, "head", NodeArgs, LOCAL, HEAD)(head_cmd)
+    opt.command(lab, "join", NodeArgs, LOCAL, JOIN)(join_cmd)
+    opt.command(lab, "status", StatusArgs, LOCAL)(status_cmd)
+    opt.command(lab, "run", RunArgs, LOCAL)(run_cmd)
     app.add_typer(lab, name="lab")
 
 
-def head_cmd(
-    port: int = typer.Option(6379, "--port", min=1, max=65535,
-                             help="the head's port (what `lab join` and `lab run` dial)"),
-    profile: Optional[list[str]] = ProfileOpt, adb_port: Optional[int] = AdbPortOpt,
-    node_ip_address: str = NodeIpOpt, auth_token: Optional[Path] = AuthOpt,
-    dashboard: bool = typer.Option(False, "--dashboard/--no-dashboard", help="Ray's dashboard (off by default)"),
-    num_cpus: Optional[int] = typer.Option(None, "--num-cpus", help="CPUs Ray may use here (cells take none)"),
-    object_store_mb: Optional[int] = typer.Option(None, "--object-store-mb", help="Ray object store size"),
-    bundle: Optional[Path] = typer.Option(None, "--bundle", help="preflight devices against this bundle"),
-) -> None:
+def head_cmd(a: NodeArgs) -> None:
     """Start the lab's head (ray start --head, in the foreground), with this host's devices if any."""
-    _start(True, None, port, profile or [], adb_port, node_ip_address, num_cpus, object_store_mb, dashboard, bundle,
-           auth_token)
+    _start(a)
 
 
-def join_cmd(
-    address: str = typer.Argument(..., help="the head's HOST:PORT"),
-    profile: Optional[list[str]] = ProfileOpt, adb_port: Optional[int] = AdbPortOpt,
-    node_ip_address: str = NodeIpOpt, auth_token: Optional[Path] = AuthOpt,
-    num_cpus: Optional[int] = typer.Option(None, "--num-cpus", help="CPUs Ray may use here (cells take none)"),
-    object_store_mb: Optional[int] = typer.Option(None, "--object-store-mb", help="Ray object store size"),
-    bundle: Optional[Path] = typer.Option(None, "--bundle", help="preflight devices against this bundle"),
-) -> None:
+def join_cmd(a: NodeArgs) -> None:
     """Discover and preflight this host's devices, then join the lab (in the foreground) advertising the
     healthy ones as Ray resources device:<serial> and profile:<name>."""
-    _start(False, address, 0, profile or [], adb_port, node_ip_address, num_cpus, object_store_mb, False, bundle,
-           auth_token)
+    _start(a)
 
 
-def _start(head: bool, address: Optional[str], port: int, profiles: list[str], adb_port: Optional[int],
-           node_ip: str, num_cpus: Optional[int], object_store_mb: Optional[int], dashboard: bool,
-           bundle: Optional[Path], auth_token: Optional[Path]) -> None:
-    import os
-
+def _start(a: NodeArgs) -> None:
+    head, address, port, node_ip = a.head, a.address, a.port, a.node_ip_address
     import_ray()
-    env = {**os.environ, **auth_env(auth_token), "RAY_SCHEDULER_EVENTS": "0"}
+    env = {**os.environ, **auth_env(a.auth_token), "RAY_SCHEDULER_EVENTS": "0"}
     if AUTH_MODE not in env and auth_enabled(env):
         # Ray's head turns token authentication on by itself when it finds a token; a joining node does not
         # and would be refused: say it explicitly for both
         env[AUTH_MODE] = "token"
     _check_reachable(head, address, node_ip)
-    registry = discover(profiles, adb_port, bundle) if profiles else NodeRegistry(adb_port, ())
+    registry = discover(a.profile, a.adb_port, a.bundle) if a.profile else NodeRegistry(a.adb_port, ())
     _show_devices(registry)
-    path = registry_path(adb_port)
+    path = registry_path(a.adb_port)
     registry.save(path)
     argv = ray_start_argv(head=head, address=address, port=port, node_ip=node_ip, registry=registry,
-                          num_cpus=num_cpus, object_store_mb=object_store_mb, dashboard=dashboard)
+                          num_cpus=a.num_cpus, object_store_mb=a.object_store_mb, dashboard=a.dashboard)
     where = f"{node_ip}:{port}" if head else address
     secured = auth_enabled(env)
     err_console.print(f"{'lab head on' if head else 'joining'} {where} with {len(registry.healthy())} device(s), "
@@ -108,8 +142,6 @@ def _start(head: bool, address: Optional[str], port: int, profiles: list[str], a
 
 
 def _ignore_signals() -> None:
-    import signal
-
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
 
@@ -131,9 +163,10 @@ def _show_devices(registry) -> None:
     console.print(table)
 
 
-def status_cmd(address: str = AddressOpt, auth_token: Optional[Path] = AuthOpt) -> None:
+def status_cmd(a: StatusArgs) -> None:
     """Hosts, devices, what each runs, and the matrices still queued."""
-    use_token(auth_token)
+    use_token(a.auth_token)
+    address = a.lab_address
 
     state = lab_status(address)
     table = Table(title=f"lab at {address}", title_justify="left")
@@ -152,18 +185,13 @@ def status_cmd(address: str = AddressOpt, auth_token: Optional[Path] = AuthOpt) 
         console.print("no matrix queued")
 
 
-def run_cmd(
-    matrix_file: Path = typer.Argument(..., help="MATRIX.toml (docs/lab.md)"),
-    address: str = AddressOpt,
-    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
-    auth_token: Optional[Path] = AuthOpt,
-) -> None:
+def run_cmd(a: RunArgs) -> None:
     """Run every cell of a matrix on the lab's devices; store every run; exit 1 when a cell failed."""
-    use_token(auth_token)
+    use_token(a.auth_token)
 
-    matrix = load_matrix(matrix_file)
+    matrix = load_matrix(a.matrix_file)
     with progress_bar() as progress:
-        result = run_matrix(matrix, address, store_path(store), progress=progress)
+        result = run_matrix(matrix, a.lab_address, store_path(a.store), progress=progress)
     _summary(result)
     if result.failed:
         for report in result.failed:

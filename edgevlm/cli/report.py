@@ -5,61 +5,94 @@ records in --baseline-dir: the repository's own dogfooding, `make test` / CI); -
 saying what it found or what went wrong (shared, noisy CI machines must not fail on it)."""
 from __future__ import annotations
 
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 
+from edgevlm.cli import options as opt
 from edgevlm.cli.results import STORE_HELP, store_path
 from edgevlm.errors import EdgeVLMError, MixedRunsError, ReportInputError
-from edgevlm.report import compare, parse_formats, parse_threshold, to_markdown, write_report
+from edgevlm.report import CompareOptions, compare, parse_formats, parse_threshold, to_markdown, write_report
 from edgevlm.report.records import compare_files
 from edgevlm.report.summary import print_summary
 from edgevlm.store import ResultsStore
 
 
+REF = "ref: run id (run:N), commit prefix, or branch."
+LOCAL = {
+    "baseline": opt.Opt(Optional[str], None, "Baseline " + REF, ("--baseline",)),
+    "candidate": opt.Opt(Optional[str], None, "Candidate " + REF, ("--candidate",)),
+    "metric": opt.Opt(Optional[list[str]], None, "Only these metrics (repeatable). Default: all measured.",
+                      ("--metric",)),
+    "threshold": opt.Opt(str, "5%", "Practical threshold, e.g. 5% or 0.05.", ("--threshold",)),
+    "window": opt.Opt(int, 5, "Baseline: the last K unthrottled like-for-like runs per row.", ("--window",)),
+    "alpha": opt.Opt(float, 0.05, "Significance level of the one-sided Mann–Whitney U test on run medians.",
+                     ("--alpha",)),
+    "min_runs": opt.Opt(int, 3, "Fewer runs than this a side: \"insufficient runs\".", ("--min-runs",)),
+    "rule": opt.Opt(str, "test", "test (threshold + U test on run medians) or consecutive (PyTorch's rule: N "
+                    "consecutive candidate runs beyond the threshold).", ("--rule",)),
+    "consecutive": opt.Opt(int, 2, "Runs in a row the consecutive rule needs.", ("--consecutive",)),
+    "allow_mixed": opt.Opt(bool, False, "Compare runs whose hardware, threads or workload differ (the differences "
+                           "are listed in the report's header).", ("--allow-mixed",)),
+    "format": opt.Opt(str, "md,html,json", "Comma-separated: md, html, json.", ("--format",)),
+    "out": opt.Opt(Optional[Path], None, "Folder for report.md / report.html / report.json (default: "
+                   "edgevlm-report; with --records: none, the Markdown goes to stdout).", ("--out",)),
+    "store": opt.Opt(Optional[str], None, STORE_HELP, ("--store",)),
+    "records": opt.Opt(Optional[list[Path]], None, "Candidate: these `edgevlm bench` record files instead of a "
+                       "ref (with --baseline-dir).", ("--records",)),
+    "baseline_dir": opt.Opt(Optional[Path], None, "Baseline: the record files in this folder (e.g. "
+                            "benchmarks/results/baseline), with --records.", ("--baseline-dir",)),
+    "informational": opt.Opt(bool, False, "Always exit 0: say what was found or what went wrong instead of "
+                             "failing (shared, noisy CI machines).", ("--informational",)),
+}
+
+
+@dataclass(frozen=True)
+class ReportArgs:
+    """`edgevlm report`'s options, in --help order (declared in LOCAL)."""
+    baseline: str | None
+    candidate: str | None
+    metric: list[str] | None
+    threshold: str
+    window: int
+    alpha: float
+    min_runs: int
+    rule: str
+    consecutive: int
+    allow_mixed: bool
+    format: str
+    out: Path | None
+    store: str | None
+    records: list[Path] | None
+    baseline_dir: Path | None
+    informational: bool
+
+    def settings(self) -> CompareOptions:
+        return CompareOptions(threshold=parse_threshold(self.threshold), window=self.window, alpha=self.alpha,
+                              min_runs=self.min_runs, rule=self.rule, consecutive=self.consecutive,
+                              allow_mixed=self.allow_mixed)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("report")(report_cmd)
+    opt.command(app, "report", ReportArgs, LOCAL)(report_cmd)
 
 
-def report_cmd(
-    baseline: Optional[str] = typer.Option(None, help="Baseline ref: run id (run:N), commit prefix, or branch."),
-    candidate: Optional[str] = typer.Option(None, help="Candidate ref: run id (run:N), commit prefix, or branch."),
-    metric: Optional[list[str]] = typer.Option(None, help="Only these metrics (repeatable). Default: all measured."),
-    threshold: str = typer.Option("5%", help="Practical threshold, e.g. 5% or 0.05."),
-    window: int = typer.Option(5, help="Baseline: the last K unthrottled like-for-like runs per row."),
-    alpha: float = typer.Option(0.05, help="Significance level of the one-sided Mann–Whitney U test on run medians."),
-    min_runs: int = typer.Option(3, "--min-runs", help="Fewer runs than this a side: \"insufficient runs\"."),
-    rule: str = typer.Option("test", help="test (threshold + U test on run medians) or consecutive (PyTorch's "
-                             "rule: N consecutive candidate runs beyond the threshold)."),
-    consecutive: int = typer.Option(2, help="Runs in a row the consecutive rule needs."),
-    allow_mixed: bool = typer.Option(False, "--allow-mixed", help="Compare runs whose hardware, threads or "
-                                     "workload differ (the differences are listed in the report's header)."),
-    format: str = typer.Option("md,html,json", "--format", help="Comma-separated: md, html, json."),
-    out: Optional[Path] = typer.Option(None, help="Folder for report.md / report.html / report.json (default: "
-                                       "edgevlm-report; with --records: none, the Markdown goes to stdout)."),
-    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
-    records: Optional[list[Path]] = typer.Option(None, "--records", help="Candidate: these `edgevlm bench` "
-                                                 "record files instead of a ref (with --baseline-dir)."),
-    baseline_dir: Optional[Path] = typer.Option(None, "--baseline-dir", help="Baseline: the record files in "
-                                                "this folder (e.g. benchmarks/results/baseline), with --records."),
-    informational: bool = typer.Option(False, "--informational", help="Always exit 0: say what was found or "
-                                       "what went wrong instead of failing (shared, noisy CI machines)."),
-) -> None:
+def report_cmd(a: ReportArgs) -> None:
     """Latency regression report between two refs, or record files against a baseline folder (exit 1 on
     regression)."""
-    if records or baseline_dir:
-        _records_report(records or [], baseline_dir, threshold, window, out, informational)
+    if a.records or a.baseline_dir:
+        _records_report(a.records or [], a.baseline_dir, a)
         return
-    if not (baseline and candidate):
+    if not (a.baseline and a.candidate):
         raise ReportInputError("name --baseline and --candidate refs, or --records FILE... --baseline-dir DIR")
-    out = out or Path("edgevlm-report")
-    formats = parse_formats(format)
-    with ResultsStore(store_path(store), read_only=True) as db:
-        report = compare(db, baseline, candidate, metrics=metric, threshold=parse_threshold(threshold),
-                         window=window, alpha=alpha, min_runs=min_runs, rule=rule, consecutive=consecutive,
-                         allow_mixed=allow_mixed)
+    out = a.out or Path("edgevlm-report")
+    formats = parse_formats(a.format)
+    with ResultsStore(store_path(a.store), read_only=True) as db:
+        report = compare(db, a.baseline, a.candidate, a.settings(), metrics=a.metric)
     written = write_report(report, out, formats)
     print_summary(report)
     Console(stderr=True).print("wrote " + ", ".join(str(p) for p in written), highlight=False)
@@ -69,12 +102,12 @@ def report_cmd(
         raise SystemExit(1)
 
 
-def _records_report(records: list[Path], baseline_dir: Path | None, threshold: str, window: int,
-                    out: Path | None, informational: bool) -> None:
+def _records_report(records: list[Path], baseline_dir: Path | None, a: ReportArgs) -> None:
+    informational = a.informational
     try:
         if not records or baseline_dir is None:
             raise ReportInputError("--records FILE... and --baseline-dir DIR go together")
-        text, regressed = _records_markdown(records, baseline_dir, threshold, window, out)
+        text, regressed = _records_markdown(records, baseline_dir, a.threshold, a.window, a.out)
         print(text)
     except MixedRunsError as exc:  # the committed baseline was measured on another machine or with other settings
         if not informational:
@@ -89,8 +122,6 @@ def _records_report(records: list[Path], baseline_dir: Path | None, threshold: s
     except Exception:  # a bug in edgevlm itself: shown loudly, still informational
         if not informational:
             raise
-        import traceback
-
         traceback.print_exc()
         print("edgevlm CI report not produced: internal error (traceback on stderr)")
         return

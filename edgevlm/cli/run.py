@@ -2,6 +2,8 @@
 `--device NAME` on a phone / Jetson (pushed once per content hash), streaming."""
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -16,33 +18,49 @@ from edgevlm.progress import err_console
 from edgevlm.runtime.runtime import Runtime
 
 
+LOCAL = {
+    "prompt": opt.Opt(str, ..., "The question.", ("-p", "--prompt")),
+    "image": opt.OPTIONS["image"].but(help=opt.OPTIONS["image"].help + " (omit for text only)"),
+    "n_predict": opt.Opt(int, 128, "Most tokens to generate.", ("-n", "--n-predict"), min=0),
+    "timings": opt.Opt(bool, False, "Print timings to stderr afterwards.", ("--timings",)),
+}
+
+
+@dataclass(frozen=True)
+class RunArgs:
+    """`edgevlm run`'s options, in --help order (declared in LOCAL, else in cli/options.py)."""
+    model_dir: Path
+    prompt: str
+    image: Path | None
+    n_predict: int
+    threads: int
+    temp: float
+    seed: int
+    timings: bool
+    device: str | None
+    serial: str | None
+    host: str | None
+    bundle_dir: Path | None
+    quant: str | None
+    json_file: Path | None
+    wait: bool
+
+    def request(self) -> DeviceRequest:
+        return DeviceRequest(self.device, self.model_dir, serial=self.serial, host=self.host, quant=self.quant,
+                             bundle_dir=self.bundle_dir, threads=self.threads, image=self.image, wait=self.wait)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("run")
-    def run(
-        model_dir: Path = opt.model_dir(),
-        prompt: str = typer.Option(..., "-p", "--prompt", help="The question."),
-        image: Path = opt.image(" (omit for text only)"),
-        n_predict: int = typer.Option(128, "-n", "--n-predict", min=0, help="Most tokens to generate."),
-        threads: int = opt.threads(),
-        temp: float = opt.temp(),
-        seed: int = opt.seed(),
-        timings: bool = typer.Option(False, "--timings", help="Print timings to stderr afterwards."),
-        device: str = opt.device(),
-        serial: str = opt.serial(),
-        host: str = opt.host(),
-        bundle_dir: Path = opt.bundle(),
-        quant: str = opt.quant(),
-        json_file: Path = opt.json_out(),
-        wait: bool = opt.wait(),
-    ) -> None:
-        """Answer a question about an image with the native runtime (streams the answer)."""
-        question = Question(prompt, n_predict=n_predict, temp=check_temperature(temp), seed=seed)
-        if device:
-            req = DeviceRequest(device, model_dir, serial=serial, host=host, quant=quant, bundle_dir=bundle_dir,
-                                threads=threads, image=image, wait=wait)
-            _on_device(req, question, json_file)
-            return
-        _on_host(model_dir, question, image, threads, timings)
+    opt.command(app, "run", RunArgs, LOCAL)(run)
+
+
+def run(a: RunArgs) -> None:
+    """Answer a question about an image with the native runtime (streams the answer)."""
+    question = Question(a.prompt, n_predict=a.n_predict, temp=check_temperature(a.temp), seed=a.seed)
+    if a.device:
+        _on_device(a.request(), question, a.json_file)
+        return
+    _on_host(a.model_dir, question, a.image, a.threads, a.timings)
 
 
 def _on_host(model_dir: Path, question, image: Path | None, threads: int, timings: bool) -> None:
@@ -66,8 +84,6 @@ def _on_host(model_dir: Path, question, image: Path | None, threads: int, timing
 
 
 def _on_device(req, question, json_file: Path | None) -> None:
-    import json
-
     if json_file is not None:                 # checked before the device is touched: the answer is not lost
         check_writable(json_file.absolute().parent, f"--json {json_file}")
     answer = ask_device(req, question, on_text=lambda text: typer.echo(text, nl=False),
