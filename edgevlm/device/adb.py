@@ -40,7 +40,7 @@ class AdbTransport(RemoteShellTransport):
         return self._adb("shell", line)
 
     def forward_argv(self, *args: str) -> list[str]:
-        """argv of `adb [-P PORT] [-s SERIAL] forward ARGS...` (edgevlm.serve.forward)."""
+        """argv of `adb [-P PORT] [-s SERIAL] forward ARGS...` (edgevlm.device.forward)."""
         return self._adb("forward", *args)
 
     def _push_file(self, local: Path, remote: str, timeout: float) -> None:

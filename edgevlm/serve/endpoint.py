@@ -24,7 +24,7 @@ from edgevlm.bench.session import Prepared, capped_threads, prepare
 from edgevlm.device.tracked import kill_remote, tracked_line
 from edgevlm.device.transport import ShellResult
 from edgevlm.errors import DeviceError, NativeNotBuilt
-from edgevlm.serve.forward import Forward, open_forward, require_free
+from edgevlm.device.forward import Forward, open_forward, require_free
 
 SERVER = "edgevlm-serve"
 LISTENING = re.compile(r"listening on http://[^\s/]+:(\d+)")

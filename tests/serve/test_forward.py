@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from edgevlm.serve.forward import AdbForward, SshTunnel, open_forward, port_open
+from edgevlm.device.forward import AdbForward, SshTunnel, open_forward, port_open
 
 
 class EchoServer:

@@ -15,7 +15,7 @@ import signal
 import pytest
 
 from edgevlm.paths import host_bin_dir
-from edgevlm.serve.forward import free_port, port_open
+from edgevlm.device.forward import free_port, port_open
 from tests.serve.client import ServeCli, ask, client, data_url, run_answer, server_processes
 
 pytestmark = pytest.mark.native

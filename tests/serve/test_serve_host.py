@@ -15,7 +15,7 @@ import pytest
 
 from edgevlm.bench.request import DeviceRequest
 from edgevlm.serve.endpoint import ServeSettings, start
-from edgevlm.serve.forward import free_port
+from edgevlm.device.forward import free_port
 from tests.conftest import make_test_image
 from tests.serve.client import QUESTION, ask, client, data_url, png_bytes, run_answer
 

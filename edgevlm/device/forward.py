@@ -1,5 +1,6 @@
 """A port on this machine that reaches a port on the device's loopback: `adb forward`, an `ssh -L` tunnel, or
-nothing (the host serves on the port itself).
+nothing (the host serves on the port itself). It lives in the device layer, beside the transports it drives
+(`edgevlm serve` asks for one by transport kind through `open_forward`, never naming adb or ssh).
 
 The server on the device listens on 127.0.0.1 only (nothing on the phone's Wi-Fi can reach it); the forward is
 the one way in, and it lives exactly as long as `edgevlm serve` does.
