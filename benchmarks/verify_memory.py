@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+from benchmarks.common import REPO as ROOT, RESULTS
+
 VIT_L_336 = dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
                  image_size=336, patch_size=14, projection_dim=768, hidden_act="quick_gelu", layer_norm_eps=1e-5)
 GOAL_BYTES = 4 * 1000**3
@@ -77,7 +77,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/verify-memory"))
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
     ckpt, out = args.work / "MobileVLM_V2-1.7B-transformers", args.work / "out-q4_k_s"
     if not (ckpt / "pytorch_model.bin").is_file():
         build_checkpoint(ckpt)
