@@ -8,8 +8,8 @@ from edgevlm.errors import ImageError
 
 def make_demo_image(path: Path, width: int = 410, height: int = 250, seed: int = 0) -> Path:
     """Write a PNG with a gradient sky, a sun and some boxes; returns the path."""
-    import numpy as np
-    from PIL import Image, ImageDraw
+    import numpy as np  # lazy: numpy, heavy for the CLI start
+    from PIL import Image, ImageDraw  # lazy: Pillow, images only
 
     rng = np.random.default_rng(seed)
     y = np.linspace(0, 1, height)[:, None]
@@ -30,7 +30,7 @@ def make_demo_image(path: Path, width: int = 410, height: int = 250, seed: int =
 
 def load_rgb(path: Path):
     """Open an image as RGB, turning every failure into an ImageError that names the file."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # lazy: Pillow, images only
 
     path = Path(path)
     if not path.is_file():

@@ -46,7 +46,7 @@ def _bind_environment(lib_dir: Path) -> None:
 def import_llama_cpp() -> ModuleType:
     """`llama_cpp`, loaded against edgevlm's build of the pinned llama.cpp."""
     _bind_environment(native_lib_dir())
-    import llama_cpp
+    import llama_cpp  # lazy: loads libllama
 
     return llama_cpp
 
@@ -54,7 +54,7 @@ def import_llama_cpp() -> ModuleType:
 def import_mtmd_cpp() -> ModuleType:
     """`llama_cpp.mtmd_cpp` (libmtmd bindings), loaded against the same build."""
     import_llama_cpp()
-    from llama_cpp import mtmd_cpp
+    from llama_cpp import mtmd_cpp  # lazy: loads libllama
 
     return mtmd_cpp
 

@@ -25,7 +25,7 @@ def context_length(gguf_file: Path) -> int | None:
     """The LLM's trained context from its GGUF header, None when the file is not a GGUF we can read (the run
     itself reports that)."""
     try:
-        from gguf import GGUFReader
+        from gguf import GGUFReader  # lazy: gguf-py, heavy (numpy)
 
         reader = GGUFReader(str(gguf_file))
         arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()

@@ -15,8 +15,8 @@ def default_image() -> Path:
     path = build_root() / "bench" / f"default-{SIZE}.png"
     if path.is_file():
         return path
-    import numpy as np
-    from PIL import Image, ImageDraw
+    import numpy as np  # lazy: numpy, heavy for the CLI start
+    from PIL import Image, ImageDraw  # lazy: Pillow, images only
 
     y, x = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
     rgb = np.stack([255 * x / (SIZE - 1), 255 * y / (SIZE - 1), 127 + 127 * np.sin(x / 11 + y / 17)], -1)

@@ -59,12 +59,12 @@ class _SafetensorsFile:
         self.entries = self._read_header()
 
     def _open(self):
-        from safetensors import safe_open
+        from safetensors import safe_open  # lazy: optional reader
 
         return safe_open(str(self.path), framework="pt")
 
     def _read_header(self) -> dict[str, tuple[str, tuple[int, ...]]]:
-        from safetensors import SafetensorError
+        from safetensors import SafetensorError  # lazy: optional reader
 
         try:
             with self._open() as f:
@@ -86,7 +86,7 @@ class _SafetensorsFile:
             yield TensorMeta(name, shape, _ST_DTYPES[dt], self.rel)
 
     def get(self, name: str) -> torch.Tensor:
-        from safetensors import SafetensorError
+        from safetensors import SafetensorError  # lazy: optional reader
 
         try:
             with self._open() as f:
@@ -119,7 +119,7 @@ class _TorchBinFile:
         self.state = self._load()
 
     def _load(self) -> dict:
-        import torch
+        import torch  # lazy: torch, heavy, optional
 
         try:
             try:
@@ -313,8 +313,8 @@ def _resolve(source: str | os.PathLike) -> Path:
 
 def _download(repo_id: str) -> Path:
     try:
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+        from huggingface_hub import snapshot_download  # lazy: network client, heavy
+        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError  # lazy: network client, heavy
     except ImportError as exc:  # pragma: no cover - dependency of the package
         raise InputNotFound(f"{repo_id} is not a local folder and huggingface_hub is not installed") from exc
 
@@ -343,7 +343,7 @@ def weight_patterns(repo_files: list[str] | None) -> list[str]:
 
 
 def _repo_files(repo_id: str) -> list[str]:
-    from huggingface_hub import list_repo_files
+    from huggingface_hub import list_repo_files  # lazy: network client, heavy
 
     return list_repo_files(repo_id)
 

@@ -36,7 +36,7 @@ def default_dtype(preset: str) -> str:
 
 def generate_tensor(spec: TensorSpec, seed: int, dtype: str):
     """The tensor for `spec`, from a generator seeded by (seed, name): independent of write order."""
-    import torch
+    import torch  # lazy: torch, heavy, optional
 
     digest = hashlib.sha256(f"edgevlm-synth/{seed}/{spec.name}".encode()).digest()
     gen = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & (2**63 - 1))

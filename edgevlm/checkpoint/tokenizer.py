@@ -64,7 +64,7 @@ def _corpus_size(vocab_size: int) -> tuple[int, int]:
 
 def train_tokenizer_model(vocab_size: int) -> bytes:
     """Train the sentencepiece model (BPE, LLaMA options) and return its serialized bytes."""
-    import sentencepiece as spm
+    import sentencepiece as spm  # lazy: optional tokenizer
 
     n_lines, n_words = _corpus_size(vocab_size)
     buf = io.BytesIO()

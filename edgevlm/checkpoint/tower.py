@@ -165,7 +165,7 @@ def from_folder(folder: Path, source: str, name: str) -> Tower:
 
 def _clip_vision_dict(folder: Path) -> dict:
     """transformers' own reading (CLIPConfig → its vision_config; omitted keys → transformers' defaults)."""
-    from transformers import CLIPVisionConfig
+    from transformers import CLIPVisionConfig  # lazy: heavy, optional
 
     try:
         return CLIPVisionConfig.from_pretrained(str(folder), local_files_only=True).to_dict()
@@ -234,7 +234,7 @@ def hf_cache_dir() -> Path:
 
 
 def _from_hf_cache(repo_id: str, source: str) -> Tower | None:
-    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub import try_to_load_from_cache  # lazy: network client, heavy
 
     try:
         found = try_to_load_from_cache(repo_id, "config.json", cache_dir=str(hf_cache_dir()))
@@ -247,8 +247,8 @@ def _from_hf_cache(repo_id: str, source: str) -> Tower | None:
 
 def _download(repo_id: str, source: str, weights: bool) -> Tower:
     """Fetch the tower's config (and with `weights`, one weight format: safetensors, else the .bin)."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+    from huggingface_hub import hf_hub_download  # lazy: network client, heavy
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError  # lazy: network client, heavy
 
     def get(filename: str) -> Path:
         return Path(hf_hub_download(repo_id, filename, cache_dir=str(hf_cache_dir())))

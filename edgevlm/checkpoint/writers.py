@@ -53,7 +53,7 @@ Advance = Callable[[int], None]
 
 def tensor_bytes(tensor) -> memoryview:
     """Raw little-endian bytes of a contiguous CPU tensor (bf16 included: viewed as int16)."""
-    import torch
+    import torch  # lazy: torch, heavy, optional
 
     t = tensor.detach().contiguous()
     if t.dtype in (torch.bfloat16, torch.float16):
@@ -94,7 +94,7 @@ class _TensorRef:
         self.storage = storage
 
     def __reduce_ex__(self, protocol):
-        import torch._utils
+        import torch._utils  # lazy: torch, heavy, optional
 
         shape = self.storage.entry.shape
         stride, acc = [], 1
@@ -108,7 +108,7 @@ class _TensorRef:
 class _TorchPickler(pickle.Pickler):
     def persistent_id(self, obj):
         if isinstance(obj, _StorageRef):
-            import torch
+            import torch  # lazy: torch, heavy, optional
 
             storage_class = getattr(torch, _TORCH_STORAGE[obj.entry.dtype])
             return ("storage", storage_class, obj.key, "cpu", obj.entry.numel)

@@ -25,7 +25,7 @@ def load_converted(ckpt: Checkpoint, spec: TensorSpec, qtype: GGMLQuantizationTy
     """Read one source tensor, apply its transform, convert it to `qtype`, and release the source pages.
 
     Conversions run in torch (vectorised, multi-threaded; numpy's f32→f16 is several times slower)."""
-    import torch
+    import torch  # lazy: torch, heavy, optional
 
     src = ckpt.get(spec.source)
     try:

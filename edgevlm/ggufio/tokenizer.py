@@ -21,7 +21,7 @@ from edgevlm.errors import InvalidCheckpoint
 def sentencepiece_vocab(ckpt_dir: Path, vocab_size: int) -> tuple[list[bytes], list[float], list[int], bool]:
     """(pieces, scores, token types, add_dummy_prefix) as gguf-py's own SentencePieceVocab reads them
     (tokenizer.model + added_tokens.json: added tokens become USER_DEFINED), padded to `vocab_size`."""
-    from gguf.vocab import SentencePieceVocab
+    from gguf.vocab import SentencePieceVocab  # lazy: gguf-py, heavy (numpy)
 
     model_path = ckpt_dir / "tokenizer.model"
     try:
@@ -54,7 +54,7 @@ def add_tokenizer(writer: GGUFWriter, ckpt_dir: Path, llm: LLMConfig) -> None:
     if not (ckpt_dir / "tokenizer.model").is_file():
         raise InvalidCheckpoint("the checkpoint has no tokenizer.model",
                                 hint="MobileVLM / MobileLLaMA checkpoints ship LLaMA's sentencepiece tokenizer.model")
-    from gguf.vocab import SpecialVocab
+    from gguf.vocab import SpecialVocab  # lazy: gguf-py, heavy (numpy)
 
     pieces, scores, types, dummy_prefix = sentencepiece_vocab(ckpt_dir, llm.vocab_size)
     writer.add_tokenizer_model("llama")

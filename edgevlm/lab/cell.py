@@ -64,7 +64,7 @@ class CellJob:
 
 
 def run_cell(job: CellJob) -> CellOutcome:
-    import ray
+    import ray  # lazy: ray, lab only
 
     node = this_node()
     outcome = CellOutcome(job.cell.index, job.attempt, host=socket.gethostname(),
@@ -125,7 +125,7 @@ def _one_device(candidates: list[LabDevice], adb_port: int | None):
 
 @contextmanager
 def _busy(job: CellJob, device: LabDevice):
-    from ray.experimental import internal_kv
+    from ray.experimental import internal_kv  # lazy: ray, lab only
 
     key = f"{BUSY_PREFIX}{device.serial}"
     what = {"matrix": job.matrix_id, "cell": job.cell.label, "attempt": job.attempt, "since": time.time(),

@@ -60,14 +60,14 @@ def use_token(token_file: Path | None) -> None:
 
 def import_ray():
     try:
-        import ray
+        import ray  # lazy: ray, lab only
     except ImportError:
         raise LabError("the device lab needs Ray", hint="pip install 'edgevlm[lab]'") from None
     return ray
 
 
 def keep_loopback() -> None:
-    import ray._private.services as services
+    import ray._private.services as services  # lazy: ray, lab only
 
     services.resolve_ip_for_localhost = lambda host: host
 
@@ -106,7 +106,7 @@ def _match_nodes_auth() -> None:
         return
     os.environ[AUTH_MODE] = "token"
     if "ray" in sys.modules:
-        from ray._raylet import Config
+        from ray._raylet import Config  # lazy: ray, lab only
 
         Config.initialize("")
 

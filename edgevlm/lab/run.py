@@ -130,7 +130,7 @@ class _Driver:
         self.pending[self.remote.options(resources=need).remote(job)] = job
 
     def _outcome(self, ref) -> CellOutcome:
-        from ray.exceptions import RayError
+        from ray.exceptions import RayError  # lazy: ray, lab only
 
         try:
             return self.ray.get(ref)
@@ -206,7 +206,7 @@ class _Driver:
 
     def _publish(self, done: bool = False) -> None:
         """The matrix's state in the lab's key-value store, for `edgevlm lab status` on any machine."""
-        from ray.experimental import internal_kv
+        from ray.experimental import internal_kv  # lazy: ray, lab only
 
         key = f"matrix/{self.matrix_id}"
         if done:

@@ -29,7 +29,7 @@ class LabStatus:
 
 
 def lab_status(address: str) -> LabStatus:
-    from ray.experimental import internal_kv
+    from ray.experimental import internal_kv  # lazy: ray, lab only
 
     ray = connect(address)
     busy = {k.decode().split("/", 1)[1]: json.loads(internal_kv._internal_kv_get(k, namespace=NAMESPACE) or b"{}")

@@ -85,7 +85,7 @@ def _expected_shapes(field: str, w: int, c: int, s: int) -> list[tuple[int, ...]
 
 def _as_numpy(t: Any) -> np.ndarray:
     if hasattr(t, "detach"):  # torch tensor (possibly bf16, which numpy cannot hold): widen first
-        import torch
+        import torch  # lazy: torch, heavy, optional
 
         return t.detach().to(torch.float32).cpu().numpy()
     return np.asarray(t)
@@ -186,8 +186,8 @@ class LdpProjector:
 
 def _q8_0_blocks(matrix: np.ndarray) -> np.ndarray:
     """An (out, in[, 1, 1]) matrix as ggml Q8_0 rows, quantized by gguf-py as a Q8_0 mmproj stores them."""
-    from gguf import GGMLQuantizationType
-    from gguf.quants import quantize
+    from gguf import GGMLQuantizationType  # lazy: gguf-py, heavy (numpy)
+    from gguf.quants import quantize  # lazy: gguf-py, heavy (numpy)
 
     rows = np.ascontiguousarray(matrix.reshape(matrix.shape[0], -1), dtype=np.float32)
     if rows.shape[0] % 16 or rows.shape[1] % 32:

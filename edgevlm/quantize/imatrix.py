@@ -23,7 +23,7 @@ def is_gguf(path: Path) -> bool:
 
 
 def load_gguf_imatrix(path: Path) -> dict[str, np.ndarray]:
-    from gguf import GGUFReader
+    from gguf import GGUFReader  # lazy: gguf-py, heavy (numpy)
 
     if not path.is_file():
         raise InputNotFound(f"imatrix file {path} does not exist")

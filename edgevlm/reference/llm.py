@@ -5,7 +5,7 @@ LLM_PREFIXES = ("model.embed_tokens.", "model.layers.", "model.norm.", "lm_head.
 
 
 def _hf_config(c):
-    from transformers import LlamaConfig
+    from transformers import LlamaConfig  # lazy: heavy, optional
 
     hf = LlamaConfig(hidden_size=c.hidden_size, num_hidden_layers=c.num_hidden_layers,
                      num_attention_heads=c.num_attention_heads, num_key_value_heads=c.num_key_value_heads,
@@ -19,7 +19,7 @@ def _hf_config(c):
 
 def build_llama(llm_cfg, tensors: dict, dtype=None):
     """LlamaForCausalLM from an LLMConfig, loaded strictly from the checkpoint's LLM tensors."""
-    from transformers import LlamaForCausalLM
+    from transformers import LlamaForCausalLM  # lazy: heavy, optional
 
     c = llm_cfg
     model = LlamaForCausalLM(_hf_config(c))
@@ -38,14 +38,14 @@ def build_llama(llm_cfg, tensors: dict, dtype=None):
 
 def logits_for_embeds(model, embeds):
     """(T, H) input embeddings → (T, V) logits, full causal forward, no cache."""
-    import torch
+    import torch  # lazy: torch, heavy, optional
 
     with torch.no_grad():
         return model(inputs_embeds=embeds.unsqueeze(0), use_cache=False).logits[0]
 
 
 def embed(model, token_ids):
-    import torch
+    import torch  # lazy: torch, heavy, optional
 
     ids = torch.as_tensor(token_ids, dtype=torch.long)
     with torch.no_grad():
@@ -54,7 +54,7 @@ def embed(model, token_ids):
 
 def greedy(model, embeds, max_new_tokens: int, eos_id: int) -> list[int]:
     """Greedy decoding from prompt embeddings with a KV cache; stops at `eos_id` (not included)."""
-    import torch
+    import torch  # lazy: torch, heavy, optional
 
     out: list[int] = []
     with torch.no_grad():
@@ -72,9 +72,9 @@ def build_streamed_llama(llm_cfg, ckpt, dtype=None):
     """LlamaForCausalLM whose decoder layers live on the meta device and are loaded from the checkpoint just
     before they run and dropped right after (forward hooks): the same modules and math as `build_llama`, in
     f32, with one layer resident instead of all of them (1.7B: ≈0.2 GB instead of 5.6 GB in f32)."""
-    import torch
-    from transformers import LlamaForCausalLM
-    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+    import torch  # lazy: torch, heavy, optional
+    from transformers import LlamaForCausalLM  # lazy: heavy, optional
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding  # lazy: heavy, optional
 
     dt = dtype or torch.float32
     hf = _hf_config(llm_cfg)
@@ -119,7 +119,7 @@ def _stream_layer(layer, ckpt, prefix: str, dtype) -> None:
 def batched_logits(model, sequences: list[list[int]]):
     """(T_i, V) logits for each token sequence, all in ONE right-padded forward (a streamed model then
     loads each layer once for every sequence)."""
-    import torch
+    import torch  # lazy: torch, heavy, optional
 
     longest = max(len(s) for s in sequences)
     ids = torch.zeros((len(sequences), longest), dtype=torch.long)

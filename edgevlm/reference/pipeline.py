@@ -21,7 +21,7 @@ from edgevlm.reference.prompt import PromptIds, PromptTokenizer
 
 
 def _dtype(dtype: Any):
-    import torch
+    import torch  # lazy: torch, heavy, optional
 
     if dtype is None:
         return torch.float32
@@ -109,7 +109,7 @@ class MobileVLMReference:
 
     def project(self, features):
         """(576, C) → (144, W)."""
-        import torch
+        import torch  # lazy: torch, heavy, optional
 
         self._need_vision()
         with torch.no_grad():
@@ -130,7 +130,7 @@ class MobileVLMReference:
 
     def prompt_embeds(self, question: str, img=None):
         """(T, H) input embeddings of the vicuna prompt, the image embeddings spliced in at `<image>`."""
-        import torch
+        import torch  # lazy: torch, heavy, optional
 
         ids = self.prompt_ids(question, with_image=img is not None)
         parts = [llm_mod.embed(self.llm, ids.before)]

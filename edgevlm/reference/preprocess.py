@@ -29,7 +29,7 @@ def _as_rgb(img):
 
 def expand2square(img, color=PAD_COLOR):
     """MobileVLM's expand2square: the image centred (integer offset) on a square of `color`."""
-    from PIL import Image
+    from PIL import Image  # lazy: Pillow, images only
 
     w, h = img.size
     if w == h:
@@ -42,8 +42,8 @@ def expand2square(img, color=PAD_COLOR):
 
 def stock_resize_pad(img, size: int = 336, color=PAD_COLOR):
     """llama.cpp's img_tool::resize(..., RESIZE_ALGO_BICUBIC, PAD_CEIL, pad colour): resize first, then pad."""
-    import numpy as np
-    from PIL import Image
+    import numpy as np  # lazy: numpy, heavy for the CLI start
+    from PIL import Image  # lazy: Pillow, images only
 
     w, h = img.size
     if (w, h) == (size, size):
@@ -60,8 +60,8 @@ def stock_resize_pad(img, size: int = 336, color=PAD_COLOR):
 
 def normalize(img, mean=CLIP_MEAN, std=CLIP_STD):
     """uint8 RGB → float32 (3, H, W): x/255, then (x - mean) / std per channel."""
-    import numpy as np
-    import torch
+    import numpy as np  # lazy: numpy, heavy for the CLI start
+    import torch  # lazy: torch, heavy, optional
 
     x = np.asarray(img, dtype=np.float32) / np.float32(255.0)
     x = (x - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
@@ -70,7 +70,7 @@ def normalize(img, mean=CLIP_MEAN, std=CLIP_STD):
 
 def preprocess(img, size: int = 336, stock: bool = False, mean=CLIP_MEAN, std=CLIP_STD):
     """A PIL image or image path → float32 tensor (3, size, size) ready for the CLIP tower."""
-    from PIL import Image
+    from PIL import Image  # lazy: Pillow, images only
 
     img = _as_rgb(img)
     if stock:

@@ -22,8 +22,8 @@ from edgevlm.checkpoint.keys import PROJECTOR_PREFIX
 
 
 def _torch():
-    import torch
-    from torch import nn
+    import torch  # lazy: torch, heavy, optional
+    from torch import nn  # lazy: torch, heavy, optional
 
     return torch, nn
 

@@ -17,7 +17,7 @@ from edgevlm.checkpoint.keys import TOWER_PREFIX as VISION_PREFIX
 
 def build_clip(vision_cfg, tensors: dict, dtype=None):
     """transformers CLIPVisionModel with the checkpoint's `model.vision_tower.vision_tower.vision_model.*`."""
-    from transformers import CLIPVisionConfig, CLIPVisionModel
+    from transformers import CLIPVisionConfig, CLIPVisionModel  # lazy: heavy, optional
 
     v = vision_cfg
     hf = CLIPVisionConfig(hidden_size=v.hidden_size, num_hidden_layers=v.num_hidden_layers,
@@ -43,7 +43,7 @@ def _tower(model):
 
 def image_features(model, vision_cfg, pixels):
     """MobileVLM's feature: hidden_states[select_layer] without CLS → (num_patches, C)."""
-    import torch
+    import torch  # lazy: torch, heavy, optional
 
     with torch.no_grad():
         out = model(pixel_values=pixels.unsqueeze(0).to(model.dtype), output_hidden_states=True)
@@ -60,7 +60,7 @@ def stock_image_features(model, vision_cfg, pixels, stored_layers: int | None = 
     `stored_layers` is how many encoder layers the mmproj holds (stock converter: n_layers_used = 23);
     the graph runs one fewer.
     """
-    import torch
+    import torch  # lazy: torch, heavy, optional
 
     stored = vision_cfg.n_layers_used if stored_layers is None else stored_layers
     if not 1 <= stored <= vision_cfg.num_hidden_layers:

@@ -12,15 +12,15 @@ _COLOURS = {"candidate": "tab:red", "window": "tab:blue", "throttled": "tab:oran
 
 def run_spread(values: list[float]) -> tuple[float, float, float, float, float]:
     """(min, q1, median, q3, max) of one run's samples."""
-    import numpy as np
+    import numpy as np  # lazy: numpy, heavy for the CLI start
 
     q = np.percentile(values, [0, 25, 50, 75, 100])
     return tuple(float(v) for v in q)  # type: ignore[return-value]
 
 
 def history_png(group: GroupResult) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: heavy, charts only
+    from matplotlib.figure import Figure  # lazy: heavy, charts only
 
     fig = Figure(figsize=(8, 3.2), dpi=96)
     FigureCanvasAgg(fig)

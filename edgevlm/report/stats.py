@@ -83,7 +83,7 @@ def judge_exact(baseline: Sequence[Sequence[float]], candidate: Sequence[Sequenc
 
 def _judge_test(b: list[float], c: list[float], better: Direction, threshold: float, alpha: float,
                 min_runs: int) -> Judgement:
-    from scipy.stats import mannwhitneyu
+    from scipy.stats import mannwhitneyu  # lazy: heavy
 
     base = dict(rule="test", baseline_runs=len(b), candidate_runs=len(c), baseline_median=_median(b),
                 candidate_median=_median(c))

@@ -37,7 +37,7 @@ class StoreLocation:
         """TEXT without this store's password, even where a driver quoted it outside a URL."""
         text = redact(text)
         if self.url:
-            from sqlalchemy.engine import make_url
+            from sqlalchemy.engine import make_url  # lazy: sqlalchemy, slow to import
             password = make_url(self.url).password
             if password:
                 text = text.replace(str(password), "***")
@@ -47,7 +47,7 @@ class StoreLocation:
     def display(self) -> str:
         if self.kind == "sqlite":
             return str(self.path)
-        from sqlalchemy.engine import make_url
+        from sqlalchemy.engine import make_url  # lazy: sqlalchemy, slow to import
         return make_url(self.url).render_as_string(hide_password=True)
 
 
@@ -68,8 +68,8 @@ def parse_location(store: str | Path) -> StoreLocation:
 
 def _checked_url(url: str) -> str:
     """The URL if SQLAlchemy can read it (host, port 1-65535, database); else a StoreError without its password."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.engine import make_url  # lazy: sqlalchemy, slow to import
+    from sqlalchemy.exc import ArgumentError  # lazy: sqlalchemy, slow to import
 
     try:
         port = make_url(url).port
@@ -86,7 +86,7 @@ def make_engine(location: StoreLocation, read_only: bool = False):
 
     ``read_only``: SQLite opens the file with ``mode=ro`` (a read-only file or folder works, and nothing can
     change its bytes); PostgreSQL runs READ ONLY transactions."""
-    from sqlalchemy import create_engine, event
+    from sqlalchemy import create_engine, event  # lazy: sqlalchemy, slow to import
 
     if location.kind == "postgresql":
         try:

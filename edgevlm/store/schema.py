@@ -78,7 +78,7 @@ def _too_new(where: str, version: object) -> StoreError:
 
 
 def _run_alembic(conn: sa.Connection, current: str | None) -> None:
-    from alembic import command
+    from alembic import command  # lazy: alembic, store migrations only
 
     cfg = alembic_config(conn)
     if current is not None and not sa.inspect(conn).has_table("alembic_version"):
@@ -87,7 +87,7 @@ def _run_alembic(conn: sa.Connection, current: str | None) -> None:
 
 
 def alembic_config(conn: sa.Connection | None = None):
-    from alembic.config import Config
+    from alembic.config import Config  # lazy: alembic, store migrations only
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

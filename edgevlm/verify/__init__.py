@@ -76,7 +76,7 @@ def _status(enabled: bool, what: str) -> None:
 
 def _reference_logits(ckpt, ids: list[list[int]]) -> list:
     """Reference logits (float64 numpy) of every prompt, from a streamed f32 LLM freed on return."""
-    import numpy as np
+    import numpy as np  # lazy: numpy, heavy for the CLI start
 
     from edgevlm.reference import MobileVLMReference
     from edgevlm.reference.llm import batched_logits
@@ -103,8 +103,8 @@ def _return_freed_memory() -> None:
 
 
 def _ref_image(ref, img):
-    import numpy as np
-    import torch
+    import numpy as np  # lazy: numpy, heavy for the CLI start
+    import torch  # lazy: torch, heavy, optional
 
     with torch.no_grad():
         emb = ref.encode_image(img)

@@ -30,7 +30,7 @@ NATIVE_TOL = {"f32": 0.9999, "f16": 0.999, "q8_0": 0.99}
 
 def square_336(image_path: Path, size: int):
     """MobileVLM's pixel pipeline up to uint8: pad to square (centered, rgb(122,116,104)), bicubic resize."""
-    from PIL import Image
+    from PIL import Image  # lazy: Pillow, images only
 
     img = load_rgb(image_path)
     w, h = img.size

@@ -61,7 +61,7 @@ def reference_tokenize(sp, added: dict[str, int], text: str) -> list[int]:
 
 
 def check_tokenizer(llm_path: Path, ckpt_dir: Path) -> Check:
-    import sentencepiece as spm
+    import sentencepiece as spm  # lazy: optional tokenizer
 
     sp = spm.SentencePieceProcessor(model_file=str(ckpt_dir / "tokenizer.model"))
     added = added_tokens(ckpt_dir)
@@ -80,7 +80,7 @@ def check_tokenizer(llm_path: Path, ckpt_dir: Path) -> Check:
 
 
 def prompt_ids(tokenizer_model: Path, bos: int) -> list[list[int]]:
-    import sentencepiece as spm
+    import sentencepiece as spm  # lazy: optional tokenizer
 
     sp = spm.SentencePieceProcessor(model_file=str(tokenizer_model))
     return [[bos] + sp.encode(p) for p in LOGIT_PROMPTS]
@@ -163,7 +163,7 @@ def differing_tensors(a: Path, b: Path) -> list[str]:
     """Names of tensors whose type, shape or bytes differ between two GGUFs (metadata such as the name aside).
     The bytes are compared in chunks read from the files (not through the reader's memory map, whose touched
     pages would all count in the resident set: two 1.7B-shape GGUFs are GBs)."""
-    from gguf import GGUFReader
+    from gguf import GGUFReader  # lazy: gguf-py, heavy (numpy)
 
     ta = {t.name: (t.tensor_type, list(t.shape), int(t.data_offset), int(t.n_bytes)) for t in GGUFReader(a).tensors}
     tb = {t.name: (t.tensor_type, list(t.shape), int(t.data_offset), int(t.n_bytes)) for t in GGUFReader(b).tensors}
