@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import platform
 import shutil
 import subprocess
@@ -93,7 +94,6 @@ def native_checks() -> list[Check]:
 
 def _build_check(target: str, bin_dir) -> Check:
     """A build judged by its own layout (a static android-arm64 build has tools and no libraries)."""
-    import json
 
     info_file = bin_dir / "build-info.json"
     info = json.loads(info_file.read_text()) if info_file.is_file() else {}

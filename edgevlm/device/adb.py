@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 from edgevlm.device.remote import RemoteShellTransport
@@ -52,7 +53,6 @@ class AdbTransport(RemoteShellTransport):
 
 def list_serials(server_port: int | None = None) -> list[tuple[str, str, dict[str, str]]]:
     """(serial, state, {product, model, device, transport_id}) from `adb devices -l`."""
-    import subprocess
 
     argv = [adb_binary()] + (["-P", str(server_port)] if server_port else []) + ["devices", "-l"]
     try:

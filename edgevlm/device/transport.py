@@ -7,10 +7,14 @@ the exit code after a unique marker on stdout (remote.py), which works on every 
 """
 from __future__ import annotations
 
+import codecs
 import os
 import shlex
 import signal
 import stat
+import subprocess
+import threading
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -178,10 +182,6 @@ def pump(argv: list[str], on_output, timeout: float, *, holdback: int = 0, what:
     """Run argv, handing stdout to on_output as it arrives except its last `holdback` characters (a trailer the
     caller strips); (exit code, stdout, stderr, seconds). The process (its whole group with `own_group`) is
     killed on timeout or KeyboardInterrupt."""
-    import codecs
-    import subprocess
-    import threading
-    import time
 
     started = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
+import sys
 from pathlib import Path
 
 from edgevlm.errors import LabError
@@ -100,7 +102,6 @@ def _match_nodes_auth() -> None:
     """`ray start` turns token authentication on by itself when it finds a token (~/.ray/auth_token) and no
     RAY_AUTH_MODE is set; ray.init as a driver does not, and that lab would refuse it. Do what the nodes did.
     Ray reads the mode into its config once: refreshed here if ray was imported already (as Ray itself does)."""
-    import sys
 
     if AUTH_MODE in os.environ or not auth_enabled(dict(os.environ)):
         return
@@ -113,7 +114,6 @@ def _match_nodes_auth() -> None:
 
 def _reachable(address: str, timeout_s: float = 5.0) -> None:
     """A TCP connect to the head first: ray.init would retry an address nobody listens on for minutes."""
-    import socket
 
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():

@@ -12,6 +12,7 @@ patch embeddings with the CLS embedding *appended after* them, position embeddin
 """
 from __future__ import annotations
 
+import inspect
 from edgevlm.checkpoint.keys import TOWER_PREFIX as VISION_PREFIX
 
 
@@ -80,8 +81,6 @@ def stock_image_features(model, vision_cfg, pixels, stored_layers: int | None = 
 
 
 def _run_layer(layer, h):
-    import inspect
-
     extra = {"causal_attention_mask": None} if "causal_attention_mask" in inspect.signature(layer.forward).parameters else {}
     out = layer(h, None, **extra)  # transformers 4.x also wants causal_attention_mask
     return out[0] if isinstance(out, tuple) else out

@@ -4,8 +4,12 @@ SQLAlchemy Core over one schema (:mod:`edgevlm.store.schema`); every write is on
 """
 from __future__ import annotations
 
+import errno
 import json
 import re
+import shutil
+import sqlite3
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -96,9 +100,6 @@ class ResultsStore:
     def _read_upgraded_copy(self) -> None:
         """An older SQLite file is copied (SQLite's backup API, through the read-only connection) into a
         temporary folder and upgraded there: reading never migrates the user's file."""
-        import sqlite3
-        import tempfile
-
         folder = Path(tempfile.mkdtemp(prefix="edgevlm-store-"))
         self._snapshot = folder / "snapshot.sqlite"
         raw = self._engine.raw_connection()
@@ -134,7 +135,6 @@ class ResultsStore:
     def close(self) -> None:
         self._engine.dispose()
         if self._snapshot is not None:
-            import shutil
             shutil.rmtree(self._snapshot.parent, ignore_errors=True)
             self._snapshot = None
 
@@ -306,8 +306,6 @@ def _reason(exc: BaseException) -> str:
 
 
 def _os_reason(exc: OSError) -> str:
-    import errno
-
     return "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
 
 

@@ -8,6 +8,7 @@ writers never deadlock upgrading a read lock.
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -121,7 +122,6 @@ def make_engine(location: StoreLocation, read_only: bool = False):
 
 def _sqlite_connect(path: Path, read_only: bool):
     """A connection factory by URI, so any file name works (``?`` or ``#`` included) and ``mode=ro`` applies."""
-    import sqlite3
 
     uri = f"file:{quote(str(path.absolute()))}"
 
