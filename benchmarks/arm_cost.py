@@ -2,6 +2,7 @@
 
     python benchmarks/arm_cost.py            # full: real ViT-L/14-336 and V2-1.7B LLM widths, a few layers, scaled
     python benchmarks/arm_cost.py --quick    # the tiny synthetic model (minutes; what the tests' workload is)
+    python benchmarks/arm_cost.py --reuse benchmarks/results/arm-cost.json   # take the runs counted there
 
 Method (deterministic: the same bundle and inputs give the same counts on any host, at any load):
 * Every program runs at 1 thread under `qemu-aarch64 -cpu cortex-a76` with edgevlm's TCG plugin, which counts
@@ -16,11 +17,21 @@ Method (deterministic: the same bundle and inputs give the same counts on any ho
   V2-1.7B widths (2048, 16 heads, FFN 5632, vocab 32000) with 2 and 4 layers: per layer = half the difference,
   24 layers likewise. The stock tool and edgevlm run the same llama.cpp LLM code; both LLM figures come from
   edgevlm-run's text-only runs (its stages are exact), checked against stock's prefill in the image runs.
+* Stock llama-bench (the bundle's) at the same LLM files and depths, per quant: one run with `-p N -n 0` (its
+  prompt test) and one with `-p 0 -n M` (its generation test), `-r 1 --no-warmup -t 1`; stages by its entries
+  (edgevlm.armcost.measure.stock_entries): every llama_decode books to "prefill", so prefill per token = that
+  stage of the prompt run / N, decode per token = that stage of the generation run / M (entries = M, checked),
+  scaled to 24 layers like edgevlm-run's. Its prompt is shorter (N = 64 vs 246) and its generation starts at
+  an empty context (edgevlm-run decodes after the prompt): the attention part differs, the matrices do not.
 * Snapdragon 888 (1 X1 at 2.84 GHz + 3 A78 at 2.42 GHz, 4 threads): a parallel stage's work is shared by the
   four cores at their rates (clock / estimated cycles per unit of work: ggml hands out matmul chunks
   dynamically); loads and setup run on the X1 alone. Decode also as a share of the 51.2 GB/s LPDDR5 bound from
   the bytes a token reads (the LLM file less its token embeddings). Predicted beside the published SD888
-  figures (edgevlm.bench.published), not tuned to them.
+  figures (edgevlm.bench.published), not tuned to them. With a memory term (edgevlm.armcost.memory): per
+  stage, the bytes that must come from DRAM over a sustained bandwidth, time = max(compute, memory).
+* --reuse FILE: runs of an earlier results file count as already counted when they came from a bundle of the
+  same llama.cpp commit and build flags; one of them (the first LLM text run) is counted again and must match
+  exactly, or nothing is reused.
 Results: benchmarks/results/arm-cost[-quick].{json,md}.
 """
 from __future__ import annotations
@@ -37,12 +48,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edgevlm.armcost.measure import measure  # noqa: E402
+from edgevlm.armcost import memory  # noqa: E402
 from edgevlm.bench.published import PUBLISHED  # noqa: E402
 from edgevlm.store.metrics import DECODE_TPS, IMAGE_ENCODE_MS, PROMPT_TPS  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 X1_HZ, A78_HZ, N_A78 = 2.84e9, 2.42e9, 3
-BANDWIDTH = 51.2e9
 PAPER = {"prompt_tokens": 246, "image_tokens": 144, "generated": 128}
 VIT_LAYERS = 23            # MobileVLM runs 23 of CLIP's 24 layers; so does stock on edgevlm's 24-layer file
 LLM_LAYERS = 24
@@ -50,9 +61,13 @@ QUESTION = "What is in the image?"
 MEM_AVAILABLE = "16000000000"   # fixed: edgevlm-run would read the host's MemAvailable (varying digits)
 
 FULL = {"vit_stored": (2, 3), "llm_layers": (2, 4), "llm_quants": ("q4_0", "q4_k_s", "q4_k_m", "q8_0"),
-        "mmproj": ("f16", "q8_0"), "text_prompt": 246, "text_gen": 8, "image_llm_quant": "q4_k_s"}
+        "mmproj": ("f16", "q8_0"), "text_prompt": 246, "text_gen": 8, "image_llm_quant": "q4_k_s",
+        "bench_prompt": 64, "bench_gen": 4}
 QUICK = {"vit_stored": (2, 3), "llm_layers": (2, 4), "llm_quants": ("q4_0", "q8_0"), "mmproj": ("f16", "q8_0"),
-         "text_prompt": 64, "text_gen": 4, "image_llm_quant": "q4_0"}
+         "text_prompt": 64, "text_gen": 4, "image_llm_quant": "q4_0", "bench_prompt": 32, "bench_gen": 4}
+SHAPES = {"full": {"vit_width": 1024, "vit_ffn": 4096, "llm_width": 2048},
+          "quick": {"vit_width": 64, "vit_ffn": 256, "llm_width": 256}}
+POSITIONS = 577          # ViT-L/14-336: 24 x 24 patches + the class token
 
 
 # ---------------------------------------------------------------- models
@@ -131,7 +146,15 @@ def run_mtmd(work: Path, llm: Path, mmproj: Path, image: Path, gen: int):
     return measure(args, cwd=stage_dir(work, files))
 
 
+def run_llama_bench(work: Path, llm: Path, n_prompt: int, n_gen: int):
+    """Stock llama-bench's prompt test (n_gen 0) or generation test (n_prompt 0), once, no warm-up."""
+    args = [str(bundle_dir() / "llama-bench"), "-m", "model.gguf", "-p", str(n_prompt), "-n", str(n_gen),
+            "-t", "1", "-r", "1", "--no-warmup", "-o", "md"]
+    return measure(args, cwd=stage_dir(work, {"model.gguf": llm}))
+
+
 CACHED_ONLY = False   # --cached-only: report the runs already counted, count nothing new
+REUSED: dict[str, dict] = {}   # --reuse: runs of an earlier results file, by name (checked in reuse_runs)
 
 
 def cached(work: Path, name: str, run) -> dict:
@@ -139,8 +162,10 @@ def cached(work: Path, name: str, run) -> dict:
     model below costs nothing, and a changed bundle is counted again."""
     import hashlib
 
+    if name in REUSED:
+        return REUSED[name]
     tag = hashlib.sha256((bundle_dir() / "build-info.json").read_bytes()).hexdigest()[:12]
-    for tool in ("edgevlm-run", "llama-mtmd-cli"):
+    for tool in ("edgevlm-run", "llama-mtmd-cli", "llama-bench"):
         st = (bundle_dir() / tool).stat()
         tag += f"-{st.st_size}-{int(st.st_mtime)}"
     path = work / "runs" / tag / (name.replace("/", "_") + ".json")
@@ -151,6 +176,34 @@ def cached(work: Path, name: str, run) -> dict:
     result = run().to_dict()
     write(path, json.dumps(result))
     return result
+
+
+REUSE_TOLERANCE = 1e-6   # relative, per stage: argv paths differ in length between checkouts (strlen, memcpy)
+SAME_BUILD = ("llama_cpp_commit", "cmake_defs", "cxx_flags", "build_type", "target")
+
+
+def reuse_runs(path: Path, work: Path, cfg: dict, bundle: dict) -> dict:
+    """Take an earlier results file's runs as counted, if its bundle was built alike and one run, counted again
+    now, matches it per stage within REUSE_TOLERANCE. Returns what was done, for the results file."""
+    old = json.loads(path.read_text())
+    info = {"from": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path), "reused": []}
+    differs = [k for k in SAME_BUILD if old["machine"]["bundle"].get(k) != bundle.get(k)]
+    if differs or old["config"].get("text_prompt") != cfg["text_prompt"]:
+        info["refused"] = f"different build or workload: {', '.join(differs) or 'text_prompt'}"
+        return info
+    q, nl = cfg["llm_quants"][0], cfg["llm_layers"][0]
+    name = f"llm/{q}/l{nl}"
+    llm, _ = converted(work, checkpoint(work, nl, None, cfg["shapes"]["vit_width"] < 1024), q, "f16")
+    now = cached(work, name, lambda: run_edgevlm(work, llm, None, None, cfg["text_prompt"], cfg["text_gen"]))
+    then = old["runs"][name]["stages"]
+    worst = max(abs(now["stages"][st]["insns"] - then[st]["insns"]) / max(then[st]["insns"], 1) for st in then)
+    info.update(checked=name, max_relative_difference=worst)
+    if set(then) != set(now["stages"]) or worst > REUSE_TOLERANCE:
+        info["refused"] = f"{name} counted again differs by {worst:.2e} (> {REUSE_TOLERANCE:g})"
+        return info
+    REUSED.update({k: v for k, v in old["runs"].items() if k != name})
+    info["reused"] = sorted(REUSED)
+    return info
 
 
 # ---------------------------------------------------------------- scaling and prediction
@@ -187,19 +240,6 @@ def scale(cost: dict, k: float) -> dict:
     return {key: v * k for key, v in cost.items()}
 
 
-def llm_bytes_per_token(llm: Path, layers_file: int) -> float:
-    """Bytes one decoded token reads at LLM_LAYERS layers: every tensor but the token embeddings (one row)."""
-    from gguf import GGUFReader
-
-    per_layer = fixed = 0
-    for t in GGUFReader(str(llm)).tensors:
-        if t.name.startswith("blk."):
-            per_layer += int(t.n_bytes)
-        elif t.name != "token_embd.weight":
-            fixed += int(t.n_bytes)
-    return fixed + per_layer / layers_file * LLM_LAYERS
-
-
 # ---------------------------------------------------------------- the benchmark
 
 def main() -> int:
@@ -208,10 +248,11 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=REPO / "build" / "arm-cost")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--cached-only", action="store_true", help="write results from the runs already counted")
+    ap.add_argument("--reuse", type=Path, help="an earlier results JSON whose runs count as counted (checked)")
     a = ap.parse_args()
     global CACHED_ONLY
     CACHED_ONLY = a.cached_only
-    cfg = QUICK if a.quick else FULL
+    cfg = {**(QUICK if a.quick else FULL), "shapes": SHAPES["quick" if a.quick else "full"]}
     tiny = a.quick
     work = a.work / ("quick" if a.quick else "full")
     work.mkdir(parents=True, exist_ok=True)
@@ -222,28 +263,38 @@ def main() -> int:
         make_demo_image(image)
     t0 = time.time()
     res = {"mode": "quick" if a.quick else "full", "config": cfg, "machine": machine(), "runs": {}}
+    if a.reuse:
+        res["reused"] = reuse_runs(a.reuse, work, cfg, res["machine"]["bundle"])
 
     # vision: both tools, both mmproj types, two ViT depths (the LLM: 2 layers, it is not what is measured here)
+    files = {}
     for vs in cfg["vit_stored"]:
         ckpt = checkpoint(work, 2, vs, tiny)
         for mm in cfg["mmproj"]:
             llm, mmproj = converted(work, ckpt, cfg["image_llm_quant"], mm)
+            files[("mmproj", mm, vs)] = mmproj
             for side, fn in (("edgevlm", lambda: run_edgevlm(work, llm, mmproj, image, 0, 1)),
                              ("stock", lambda: run_mtmd(work, llm, mmproj, image, 1))):
                 res["runs"][f"{side}/{mm}/vit{vs}"] = cached(work, f"{side}/{mm}/vit{vs}", fn)
             print(f"vision {mm} {vs} layers stored: done ({time.time() - t0:.0f} s)", flush=True)
     # LLM: text-only edgevlm-run per quant at two depths
-    llm_files = {}
     for nl in cfg["llm_layers"]:
         ckpt = checkpoint(work, nl, None, tiny)
         for q in cfg["llm_quants"]:
             llm, _ = converted(work, ckpt, q, "f16")
-            llm_files[(q, nl)] = llm
+            files[("llm", q, nl)] = llm
             res["runs"][f"llm/{q}/l{nl}"] = cached(work, f"llm/{q}/l{nl}", lambda: run_edgevlm(
                 work, llm, None, None, cfg["text_prompt"], cfg["text_gen"]))
             print(f"llm {q} {nl} layers: done ({time.time() - t0:.0f} s)", flush=True)
+    # stock llama-bench on the same LLM files: its prompt test and its generation test, apart
+    for nl in cfg["llm_layers"]:
+        for q in cfg["llm_quants"]:
+            for kind, n_p, n_g in (("pp", cfg["bench_prompt"], 0), ("tg", 0, cfg["bench_gen"])):
+                key = f"bench/{q}/l{nl}/{kind}"
+                res["runs"][key] = cached(work, key, lambda: run_llama_bench(work, files[("llm", q, nl)], n_p, n_g))
+            print(f"llama-bench {q} {nl} layers: done ({time.time() - t0:.0f} s)", flush=True)
     res["runs"] = {k: v for k, v in res["runs"].items() if v is not None}
-    res["model"] = model(res["runs"], cfg, llm_files, tiny)
+    res["model"] = model(res["runs"], cfg, files, tiny)
     res["seconds"] = round(time.time() - t0, 1)
     name = "arm-cost-quick" if a.quick else "arm-cost"
     write(a.out / f"{name}.json", json.dumps(res, indent=1, sort_keys=True) + "\n")
@@ -252,23 +303,8 @@ def main() -> int:
     return 0
 
 
-def model(runs: dict, cfg: dict, llm_files: dict, tiny: bool) -> dict:
-    lo_v, hi_v = cfg["vit_stored"]
-    out = {"vision": {}, "llm": {}, "sd888": {}}
-    for side in ("edgevlm", "stock"):
-        for mm in cfg["mmproj"]:
-            lo, hi = runs.get(f"{side}/{mm}/vit{lo_v}"), runs.get(f"{side}/{mm}/vit{hi_v}")
-            if not (lo and hi):
-                continue   # not counted (yet): left out of the model, said so in the Markdown
-            vit = per_layer(lo, hi, lo_v - 1, hi_v - 1, "vit", VIT_LAYERS)
-            proj = per_layer(lo, hi, lo_v - 1, hi_v - 1, "projector", VIT_LAYERS)   # no layer term: constant
-            load = per_layer(lo, hi, lo_v, hi_v, "vision_load", VIT_LAYERS + 1)
-            attn_lo, attn_hi = (attention_insns(r["stages"]["vit"]) for r in (lo, hi))
-            out["vision"][f"{side}/{mm}"] = {
-                "vit": vit, "projector": proj, "vision_load": load,
-                "attention_insns_per_layer": attn_hi - attn_lo,
-                "encode_insns": vit["insns"] + proj["insns"],
-                "image_prefill_insns_2_layers": _get(hi, "prefill", "insns")}
+def model(runs: dict, cfg: dict, files: dict, tiny: bool) -> dict:
+    out = {"vision": vision_model(runs, cfg, files), "llm": {}, "llm_bench": {}, "sd888": {}}
     lo_l, hi_l = cfg["llm_layers"]
     for q in cfg["llm_quants"]:
         lo, hi = runs.get(f"llm/{q}/l{lo_l}"), runs.get(f"llm/{q}/l{hi_l}")
@@ -279,12 +315,54 @@ def model(runs: dict, cfg: dict, llm_files: dict, tiny: bool) -> dict:
         pre = scale(per_layer(lo, hi, lo_l, hi_l, "prefill", LLM_LAYERS), 1 / n_pre)
         dec = scale(per_layer(lo, hi, lo_l, hi_l, "decode", LLM_LAYERS), 1 / n_dec)
         load = per_layer(lo, hi, lo_l, hi_l, "llm_load", LLM_LAYERS)
+        b = memory.gguf_bytes(files[("llm", q, hi_l)], hi_l)
         out["llm"][q] = {"prefill_per_token": pre, "decode_per_token": dec, "llm_load": load,
-                         "bytes_per_token": llm_bytes_per_token(llm_files[(q, hi_l)], hi_l)}
+                         "bytes_per_token": b.fixed + b.per_layer * LLM_LAYERS, "weight_bytes_per_layer": b.per_layer,
+                         "weight_bytes_fixed": b.fixed}
+        bench = llama_bench_model(runs, cfg, q)
+        if bench:
+            out["llm_bench"][q] = bench
     complete = len(out["vision"]) == 2 * len(cfg["mmproj"]) and len(out["llm"]) == len(cfg["llm_quants"])
     if not tiny and complete:
         out["sd888"] = predict(out, cfg)
     return out
+
+
+def vision_model(runs: dict, cfg: dict, files: dict) -> dict:
+    lo_v, hi_v = cfg["vit_stored"]
+    out = {}
+    for side in ("edgevlm", "stock"):
+        for mm in cfg["mmproj"]:
+            lo, hi = runs.get(f"{side}/{mm}/vit{lo_v}"), runs.get(f"{side}/{mm}/vit{hi_v}")
+            if not (lo and hi):
+                continue   # not counted (yet): left out of the model, said so in the Markdown
+            vit = per_layer(lo, hi, lo_v - 1, hi_v - 1, "vit", VIT_LAYERS)
+            proj = per_layer(lo, hi, lo_v - 1, hi_v - 1, "projector", VIT_LAYERS)   # no layer term: constant
+            load = per_layer(lo, hi, lo_v, hi_v, "vision_load", VIT_LAYERS + 1)
+            attn_lo, attn_hi = (attention_insns(r["stages"]["vit"]) for r in (lo, hi))
+            b = memory.gguf_bytes(files[("mmproj", mm, hi_v)], hi_v)
+            shape = cfg["shapes"]
+            out[f"{side}/{mm}"] = {
+                "vit": vit, "projector": proj, "vision_load": load,
+                "attention_insns_per_layer": attn_hi - attn_lo,
+                "encode_insns": vit["insns"] + proj["insns"],
+                "image_prefill_insns_2_layers": _get(hi, "prefill", "insns"),
+                "vit_layer_bytes": memory.vit_layer_bytes(b.per_layer, POSITIONS, shape["vit_width"], shape["vit_ffn"]),
+                "projector_bytes": b.fixed + memory.F32 * POSITIONS * shape["vit_width"] * 2}
+    return out
+
+
+def llama_bench_model(runs: dict, cfg: dict, q: str) -> dict | None:
+    """Stock llama-bench's prefill and decode per token at 24 layers (its prompt and generation tests)."""
+    lo_l, hi_l = cfg["llm_layers"]
+    pp = [runs.get(f"bench/{q}/l{n}/pp") for n in (lo_l, hi_l)]
+    tg = [runs.get(f"bench/{q}/l{n}/tg") for n in (lo_l, hi_l)]
+    if not all(pp + tg):
+        return None
+    n_gen = tg[1]["stages"]["prefill"]["entries"]      # one llama_decode per generated token
+    return {"prefill_per_token": scale(per_layer(*pp, lo_l, hi_l, "prefill", LLM_LAYERS), 1 / cfg["bench_prompt"]),
+            "decode_per_token": scale(per_layer(*tg, lo_l, hi_l, "prefill", LLM_LAYERS), 1 / n_gen),
+            "llm_load": per_layer(*pp, lo_l, hi_l, "llm_load", LLM_LAYERS), "decode_entries": n_gen}
 
 
 def attention_insns(stage: dict) -> int:
@@ -295,25 +373,44 @@ def attention_insns(stage: dict) -> int:
 
 
 def predict(m: dict, cfg: dict) -> dict:
+    """SD888 times of the paper workload: from cycles alone ("compute", as before), with the memory term
+    (edgevlm.armcost.memory: roofline max, the prediction) and with compute + memory summed (no overlap)."""
     pub = PUBLISHED["sd888"]
     rows = {}
     best = min(cfg["llm_quants"], key=lambda q: seconds(m["llm"][q]["prefill_per_token"], True))
-    for side, mm, q in (("stock", "f16", "q4_k_s"), ("edgevlm", "f16", "q4_k_s"), ("edgevlm", "q8_0", "q4_k_s"),
-                        ("edgevlm", "q8_0", best)):
-        v, llm = m["vision"][f"{side}/{mm}"], m["llm"][q]
-        encode = seconds(v["vit"], True) + seconds(v["projector"], True)
-        prompt = PAPER["prompt_tokens"] * seconds(llm["prefill_per_token"], True)
-        decode = seconds(llm["decode_per_token"], True)
-        load = seconds(v["vision_load"], False) + seconds(llm["llm_load"], False)
-        rows[f"{side} mmproj {mm}, LLM {q}"] = {
-            "image_encode_ms": 1000 * encode, "prompt_tps": PAPER["prompt_tokens"] / prompt,
-            "decode_tps": 1 / decode, "load_cpu_s": load,
-            "ttft_s": load + encode + prompt,
-            "decode_bandwidth_share": llm["bytes_per_token"] / decode / BANDWIDTH,
-            "total_s": load + encode + prompt + PAPER["generated"] * decode}
-    return {"rows": rows, "best_ttft_quant": best,
+    for side, mm, q, src in (("stock", "f16", "q4_k_s", "llm"), ("stock", "f16", "q4_k_s", "llm_bench"),
+                             ("edgevlm", "f16", "q4_k_s", "llm"), ("edgevlm", "q8_0", "q4_k_s", "llm"),
+                             ("edgevlm", "q8_0", best, "llm")):
+        if q in m[src]:
+            name = f"{side} mmproj {mm}, LLM {q}" + (" (LLM from llama-bench)" if src == "llm_bench" else "")
+            rows[name] = sd888_times(m["vision"][f"{side}/{mm}"], m[src][q], m["llm"][q], cfg)
+    return {"rows": rows, "best_ttft_quant": best, "bandwidth": {"peak": memory.PEAK_BW, "sustained": memory.SUSTAINED_BW},
             "published": {"image_encode_ms": pub[IMAGE_ENCODE_MS], "prompt_tps": pub[PROMPT_TPS],
                           "decode_tps": pub[DECODE_TPS], "decode_tps_paper": 21.5, "load_s": 23.3}}
+
+
+def sd888_times(v: dict, llm: dict, weights: dict, cfg: dict) -> dict:
+    """One configuration's stage times: each stage max(compute, DRAM bytes / sustained bandwidth)."""
+    n_prompt, n_gen = PAPER["prompt_tokens"], PAPER["generated"]
+    kv = memory.kv_bytes_per_position(LLM_LAYERS, cfg["shapes"]["llm_width"])
+    per_token = weights["bytes_per_token"]
+    stages = {"vit": memory.stage_seconds(seconds(v["vit"], True), VIT_LAYERS * v["vit_layer_bytes"]),
+              "projector": memory.stage_seconds(seconds(v["projector"], True), v["projector_bytes"]),
+              # the prompt is one batch: the weights are read once, each token's K and V written once
+              "prompt": memory.stage_seconds(n_prompt * seconds(llm["prefill_per_token"], True),
+                                             per_token + n_prompt * kv),
+              # a generated token reads every weight and the KV cache at its context (mean over the answer)
+              "decode": memory.stage_seconds(seconds(llm["decode_per_token"], True),
+                                             per_token + (n_prompt + n_gen / 2) * kv)}
+    load = seconds(v["vision_load"], False) + seconds(llm["llm_load"], False)
+    out = {"load_cpu_s": load, "stages": stages, "bytes_per_token": per_token,
+           "decode_bandwidth_share": per_token / stages["decode"]["compute_s"] / memory.PEAK_BW}
+    for label, key in (("compute", "compute_s"), ("memory", "max_s"), ("no_overlap", "sum_s")):
+        encode = stages["vit"][key] + stages["projector"][key]
+        prompt, decode = stages["prompt"][key], stages["decode"][key]
+        out[label] = {"image_encode_ms": 1000 * encode, "prompt_tps": n_prompt / prompt, "decode_tps": 1 / decode,
+                      "ttft_s": load + encode + prompt, "total_s": load + encode + prompt + n_gen * decode}
+    return out
 
 
 # ---------------------------------------------------------------- output
@@ -373,33 +470,80 @@ def markdown(res: dict) -> str:
                      f"{p['cycles_cortex-a78'] / 1e6:.1f} | {_g(d['insns'])} | {d['cycles_cortex-x1'] / 1e6:.1f} / "
                      f"{d['cycles_cortex-a78'] / 1e6:.1f} | {v['bytes_per_token'] / 1e6:.0f} MB | "
                      f"{_g(v['llm_load']['insns'])} |")
+    lines += bench_lines(res)
     missing = [k for k in expected_runs(res["config"]) if k not in res["runs"]]
     if missing:
         lines += ["", f"**Not counted in this run** ({len(missing)}): " + ", ".join(missing) + ". The per-layer "
                   "rows, the LLM rows and the SD888 prediction need them (`python benchmarks/arm_cost.py`)."]
     if m.get("sd888"):
-        s, pub = m["sd888"], m["sd888"]["published"]
-        lines += ["", "## Predicted Snapdragon 888 (1 X1 @2.84 GHz + 3 A78 @2.42 GHz, 4 threads), paper workload "
-                  "(image + 246 prompt tokens + 128 generated)", "",
-                  "| | image encode ms | prompt tok/s | decode tok/s | decode share of 51.2 GB/s | load (CPU only) s "
-                  "| TTFT s | total s |", "|---|---|---|---|---|---|---|---|"]
-        for name, r in s["rows"].items():
-            lines.append(f"| {name} (predicted) | {r['image_encode_ms']:.0f} | {r['prompt_tps']:.1f} | "
-                         f"{r['decode_tps']:.1f} | {100 * r['decode_bandwidth_share']:.0f}% | {r['load_cpu_s']:.1f} | "
-                         f"{r['ttft_s']:.1f} | {r['total_s']:.1f} |")
-        lines.append(f"| stock, published (V1-1.7B, Q4_K_S, f16 mmproj) | {pub['image_encode_ms']:.0f} | "
-                     f"{pub['prompt_tps']} | {pub['decode_tps']} (paper: {pub['decode_tps_paper']}) | ≈22% | "
-                     f"{pub['load_s']} (with I/O) | | |")
-        lines += ["", f"Best time to first answer among the LLM quants: **{s['best_ttft_quant']}** (prefill per token "
-                  "at 4 threads; load excluded: flash I/O is not modelled)."]
+        lines += sd888_lines(m["sd888"])
+    if res.get("reused"):
+        r = res["reused"]
+        lines += ["", f"Reused runs from `{r['from']}`: " + (
+            f"refused ({r['refused']})." if r.get("refused") else
+            f"{len(r['reused'])} runs, after `{r['checked']}` was counted again with this bundle and matched "
+            f"within {r['max_relative_difference']:.1e} per stage (paths of another checkout differ in length).")]
     lines += ["", f"Run took {res['seconds']:.0f} s. Reproduce: `python benchmarks/arm_cost.py"
               f"{' --quick' if res['mode'] == 'quick' else ''}`."]
     return "\n".join(lines) + "\n"
 
 
+def bench_lines(res: dict) -> list[str]:
+    m, cfg = res["model"], res["config"]
+    if not m.get("llm_bench"):
+        return []
+    lines = ["", f"## Stock llama-bench beside edgevlm-run, LLM at {LLM_LAYERS} layers (per token)", "",
+             f"llama-bench `-p {cfg['bench_prompt']} -n 0` and `-p 0 -n {cfg['bench_gen']}`, `-t 1 -r 1 --no-warmup`, "
+             "same GGUF files and depths, scaled alike; edgevlm-run: its text runs above (prompt "
+             f"{cfg['text_prompt']} tokens, decode after it).", "",
+             "| quant | prefill insns/token: edgevlm-run / llama-bench | ratio | decode insns/token: edgevlm-run / "
+             "llama-bench | ratio | llama-bench prefill X1 / A78 Mcycles | llama-bench decode X1 / A78 Mcycles |",
+             "|---|---|---|---|---|---|---|"]
+    for q, b in m["llm_bench"].items():
+        e = m["llm"][q]
+        ep, ed, bp, bd = e["prefill_per_token"], e["decode_per_token"], b["prefill_per_token"], b["decode_per_token"]
+        lines.append(f"| {q} | {_g(ep['insns'])} / {_g(bp['insns'])} | {ep['insns'] / bp['insns']:.2f} | "
+                     f"{_g(ed['insns'])} / {_g(bd['insns'])} | {ed['insns'] / bd['insns']:.2f} | "
+                     f"{bp['cycles_cortex-x1'] / 1e6:.1f} / {bp['cycles_cortex-a78'] / 1e6:.1f} | "
+                     f"{bd['cycles_cortex-x1'] / 1e6:.1f} / {bd['cycles_cortex-a78'] / 1e6:.1f} |")
+    return lines
+
+
+def sd888_lines(s: dict) -> list[str]:
+    pub, bw = s["published"], s["bandwidth"]
+    lines = ["", "## Predicted Snapdragon 888 (1 X1 @2.84 GHz + 3 A78 @2.42 GHz, 4 threads), paper workload "
+             "(image + 246 prompt tokens + 128 generated)", "",
+             f"compute: llvm-mca cycles alone (every load an L1 hit); + memory: each stage max(compute, DRAM bytes / "
+             f"{bw['sustained'] / 1e9:.1f} GB/s sustained) (edgevlm/armcost/memory.py: bytes, bandwidth and its source).",
+             "", "| | model | image encode ms | prompt tok/s | decode tok/s | decode share of 51.2 GB/s | "
+             "load (CPU only) s | TTFT s | total s |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in s["rows"].items():
+        for label, key in (("compute", "compute"), ("+ memory", "memory")):
+            t = r[key]
+            share = r["bytes_per_token"] * t["decode_tps"] / bw["peak"]
+            lines.append(f"| {name} | {label} | {t['image_encode_ms']:.0f} | {t['prompt_tps']:.1f} | "
+                         f"{t['decode_tps']:.1f} | {100 * share:.0f}% | {r['load_cpu_s']:.1f} | "
+                         f"{t['ttft_s']:.1f} | {t['total_s']:.1f} |")
+    lines.append(f"| stock, published (V1-1.7B, Q4_K_S, f16 mmproj) | measured | {pub['image_encode_ms']:.0f} | "
+                 f"{pub['prompt_tps']} | {pub['decode_tps']} (paper: {pub['decode_tps_paper']}) | ≈22% | "
+                 f"{pub['load_s']} (with I/O) | | |")
+    stock = next(iter(s["rows"].values()))
+    n = stock["no_overlap"]
+    lines += ["", f"No overlap at all (compute + memory summed), stock f16 + Q4_K_S: encode {n['image_encode_ms']:.0f} ms, "
+              f"prompt {n['prompt_tps']:.1f} tok/s, decode {n['decode_tps']:.1f} tok/s. Memory time per stage "
+              "(stock f16 + Q4_K_S): " + ", ".join(f"{k} {1000 * v['memory_s']:.1f} ms vs compute "
+                                                   f"{1000 * v['compute_s']:.1f} ms"
+                                                   for k, v in stock["stages"].items()) + " (prompt: whole prompt; "
+              "decode: per token).",
+              "", f"Best time to first answer among the LLM quants: **{s['best_ttft_quant']}** (prefill per token "
+              "at 4 threads; load excluded: flash I/O is not modelled)."]
+    return lines
+
+
 def expected_runs(cfg: dict) -> list[str]:
     return ([f"{side}/{mm}/vit{vs}" for vs in cfg["vit_stored"] for mm in cfg["mmproj"] for side in ("edgevlm", "stock")]
-            + [f"llm/{q}/l{nl}" for nl in cfg["llm_layers"] for q in cfg["llm_quants"]])
+            + [f"llm/{q}/l{nl}" for nl in cfg["llm_layers"] for q in cfg["llm_quants"]]
+            + [f"bench/{q}/l{nl}/{k}" for nl in cfg["llm_layers"] for q in cfg["llm_quants"] for k in ("pp", "tg")])
 
 
 STAGE_COLS = ("startup", "vision_load", "vit", "projector", "llm_load", "context", "prefill", "decode", "finish")

@@ -25,8 +25,10 @@ def stock_entries(tool: str) -> dict[str, int]:
                 "clip_image_batch_encode": s["vit"], "mtmd_helper_decode_image_chunk": s["prefill"],
                 "common_sampler_sample": s["decode"], "llama_perf_context_print": s["finish"]}
     if tool == "llama-bench":
+        # this pin's llama-bench evaluates through llama_process (the batch_ext API), never llama_decode;
+        # both of its tests book there: the caller tells the prompt run from the generation run
         return {"llama_model_load_from_file": s["llm_load"], "llama_init_from_model": s["context"],
-                "llama_decode": s["prefill"], "llama_free": s["finish"]}
+                "llama_process": s["prefill"], "llama_free": s["finish"]}
     raise ValueError(f"no stage entries for {tool}")
 
 
