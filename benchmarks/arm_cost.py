@@ -44,15 +44,12 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from benchmarks.common import REPO, RESULTS
+from edgevlm.armcost import memory
+from edgevlm.armcost.measure import measure
+from edgevlm.bench.published import PUBLISHED
+from edgevlm.store.metrics import DECODE_TPS, IMAGE_ENCODE_MS, PROMPT_TPS
 
-from edgevlm.armcost.measure import measure  # noqa: E402
-from edgevlm.armcost import memory  # noqa: E402
-from edgevlm.bench.published import PUBLISHED  # noqa: E402
-from edgevlm.store.metrics import DECODE_TPS, IMAGE_ENCODE_MS, PROMPT_TPS  # noqa: E402
-
-RESULTS = REPO / "benchmarks" / "results"
 X1_HZ, A78_HZ, N_A78 = 2.84e9, 2.42e9, 3
 PAPER = {"prompt_tokens": 246, "image_tokens": 144, "generated": 128}
 VIT_LAYERS = 23            # MobileVLM runs 23 of CLIP's 24 layers; so does stock on edgevlm's 24-layer file
