@@ -31,6 +31,16 @@ def machine() -> dict:
             "cpu": cpu_name(), "memory_bytes": psutil.virtual_memory().total, "llama_cpp_commit": LLAMA_CPP_COMMIT}
 
 
+def table(header: list[str], rows: list[str]) -> list[str]:
+    """A Markdown table: the header row, its separator, then the rows (each already a `| ... |` line)."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows]
+
+
+def goals_line(goals: dict[str, bool]) -> str:
+    """The closing line every results table ends with: each goal met or MISSED."""
+    return "Goals: " + "; ".join(f"{k}: {'met' if ok else 'MISSED'}" for k, ok in goals.items())
+
+
 def save(res: dict, name: str, render) -> None:
     """benchmarks/results/<name>.json (everything, raw samples included) and .md (the table), printed too."""
     res["loadavg_end"] = os.getloadavg()

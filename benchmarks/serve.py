@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import REPO
+from benchmarks.common import REPO, goals_line, table
 
 from edgevlm.images import make_demo_image
 from edgevlm.paths import host_bin_dir
@@ -230,21 +230,20 @@ def markdown(res: dict) -> str:
              f"{res['loadavg_end'][0]:.2f} (a shared machine). Both servers up side by side, the same openai "
              f"client, streaming, greedy, {N_GEN} tokens; {res['rounds']} interleaved rounds after a warm-up round; "
              f"medians; ratios are medians of per-round ratios. Prompt tokens (servers' usage): "
-             f"{s['prompt_tokens']}. Random weights (speed does not depend on values).", "",
-             "| question | side | TTFT s | total s |", "|---|---|---|---|"]
+             f"{s['prompt_tokens']}. Random weights (speed does not depend on values).", ""]
+    rows = []
     for kind, label in (("new", "new image"), ("same", "same image, follow-up")):
         for side in SIDES:
             x = s["medians"][side][kind]
-            lines.append(f"| {label} | {side} | {x['ttft_s']:.2f} | {x['total_s']:.2f} |")
+            rows.append(f"| {label} | {side} | {x['ttft_s']:.2f} | {x['total_s']:.2f} |")
         r = s["ratios_stock_over_edgevlm"]
-        lines.append(f"| {label} | **llama-server / edgevlm-serve** | **{r[f'ttft_{kind}']:.2f}x** | "
-                     f"**{r[f'total_{kind}']:.2f}x** |")
-    lines += ["", "| server | peak RSS GB (VmHWM) | RSS anon / file GB at the end |", "|---|---|---|"]
-    for side in SIDES:
-        x = s["memory"][side]
-        lines.append(f"| {side} | {x['peak_rss_mb'] / 1000:.2f} | {x['anon_mb'] / 1000:.2f} / "
-                     f"{x['file_mb'] / 1000:.2f} |")
-    lines += ["", "Goals: " + "; ".join(f"{k}: {'met' if ok else 'MISSED'}" for k, ok in s["goals"].items()), ""]
+        rows.append(f"| {label} | **llama-server / edgevlm-serve** | **{r[f'ttft_{kind}']:.2f}x** | "
+                    f"**{r[f'total_{kind}']:.2f}x** |")
+    lines += table(["question", "side", "TTFT s", "total s"], rows)
+    memory = [f"| {side} | {x['peak_rss_mb'] / 1000:.2f} | {x['anon_mb'] / 1000:.2f} / {x['file_mb'] / 1000:.2f} |"
+              for side in SIDES for x in [s["memory"][side]]]
+    lines += ["", *table(["server", "peak RSS GB (VmHWM)", "RSS anon / file GB at the end"], memory)]
+    lines += ["", goals_line(s["goals"]), ""]
     return "\n".join(lines)
 
 

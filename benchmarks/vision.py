@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import REPO, machine as base_machine, save
+from benchmarks.common import REPO, goals_line, machine as base_machine, save, table
 
 from edgevlm.bench.stock import mtmd_encode_once
 from edgevlm.device.local import LocalTransport
@@ -198,27 +198,29 @@ def markdown(res: dict) -> str:
     lines = [f"# Image encode: edgevlm vs stock llama.cpp (MobileVLM_V2-1.7B shapes, {res['threads']} threads)", "",
              f"Machine: {m['cpu']}, {m['cpus']} CPUs; edgevlm SIMD `{m['native']['simd']}`; llama.cpp "
              f"{m['llama_cpp_commit']}; load average at start {m['loadavg_start'][0]:.1f}. Medians of {res['reps']} "
-             "interleaved reps after one warm-up; random weights (speed does not depend on values).", "",
-             "| mmproj | side | layers | encode ms | ViT ms/layer | projector ms | min / mean cosine vs reference |",
-             "|---|---|---|---|---|---|---|"]
+             "interleaved reps after one warm-up; random weights (speed does not depend on values).", ""]
+    rows = []
     for q, c in res["cases"].items():
         e, s = c["edgevlm"], c["stock"]
         cs = e["cosine_vs_reference"]
-        lines.append(f"| {q} | edgevlm | {e['n_layers']} | {e['total_ms']:.0f} | {e['per_layer_ms']:.1f} | "
+        rows.append(f"| {q} | edgevlm | {e['n_layers']} | {e['total_ms']:.0f} | {e['per_layer_ms']:.1f} | "
                      f"{e['projector_ms']:.1f} | {cs['min']:.5f} / {cs['mean']:.5f} |")
         g = c["edgevlm_ggml_projector"]
         gs = g["cosine_vs_reference"]
-        lines.append(f"| {q} | edgevlm, ggml projector ({g['backend']}, informational) | {e['n_layers']} | "
+        rows.append(f"| {q} | edgevlm, ggml projector ({g['backend']}, informational) | {e['n_layers']} | "
                      f"{g['vit_ms'] + g['projector_ms']:.0f} (ViT + projector) | - | {g['projector_ms']:.1f} | "
                      f"{gs['min']:.5f} / {gs['mean']:.5f} |")
         proj = f"{s['projector_ms']:.1f}" if s["projector_ms"] else "n/a"
-        lines.append(f"| {q} | stock mtmd | {s['n_layers']} | {s['encode_ms']:.0f} | {s['per_layer_ms']:.1f} | {proj} | "
+        rows.append(f"| {q} | stock mtmd | {s['n_layers']} | {s['encode_ms']:.0f} | {s['per_layer_ms']:.1f} | {proj} | "
                      "wrong CLS order (REFERENCE.md: ~0.73-0.95 mean) |")
-    lines += ["", "| ratio (stock / edgevlm) | f16 | q8_0 |", "|---|---|---|"]
+    lines += table(["mmproj", "side", "layers", "encode ms", "ViT ms/layer", "projector ms",
+                    "min / mean cosine vs reference"], rows)
+    ratios = []
     for k in ("per_layer_stock_over_edgevlm", "projector_stock_over_edgevlm", "encode_stock_over_edgevlm"):
         vals = [res["cases"][q]["ratios"][k] for q in QUANTS]
-        lines.append(f"| {k} | " + " | ".join(f"{v:.2f}x" if v else "n/a" for v in vals) + " |")
-    lines += ["", "Goals: " + "; ".join(f"{k}: {'met' if ok else 'MISSED'}" for k, ok in res["goals"].items()), ""]
+        ratios.append(f"| {k} | " + " | ".join(f"{v:.2f}x" if v else "n/a" for v in vals) + " |")
+    lines += ["", *table(["ratio (stock / edgevlm)", "f16", "q8_0"], ratios)]
+    lines += ["", goals_line(res["goals"]), ""]
     return "\n".join(lines)
 
 
