@@ -13,6 +13,7 @@ import os
 import socket
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -156,28 +157,37 @@ def node_processes(registry_file: Path) -> list:
     return mine
 
 
-def stop_node(registry_file: Path, grace_s: float = 15.0) -> list[int]:
+def stop_node(registry_file: Path, grace_s: float = 15.0, deadline_s: float = 60.0) -> list[int]:
     """End every process of this node: SIGTERM (Ray's daemons shut down on it), then SIGKILL whatever is left
-    after GRACE_S. Returns the pids that needed SIGKILL."""
+    after GRACE_S, and again for any started meanwhile (a worker being spawned), until none is found. Each
+    process is waited for until it is gone: an exiting process has released its memory (its environment reads
+    as empty) before its sockets close, so returning on "no process found" alone can leave a port open.
+    Returns the pids that needed SIGKILL."""
     import psutil
 
-    procs = node_processes(registry_file)
-    for proc in procs:
-        try:
-            proc.terminate()
-        except psutil.Error:
-            pass
-    _, alive = psutil.wait_procs(procs, timeout=grace_s)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(alive, timeout=5)
-    late = node_processes(registry_file)  # started while we were stopping (a worker being spawned)
-    for proc in late:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
-    return [p.pid for p in alive + late]
+    seen = node_processes(registry_file)
+    for proc in seen:
+        _signal(proc, terminate=True)
+    _, left = psutil.wait_procs(seen, timeout=grace_s)
+    killed: list = []
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        late = [p for p in node_processes(registry_file) if p not in seen]
+        seen += late
+        left += late
+        if not left:
+            break
+        for proc in left:
+            _signal(proc, terminate=False)
+        killed += left
+        _, left = psutil.wait_procs(left, timeout=5)
+    return [p.pid for p in killed]
+
+
+def _signal(proc, *, terminate: bool) -> None:
+    import psutil
+
+    try:
+        proc.terminate() if terminate else proc.kill()
+    except psutil.Error:
+        pass
