@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from edgevlm.artifact import ModelFolder
+from edgevlm.errors import ImageError
 from edgevlm.files import atomic_output
 from edgevlm.paths import build_root
 
@@ -15,7 +19,6 @@ def default_image() -> Path:
     path = build_root() / "bench" / f"default-{SIZE}.png"
     if path.is_file():
         return path
-    import numpy as np  # lazy: numpy, heavy for the CLI start
     from PIL import Image, ImageDraw  # lazy: Pillow, images only
 
     y, x = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
@@ -26,3 +29,15 @@ def default_image() -> Path:
     with atomic_output(path) as tmp:
         img.save(tmp, format="PNG")
     return path
+
+
+def resolve_image(image: Path | None, no_image: bool, model: ModelFolder, model_dir: Path) -> Path | None:
+    """The image of the workload: the user's, else the default picture; None with --no-image."""
+    if no_image:
+        return None
+    if image is not None and not Path(image).is_file():
+        raise ImageError(f"image {image} does not exist")
+    if model.mmproj is None:
+        raise ImageError(f"{model_dir} has no mmproj-*.gguf, so an image cannot be encoded",
+                         hint="convert with the vision tower, or pass --no-image for a text-only run")
+    return Path(image) if image is not None else default_image()

@@ -23,6 +23,7 @@ from edgevlm.device.tracked import run_tracked
 from edgevlm.device.transport import Transport
 from edgevlm.errors import DeviceError
 from edgevlm.interrupt import signal_of
+from edgevlm.store.record import RunRecord
 
 # The question of the published workload; edgevlm-run pads the prompt to exactly --prompt-tokens tokens.
 QUESTION = "What is in this image? Describe it in detail."
@@ -81,6 +82,14 @@ class Series:
             for name, value in sample.metrics.items():
                 out.setdefault(name, []).append(value)
         return out
+
+
+@dataclass
+class BenchResult:
+    records: list[RunRecord] = field(default_factory=list)
+    series: Series | None = None
+    error: str | None = None
+    interrupted: int | None = None       # the signal that ended the series early (SIGINT, SIGTERM, SIGHUP)
 
 
 def run_command(dep: Deployment, profile: DeviceProfile, spec: BenchSpec, out_json: str) -> str:

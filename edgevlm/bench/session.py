@@ -7,14 +7,14 @@ store what was measured before reporting the error.
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edgevlm.bench.bounds import check_tokens, context_length
 from edgevlm.artifact import ModelFolder, find_model
-from edgevlm.bench.image import default_image
+from edgevlm.bench.image import resolve_image
 from edgevlm.bench.request import DeviceRequest, with_device_quant
-from edgevlm.bench.runner import BenchSpec, Series, model_summary, run_series, sample_log, workload_label
+from edgevlm.bench.runner import BenchResult, BenchSpec, Series, model_summary, run_series, sample_log, workload_label
 from edgevlm.bench.stock import llama_bench, mtmd_encode, mtmd_record
 from edgevlm.toolchain.bundle import Bundle, bundle_from_dir, ensure_bundle
 from edgevlm.device import preflight
@@ -27,17 +27,9 @@ from edgevlm.device.profiles import DeviceProfile, load_profile
 from edgevlm.device.remote_build import device_built_bundle
 from edgevlm.device.transport import Transport
 from edgevlm.interrupt import signal_of
-from edgevlm.errors import DeviceError, ImageError, NativeNotBuilt
+from edgevlm.errors import DeviceError, NativeNotBuilt
 from edgevlm.fingerprint import build_fields, device_fields, git_state
 from edgevlm.store.record import RunRecord
-
-
-@dataclass
-class BenchResult:
-    records: list[RunRecord] = field(default_factory=list)
-    series: Series | None = None
-    error: str | None = None
-    interrupted: int | None = None       # the signal that ended the series early (SIGINT, SIGTERM, SIGHUP)
 
 
 @dataclass
@@ -66,18 +58,6 @@ class Prepared:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def resolve_image(image: Path | None, no_image: bool, model: ModelFolder, model_dir: Path) -> Path | None:
-    """The image of the workload: the user's, else the default picture; None with --no-image."""
-    if no_image:
-        return None
-    if image is not None and not Path(image).is_file():
-        raise ImageError(f"image {image} does not exist")
-    if model.mmproj is None:
-        raise ImageError(f"{model_dir} has no mmproj-*.gguf, so an image cannot be encoded",
-                         hint="convert with the vision tower, or pass --no-image for a text-only run")
-    return Path(image) if image is not None else default_image()
 
 
 def prepare(req: DeviceRequest, *, progress=None, warn=None) -> Prepared:
