@@ -64,3 +64,19 @@ def _block(rest: str) -> Block:
         stage, count = item.split(":")
         execs[int(stage)] = int(count)
     return Block(int(pc, 16), int(n), b"" if code == "-" else bytes.fromhex(code), execs)
+
+
+def without_stages(dump: CostDump, stages: set[int]) -> CostDump:
+    """The dump as if STAGES had not run: their executions taken out of every block (a block left with none is
+    dropped), their counts out of the stages and the total. The cycle model (cycles.build_model) picks its blocks
+    and its fallback rate over every execution in the dump, so a stage whose count moves from run to run
+    (edgevlm-run's FINISH formats the host's memory figures: a few hundred instructions more or less) would move
+    the estimated cycles of every other stage too, by ~1e-8; without it they repeat exactly."""
+    blocks = []
+    for b in dump.blocks:
+        execs = {s: n for s, n in b.execs.items() if s not in stages}
+        if execs:
+            blocks.append(Block(b.pc, b.n_insns, b.code, execs))
+    removed = sum(insns for s, (insns, _) in dump.stages.items() if s in stages)
+    kept = {s: v for s, v in dump.stages.items() if s not in stages}
+    return CostDump(dump.total - removed, dump.vcpus, kept, blocks)

@@ -5,27 +5,35 @@ One run is the whole evidence: the counts are deterministic (edgevlm.armcost), s
 repetition, and `edgevlm report` judges these metrics from one run a side (report.stats.judge_exact). Stored
 metrics: executed instructions and estimated Cortex-X1 / A78 cycles per stage (store.metrics.ARM_STAGES; prefill
 and decode per token; total = every stage but the last, which writes the host's memory peaks into the JSON
-record: formatting those numbers costs a few dozen instructions more or less from run to run), 1 thread, the LLM
-load not overlapped with the vision stages.
+record: formatting those numbers costs a few hundred instructions more or less from run to run, so that stage is
+left out of the counts before the cycle model is built), 1 thread, the LLM load not overlapped with the vision
+stages.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
-from edgevlm.armcost.measure import Measured, measure
+from edgevlm.armcost.cycles import llvm_tool
+from edgevlm.armcost.dump import without_stages
+from edgevlm.armcost.measure import Measured, summarise
+from edgevlm.armcost.qemu import CountedRun, marker_watch, plugin_path, qemu_path, run_counted
+from edgevlm.armcost.stages import stage_ids
+from edgevlm.armcost.symbols import NM
 from edgevlm.artifact import find_model
+from edgevlm.bench.image import resolve_image
 from edgevlm.bench.options import run_argv
 from edgevlm.bench.request import DeviceRequest
-from edgevlm.bench.runner import BenchSpec, model_summary, workload_label
-from edgevlm.bench.session import BenchResult, resolve_image
+from edgevlm.bench.runner import BenchResult, BenchSpec, model_summary, workload_label
 from edgevlm.device.profiles import DeviceProfile
+from edgevlm.errors import EdgeVLMError, NativeNotBuilt
 from edgevlm.fingerprint import build_fields, git_state
 from edgevlm.store.metrics import ARM_STAGES, arm_metric_name
 from edgevlm.store.record import RunRecord
-from edgevlm.toolchain.bundle import ensure_bundle
+from edgevlm.toolchain.bundle import Bundle, bundle_from_dir, ensure_bundle
 
 TRANSPORT = "sim"
 MEM_AVAILABLE = 16 * 2**30   # fixed: the host's MemAvailable varies, and so would its parse's count
@@ -35,7 +43,7 @@ PER_TOKEN = {"prefill", "decode"}     # stored per token, so a workload's length
 def bench_sim(req: DeviceRequest, spec: BenchSpec, profile: DeviceProfile, *, progress=None) -> BenchResult:
     model = find_model(req.model_dir, req.quant)
     image = resolve_image(req.image, req.no_image, model, req.model_dir)
-    bundle = ensure_bundle(profile.target, progress)
+    bundle = sim_bundle(req, profile, progress)
     with tempfile.TemporaryDirectory(prefix="edgevlm-sim-") as tmp:
         run = Path(tmp)
         names = {"model.gguf": model.llm}
@@ -49,9 +57,41 @@ def bench_sim(req: DeviceRequest, spec: BenchSpec, profile: DeviceProfile, *, pr
                         n_predict=spec.gen, ignore_eos=True, threads=1, no_stream=True, off="overlap",
                         mem_available=MEM_AVAILABLE,
                         json="run.json")
-        measured = measure(argv, cwd=run, top=5)
+        measured = _count(argv, run)
         raw = json.loads((run / "run.json").read_text(encoding="utf-8"))
     return BenchResult(records=[_record(spec, profile, bundle, model, measured, raw)])
+
+
+def _count(argv: list[str], cwd: Path) -> Measured:
+    """edgevlm-run counted (as armcost.measure does), its FINISH stage left out before the cycle model is built:
+    that stage's count varies with the host's memory figures and would move every stage's estimated cycles."""
+    binary = Path(argv[0])
+    run = run_counted(argv, watch=marker_watch(binary), cwd=cwd, mode="inline")
+    quiet = without_stages(run.dump, {stage_ids()["finish"]})
+    return summarise(CountedRun(quiet, run.stdout, run.stderr), binary, top=5)
+
+
+def sim_bundle(req: DeviceRequest, profile: DeviceProfile, progress=None) -> Bundle:
+    """The bundle a request names (a lab cell's payload, --bundle-dir), else this checkout's build."""
+    bundle = req.bundle or (bundle_from_dir(req.bundle_dir) if req.bundle_dir else None) or \
+        ensure_bundle(profile.target, progress)
+    if not bundle.has("edgevlm-run"):
+        raise NativeNotBuilt(f"the bundle at {bundle.path} has no edgevlm-run",
+                             hint=f"edgevlm build --target {profile.target}")
+    return bundle
+
+
+def sim_problems() -> list[str]:
+    """Why this host cannot count (empty: it can): qemu-user, the plugin, nm and LLVM's tools. What a lab node
+    checks before it advertises an arm64-sim device, in place of a device preflight (nothing to read: the
+    "device" is qemu on this host, and the bundle comes with each cell)."""
+    problems = [] if shutil.which(NM) else [f"{NM} not found (apt-get install binutils-aarch64-linux-gnu)"]
+    for check in (qemu_path, plugin_path, lambda: llvm_tool("llvm-mca"), lambda: llvm_tool("llvm-objdump")):
+        try:
+            check()
+        except EdgeVLMError as exc:
+            problems.append(str(exc).splitlines()[0])
+    return problems
 
 
 def metrics(m: Measured, prompt_tokens: int) -> dict[str, list[float]]:
