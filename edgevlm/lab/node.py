@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from edgevlm.bench.sim import sim_problems
 from edgevlm.device import preflight
 from edgevlm.device.connect import attached_serials, transport_for
 from edgevlm.device.profiles import load_profile
@@ -29,9 +30,9 @@ NODE_ENV = "EDGEVLM_LAB_NODE"
 
 @dataclass(frozen=True)
 class LabDevice:
-    serial: str                 # adb serial, ssh host, or "local:<hostname>"
+    serial: str                 # adb serial, ssh host, "local:<hostname>" or "sim:<hostname>"
     profile: str
-    transport: str              # the profile's transport: adb | ssh | local
+    transport: str              # the profile's transport: adb | ssh | local | sim
     healthy: bool = True
     reason: str = ""            # why it is not advertised
     warnings: tuple[str, ...] = ()
@@ -78,7 +79,8 @@ def discover(profile_names: list[str], adb_port: int | None, bundle_dir: Path | 
     """The devices of the named profiles on this host, each preflighted.
 
     adb profiles claim their ``[adb] serial``; an adb profile without one claims every connected adb device no
-    other profile claimed. ssh and local profiles are one device each (their host, or this machine)."""
+    other profile claimed. ssh and local profiles are one device each (their host, or this machine); a sim profile
+    (arm64-sim) is qemu on this machine, checked for the counting tools instead of preflighted."""
     profiles = [load_profile(name) for name in profile_names]
     attached = attached_serials(adb_port) if any(p.transport == "adb" for p in profiles) else []
     claimed = {p.adb.serial for p in profiles if p.transport == "adb" and p.adb.serial}
@@ -91,6 +93,8 @@ def discover(profile_names: list[str], adb_port: int | None, bundle_dir: Path | 
                              LabDevice(serial, p.name, "adb", False, "not attached (adb devices does not list it)"))
         elif p.transport == "ssh":
             found.append(_checked(p, p.ssh.host, adb_port, bundle_dir))
+        elif p.transport == "sim":
+            found.append(_sim_checked(p))
         else:
             found.append(_checked(p, f"local:{socket.gethostname()}", adb_port, bundle_dir))
     return NodeRegistry(adb_port, tuple(found))
@@ -112,6 +116,15 @@ def _checked(profile, serial: str, adb_port: int | None, bundle_dir: Path | None
     if result.refusals:
         return LabDevice(serial, profile.name, profile.transport, False, "; ".join(result.refusals))
     return LabDevice(serial, profile.name, profile.transport, True, "", tuple(result.warnings))
+
+
+def _sim_checked(profile) -> LabDevice:
+    """qemu on this host stands for the device: no device preflight (an x86 host would be refused for an arm64
+    bundle); the tools that count must be here. Its own serial, so a `local` profile on the same host stays a
+    separate device (both share this host's one lock, edgevlm.device.lock: a qemu count would slow a wall-clock
+    run)."""
+    problems = sim_problems()
+    return LabDevice(f"sim:{socket.gethostname()}", profile.name, "sim", not problems, "; ".join(problems))
 
 
 def registry_path(adb_port: int | None) -> Path:
@@ -145,7 +158,7 @@ def ray_start_argv(*, head: bool, address: str | None, port: int, node_ip: str |
 def node_processes(registry_file: Path) -> list:
     """Every process of this node: `ray start` and each daemon it started inherit NODE_ENV (this node's own
     registry path), including the daemons Ray moves into process groups of their own."""
-    import psutil
+    import psutil  # lazy: psutil, ~20 ms that every `edgevlm` start would pay
 
     mine = []
     for proc in psutil.process_iter():
@@ -163,7 +176,7 @@ def stop_node(registry_file: Path, grace_s: float = 15.0, deadline_s: float = 60
     process is waited for until it is gone: an exiting process has released its memory (its environment reads
     as empty) before its sockets close, so returning on "no process found" alone can leave a port open.
     Returns the pids that needed SIGKILL."""
-    import psutil
+    import psutil  # lazy: psutil, ~20 ms that every `edgevlm` start would pay
 
     seen = node_processes(registry_file)
     for proc in seen:
@@ -185,7 +198,7 @@ def stop_node(registry_file: Path, grace_s: float = 15.0, deadline_s: float = 60
 
 
 def _signal(proc, *, terminate: bool) -> None:
-    import psutil
+    import psutil  # lazy: psutil, ~20 ms that every `edgevlm` start would pay
 
     try:
         proc.terminate() if terminate else proc.kill()
