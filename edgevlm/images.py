@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from edgevlm.errors import ImageError
 
 
 def make_demo_image(path: Path, width: int = 410, height: int = 250, seed: int = 0) -> Path:
     """Write a PNG with a gradient sky, a sun and some boxes; returns the path."""
-    import numpy as np  # lazy: numpy, heavy for the CLI start
     from PIL import Image, ImageDraw  # lazy: Pillow, images only
 
     rng = np.random.default_rng(seed)

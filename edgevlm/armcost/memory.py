@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from gguf import GGUFReader
+
 PEAK_BW = 51.2e9
 SUSTAINED_BW = 0.5 * PEAK_BW
 ACT_1024 = 12            # passes over width-wide f32 tensors per ViT layer (list above)
@@ -44,8 +46,6 @@ class GgufBytes:
 
 def gguf_bytes(path: Path, layers_in_file: int) -> GgufBytes:
     """Tensor bytes of a GGUF (LLM or mmproj): per layer (blk.* / v.blk.*), the rest, the token embeddings."""
-    from gguf import GGUFReader
-
     per_layer = fixed = embd = 0
     for t in GGUFReader(str(path)).tensors:
         if t.name.startswith(("blk.", "v.blk.")):

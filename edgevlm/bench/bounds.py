@@ -14,6 +14,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from gguf import GGUFReader
+
 from edgevlm.errors import BadOption
 from edgevlm.paths import kernels_dir
 
@@ -25,8 +27,6 @@ def context_length(gguf_file: Path) -> int | None:
     """The LLM's trained context from its GGUF header, None when the file is not a GGUF we can read (the run
     itself reports that)."""
     try:
-        from gguf import GGUFReader  # lazy: gguf-py, heavy (numpy)
-
         reader = GGUFReader(str(gguf_file))
         arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
         field = reader.fields.get(f"{arch}.context_length")

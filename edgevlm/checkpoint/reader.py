@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+from safetensors import SafetensorError, safe_open
+
 from edgevlm.checkpoint.config import MobileVLMConfig
 from edgevlm.checkpoint.keys import CLIP_TOWER_PREFIX, CLIP_TOWER_TOP_LEVEL, TOWER_PREFIX
 from edgevlm.checkpoint.tower import _offline, hf_cache_dir, looks_like_path, with_weights
@@ -59,13 +61,9 @@ class _SafetensorsFile:
         self.entries = self._read_header()
 
     def _open(self):
-        from safetensors import safe_open  # lazy: optional reader
-
         return safe_open(str(self.path), framework="pt")
 
     def _read_header(self) -> dict[str, tuple[str, tuple[int, ...]]]:
-        from safetensors import SafetensorError  # lazy: optional reader
-
         try:
             with self._open() as f:
                 entries = {}
@@ -86,8 +84,6 @@ class _SafetensorsFile:
             yield TensorMeta(name, shape, _ST_DTYPES[dt], self.rel)
 
     def get(self, name: str) -> torch.Tensor:
-        from safetensors import SafetensorError  # lazy: optional reader
-
         try:
             with self._open() as f:
                 return f.get_tensor(name).clone()  # our own copy: the mapping closes with the handle

@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
 from edgevlm.checkpoint.config import MobileVLMConfig
 from edgevlm.checkpoint.presets import default_format, is_tiny, preset_dict
 from edgevlm.checkpoint.specs import TensorSpec, tensor_specs
@@ -127,8 +129,6 @@ def _progress(total: int, enabled: bool | None) -> Iterator:
     if enabled is False or (enabled is None and total < _PROGRESS_MIN_BYTES):
         yield lambda n: None
         return
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
 
     columns = (TextColumn("synth"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=False) as bar:

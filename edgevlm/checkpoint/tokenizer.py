@@ -16,6 +16,8 @@ import os
 import random
 from pathlib import Path
 
+import sentencepiece as spm
+
 from edgevlm.errors import OutputError
 from edgevlm.files import write_bytes
 
@@ -64,8 +66,6 @@ def _corpus_size(vocab_size: int) -> tuple[int, int]:
 
 def train_tokenizer_model(vocab_size: int) -> bytes:
     """Train the sentencepiece model (BPE, LLaMA options) and return its serialized bytes."""
-    import sentencepiece as spm  # lazy: optional tokenizer
-
     n_lines, n_words = _corpus_size(vocab_size)
     buf = io.BytesIO()
     spm.SentencePieceTrainer.train(

@@ -11,6 +11,7 @@ import threading
 
 import typer
 from rich.console import Console
+from rich.markup import escape as rich_escape
 
 from edgevlm.errors import EdgeVLMError, VerificationFailed
 from edgevlm.interrupt import Handled, exit_code, signal_name
@@ -88,6 +89,4 @@ def _usage_errors() -> tuple[type, ...]:
 
 
 def escape(text: str) -> str:
-    from rich.markup import escape as rich_escape
-
     return rich_escape(text)

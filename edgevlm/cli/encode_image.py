@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import typer
 
 from edgevlm.artifact import require_mmproj
@@ -20,8 +21,6 @@ def register(app: typer.Typer) -> None:
         threads: int = typer.Option(0, "--threads", help="CPU threads (0: all)."),
     ) -> None:
         """Encode an image to 144 LLM-width embeddings with the native vision encoder."""
-        import numpy as np  # lazy: numpy, heavy for the CLI start
-
         check_output_file(out)
         with VisionEncoder(require_mmproj(model_dir), threads or None) as enc:
             emb = enc.encode(image)

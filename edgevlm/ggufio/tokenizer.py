@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gguf import GGUFWriter, TokenType
+from gguf.vocab import SentencePieceVocab, SpecialVocab
 
 from edgevlm.checkpoint.config import LLMConfig
 from edgevlm.conversation import CHAT_TEMPLATE  # vicuna v1, from the one home of the conversation
@@ -21,8 +22,6 @@ from edgevlm.errors import InvalidCheckpoint
 def sentencepiece_vocab(ckpt_dir: Path, vocab_size: int) -> tuple[list[bytes], list[float], list[int], bool]:
     """(pieces, scores, token types, add_dummy_prefix) as gguf-py's own SentencePieceVocab reads them
     (tokenizer.model + added_tokens.json: added tokens become USER_DEFINED), padded to `vocab_size`."""
-    from gguf.vocab import SentencePieceVocab  # lazy: gguf-py, heavy (numpy)
-
     model_path = ckpt_dir / "tokenizer.model"
     try:
         vocab = SentencePieceVocab(ckpt_dir)
@@ -54,7 +53,6 @@ def add_tokenizer(writer: GGUFWriter, ckpt_dir: Path, llm: LLMConfig) -> None:
     if not (ckpt_dir / "tokenizer.model").is_file():
         raise InvalidCheckpoint("the checkpoint has no tokenizer.model",
                                 hint="MobileVLM / MobileLLaMA checkpoints ship LLaMA's sentencepiece tokenizer.model")
-    from gguf.vocab import SpecialVocab  # lazy: gguf-py, heavy (numpy)
 
     pieces, scores, types, dummy_prefix = sentencepiece_vocab(ckpt_dir, llm.vocab_size)
     writer.add_tokenizer_model("llama")

@@ -11,6 +11,8 @@ import os
 from typing import Any, Mapping
 
 import numpy as np
+from gguf import GGMLQuantizationType
+from gguf.quants import quantize
 
 from edgevlm.errors import LdpInputError, TensorMappingError
 from edgevlm.native._lib import check, load_library
@@ -186,9 +188,6 @@ class LdpProjector:
 
 def _q8_0_blocks(matrix: np.ndarray) -> np.ndarray:
     """An (out, in[, 1, 1]) matrix as ggml Q8_0 rows, quantized by gguf-py as a Q8_0 mmproj stores them."""
-    from gguf import GGMLQuantizationType  # lazy: gguf-py, heavy (numpy)
-    from gguf.quants import quantize  # lazy: gguf-py, heavy (numpy)
-
     rows = np.ascontiguousarray(matrix.reshape(matrix.shape[0], -1), dtype=np.float32)
     if rows.shape[0] % 16 or rows.shape[1] % 32:
         raise LdpInputError(f"q8_0 needs widths in multiples of 16 and inputs in multiples of 32, "

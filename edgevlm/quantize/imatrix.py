@@ -11,6 +11,7 @@ import ctypes
 from pathlib import Path
 
 import numpy as np
+from gguf import GGUFReader
 
 from edgevlm.errors import InputNotFound, InvalidCheckpoint
 
@@ -23,8 +24,6 @@ def is_gguf(path: Path) -> bool:
 
 
 def load_gguf_imatrix(path: Path) -> dict[str, np.ndarray]:
-    from gguf import GGUFReader  # lazy: gguf-py, heavy (numpy)
-
     if not path.is_file():
         raise InputNotFound(f"imatrix file {path} does not exist")
     try:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+
 from edgevlm.checkpoint.config import CLIP_MEAN, CLIP_STD
 from edgevlm.images import load_rgb
 
@@ -42,7 +44,6 @@ def expand2square(img, color=PAD_COLOR):
 
 def stock_resize_pad(img, size: int = 336, color=PAD_COLOR):
     """llama.cpp's img_tool::resize(..., RESIZE_ALGO_BICUBIC, PAD_CEIL, pad colour): resize first, then pad."""
-    import numpy as np  # lazy: numpy, heavy for the CLI start
     from PIL import Image  # lazy: Pillow, images only
 
     w, h = img.size
@@ -60,7 +61,6 @@ def stock_resize_pad(img, size: int = 336, color=PAD_COLOR):
 
 def normalize(img, mean=CLIP_MEAN, std=CLIP_STD):
     """uint8 RGB → float32 (3, H, W): x/255, then (x - mean) / std per channel."""
-    import numpy as np  # lazy: numpy, heavy for the CLI start
     import torch  # lazy: torch, heavy, optional
 
     x = np.asarray(img, dtype=np.float32) / np.float32(255.0)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import sentencepiece as spm
+
 from edgevlm.conversation import IMAGE_PLACEHOLDER, build_prompt
 
 
@@ -24,8 +26,6 @@ class PromptTokenizer:
     """sentencepiece from the checkpoint's tokenizer.model; BOS once, no EOS (add_bos_token, not add_eos)."""
 
     def __init__(self, model_file: Path, bos_id: int = 1):
-        import sentencepiece as spm  # lazy: optional tokenizer
-
         self.sp = spm.SentencePieceProcessor(model_file=str(model_file))
         self.bos_id = bos_id
 

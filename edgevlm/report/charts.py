@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
+
 from edgevlm.report.model import GroupResult
 
 _COLOURS = {"candidate": "tab:red", "window": "tab:blue", "throttled": "tab:orange", "other": "tab:gray"}
@@ -12,8 +14,6 @@ _COLOURS = {"candidate": "tab:red", "window": "tab:blue", "throttled": "tab:oran
 
 def run_spread(values: list[float]) -> tuple[float, float, float, float, float]:
     """(min, q1, median, q3, max) of one run's samples."""
-    import numpy as np  # lazy: numpy, heavy for the CLI start
-
     q = np.percentile(values, [0, 25, 50, 75, 100])
     return tuple(float(v) for v in q)  # type: ignore[return-value]
 

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+import numpy as np
+
 from edgevlm.report.stats import Rule, judge
 
 Kind = Literal["latency", "throughput"]
@@ -33,8 +35,6 @@ class NoiseModel:
 def simulate_runs(rng, model: NoiseModel, n_runs: int, n_samples: int, median: float, slowdown: float = 1.0,
                   kind: Kind = "latency") -> list[list[float]]:
     """``n_runs`` runs of ``n_samples`` each around ``median``; a slowdown multiplies latency, divides tok/s."""
-    import numpy as np  # lazy: numpy, heavy for the CLI start
-
     level = slowdown * np.exp(rng.normal(0.0, model.between_sd, n_runs))
     hot = rng.random(n_runs) < model.p_thermal
     level[hot] *= rng.uniform(*model.thermal_slowdown, hot.sum())
@@ -82,8 +82,6 @@ class TrialSetup:
 def run_trials(seed: int, trials: int, setup: TrialSetup | None = None, **changes: Any) -> Trials:
     """Simulate ``trials`` baseline/candidate comparisons and count the verdicts (and the anchor's calls).
     ``changes``: fields of ``setup`` (TrialSetup) replaced, e.g. ``run_trials(1, 500, slowdown=1.1)``."""
-    import numpy as np  # lazy: numpy, heavy for the CLI start
-
     s = replace(setup or TrialSetup(), **changes)
     rng = np.random.default_rng(seed)
     better = "lower" if s.kind == "latency" else "higher"

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from edgevlm.errors import StoreError
 
 BUSY_TIMEOUT_MS = 60_000  # a write takes milliseconds; a queue of writers must not time out
@@ -38,7 +42,6 @@ class StoreLocation:
         """TEXT without this store's password, even where a driver quoted it outside a URL."""
         text = redact(text)
         if self.url:
-            from sqlalchemy.engine import make_url  # lazy: sqlalchemy, slow to import
             password = make_url(self.url).password
             if password:
                 text = text.replace(str(password), "***")
@@ -48,7 +51,6 @@ class StoreLocation:
     def display(self) -> str:
         if self.kind == "sqlite":
             return str(self.path)
-        from sqlalchemy.engine import make_url  # lazy: sqlalchemy, slow to import
         return make_url(self.url).render_as_string(hide_password=True)
 
 
@@ -69,9 +71,6 @@ def parse_location(store: str | Path) -> StoreLocation:
 
 def _checked_url(url: str) -> str:
     """The URL if SQLAlchemy can read it (host, port 1-65535, database); else a StoreError without its password."""
-    from sqlalchemy.engine import make_url  # lazy: sqlalchemy, slow to import
-    from sqlalchemy.exc import ArgumentError  # lazy: sqlalchemy, slow to import
-
     try:
         port = make_url(url).port
     except (ValueError, ArgumentError, TypeError):
@@ -87,8 +86,6 @@ def make_engine(location: StoreLocation, read_only: bool = False):
 
     ``read_only``: SQLite opens the file with ``mode=ro`` (a read-only file or folder works, and nothing can
     change its bytes); PostgreSQL runs READ ONLY transactions."""
-    from sqlalchemy import create_engine, event  # lazy: sqlalchemy, slow to import
-
     if location.kind == "postgresql":
         try:
             engine = create_engine(location.url, pool_pre_ping=True)

@@ -9,6 +9,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from rich.table import Table
+
 from edgevlm.files import write_text
 
 @dataclass
@@ -41,8 +43,6 @@ class VerifyReport:
         write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     def render(self, console) -> None:
-        from rich.table import Table
-
         table = Table(title=f"edgevlm verify {self.out_dir}")
         for col in ("check", "value", "tolerance", "verdict"):
             table.add_column(col)
