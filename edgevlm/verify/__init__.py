@@ -6,11 +6,25 @@ and edgevlm's native vision encoder once it is built. `VerifyReport.ok` is false
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import json
+import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from edgevlm.artifact import find_model
+from edgevlm.checkpoint.reader import open_checkpoint
 from edgevlm.errors import InputNotFound, InvalidCheckpoint
+from edgevlm.images import load_rgb, make_demo_image
+from edgevlm.native.vision import VisionEncoder
+from edgevlm.progress import err_console
+from edgevlm.reference import MobileVLMReference
+from edgevlm.reference.llm import batched_logits
+from edgevlm.verify import image as image_checks
+from edgevlm.verify import llm as llm_checks
 from edgevlm.verify.report import Check, VerifyReport
 
 __all__ = ["Check", "VerifyReport", "verify"]
@@ -39,9 +53,6 @@ def read_manifest(out_dir: Path) -> dict:
 def verify(out_dir: str | Path, checkpoint: str | Path, image: str | Path | None = None,
            progress: bool = False, vision_tower: str | Path | None = None) -> VerifyReport:
     """`vision_tower`: the tower override; default: the one `edgevlm convert` was given (manifest.json)."""
-    from edgevlm.checkpoint.reader import open_checkpoint
-    from edgevlm.verify import llm as llm_checks
-
     out_dir = Path(out_dir).resolve()
     manifest = read_manifest(out_dir)
     model = find_model(out_dir)             # the files manifest.json lists, confined to the folder
@@ -69,18 +80,11 @@ def verify(out_dir: str | Path, checkpoint: str | Path, image: str | Path | None
 
 def _status(enabled: bool, what: str) -> None:
     if enabled:
-        from edgevlm.progress import err_console
-
         err_console.print(f"[dim]verifying {what}…[/]")
 
 
 def _reference_logits(ckpt, ids: list[list[int]]) -> list:
     """Reference logits (float64 numpy) of every prompt, from a streamed f32 LLM freed on return."""
-    import numpy as np  # lazy: numpy, heavy for the CLI start
-
-    from edgevlm.reference import MobileVLMReference
-    from edgevlm.reference.llm import batched_logits
-
     ref = MobileVLMReference.load(ckpt, vision=False, streamed_llm=True)
     out = [np.asarray(x.float().numpy(), dtype=np.float64) for x in batched_logits(ref.llm, ids)]
     del ref
@@ -91,10 +95,6 @@ def _reference_logits(ckpt, ids: list[list[int]]) -> list:
 def _return_freed_memory() -> None:
     """Give the heap the reference freed back to the kernel before llama.cpp maps a GGUF: glibc keeps freed
     arenas resident otherwise, and they would add to the peak that verify's RSS bound (≤ 4 GB) is about."""
-    import ctypes
-    import ctypes.util
-    import gc
-
     gc.collect()
     try:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
@@ -103,7 +103,6 @@ def _return_freed_memory() -> None:
 
 
 def _ref_image(ref, img):
-    import numpy as np  # lazy: numpy, heavy for the CLI start
     import torch  # lazy: torch, heavy, optional
 
     with torch.no_grad():
@@ -114,11 +113,6 @@ def _ref_image(ref, img):
 def _image_checks(ckpt, llm_path: Path, mmproj: Path, mmproj_quant: str, stored_layers: int,
                   image) -> list[Check]:
     """llama.cpp's embeddings first (its files unloaded again), then the reference tower, loaded once."""
-    from edgevlm.images import load_rgb
-    from edgevlm.native.vision import VisionEncoder
-    from edgevlm.reference import MobileVLMReference
-    from edgevlm.verify import image as image_checks
-
     img_path = Path(image) if image is not None else _default_image()
     img = image_checks.square_336(img_path, ckpt.config.vision.image_size)
     stock = image_checks.stock_embeddings(mmproj, llm_path, img)
@@ -135,8 +129,4 @@ def _image_checks(ckpt, llm_path: Path, mmproj: Path, mmproj_quant: str, stored_
 
 def _default_image() -> Path:
     """No --image: edgevlm's generated non-square demo picture (in a temp folder, never in OUT)."""
-    import tempfile
-
-    from edgevlm.images import make_demo_image
-
     return make_demo_image(Path(tempfile.mkdtemp(prefix="edgevlm-verify-")) / "demo-410x250.png")

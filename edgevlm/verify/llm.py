@@ -31,7 +31,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import sentencepiece as spm
+from gguf import GGUFReader
 
+from edgevlm.convert import rebuild_unquantized
+from edgevlm.quantize import quantize_gguf
 from edgevlm.quants import QUANTS
 from edgevlm.verify.native_llm import all_logits, loaded_model, tokenize
 from edgevlm.verify.report import Check
@@ -61,8 +65,6 @@ def reference_tokenize(sp, added: dict[str, int], text: str) -> list[int]:
 
 
 def check_tokenizer(llm_path: Path, ckpt_dir: Path) -> Check:
-    import sentencepiece as spm  # lazy: optional tokenizer
-
     sp = spm.SentencePieceProcessor(model_file=str(ckpt_dir / "tokenizer.model"))
     added = added_tokens(ckpt_dir)
     strings = tokenizer_strings() + [f"{pre}{tok}{post}" for tok in added
@@ -80,8 +82,6 @@ def check_tokenizer(llm_path: Path, ckpt_dir: Path) -> Check:
 
 
 def prompt_ids(tokenizer_model: Path, bos: int) -> list[list[int]]:
-    import sentencepiece as spm  # lazy: optional tokenizer
-
     sp = spm.SentencePieceProcessor(model_file=str(tokenizer_model))
     return [[bos] + sp.encode(p) for p in LOGIT_PROMPTS]
 
@@ -121,7 +121,6 @@ def logit_checks(ckpt, llm_path: Path, manifest: dict, ref_logits: list, ids: li
     quant = manifest["quant"]
     if QUANTS[quant].unquantized:
         return [check_logits(llm_path, quant, refs, ids)]
-    from edgevlm.convert import rebuild_unquantized
 
     with tempfile.TemporaryDirectory(prefix="edgevlm-verify-") as tmp:
         status("LLM: rebuilding the unquantized GGUF from the checkpoint")
@@ -146,8 +145,6 @@ def loss_check(quant: str, storage: str, m: dict, quantizer_own: bool) -> Check:
 
 def _quantized_identity(unquantized: Path, llm_path: Path, quant: str, manifest: dict, tmp: Path,
                         status) -> Check:
-    from edgevlm.quantize import quantize_gguf
-
     name = f"LLM {quant} file = llama.cpp's {quant} of the verified unquantized GGUF"
     if manifest.get("imatrix_sha256"):
         return Check(name, None, "not checked: converted with an importance matrix", "—", {})
@@ -163,8 +160,6 @@ def differing_tensors(a: Path, b: Path) -> list[str]:
     """Names of tensors whose type, shape or bytes differ between two GGUFs (metadata such as the name aside).
     The bytes are compared in chunks read from the files (not through the reader's memory map, whose touched
     pages would all count in the resident set: two 1.7B-shape GGUFs are GBs)."""
-    from gguf import GGUFReader  # lazy: gguf-py, heavy (numpy)
-
     ta = {t.name: (t.tensor_type, list(t.shape), int(t.data_offset), int(t.n_bytes)) for t in GGUFReader(a).tensors}
     tb = {t.name: (t.tensor_type, list(t.shape), int(t.data_offset), int(t.n_bytes)) for t in GGUFReader(b).tensors}
     out = sorted(set(ta) ^ set(tb))
