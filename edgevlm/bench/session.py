@@ -15,6 +15,7 @@ from edgevlm.artifact import ModelFolder, find_model
 from edgevlm.bench.image import resolve_image
 from edgevlm.bench.request import DeviceRequest, with_device_quant
 from edgevlm.bench.runner import BenchResult, BenchSpec, Series, model_summary, run_series, sample_log, workload_label
+from edgevlm.bench.sim import bench_sim
 from edgevlm.bench.stock import llama_bench, mtmd_encode, mtmd_record
 from edgevlm.toolchain.bundle import Bundle, bundle_from_dir, ensure_bundle
 from edgevlm.device import preflight
@@ -117,7 +118,6 @@ def bench_device(req: DeviceRequest, spec: BenchSpec, *, with_stock: bool = Fals
                  gen_tokens=spec.gen, what="--prompt-tokens + --gen")
     profile = load_profile(req.device)
     if profile.transport == "sim":   # counted under qemu on this host: no device to hold (edgevlm.bench.sim)
-        from edgevlm.bench.sim import bench_sim
         return bench_sim(req, spec, profile, progress=progress)
     with prepare(req, progress=progress, warn=warn) as ready:
         spec = replace(spec, threads=capped_threads(ready, req.threads or spec.threads, warn))
