@@ -6,12 +6,6 @@ build) for the LLM, with the image embeddings fed to libllama as a batch of embe
 """
 from __future__ import annotations
 
+from edgevlm.runtime.runtime import GenerateResult, Runtime
+
 __all__ = ["Runtime", "GenerateResult"]
-
-
-def __getattr__(name: str):
-    if name in ("Runtime", "GenerateResult"):
-        from edgevlm.runtime import runtime
-
-        return getattr(runtime, name)
-    raise AttributeError(name)
