@@ -68,10 +68,12 @@ def phone(tmp_path, adb_server):
 
 
 @pytest.fixture
-def jetson(tmp_path):
-    """(server info, SshTransport) to a real sshd on 127.0.0.1 standing in for a Jetson."""
+def jetson(tmp_path, monkeypatch):
+    """(server info, SshTransport) to a real sshd on 127.0.0.1 standing in for a Jetson. Its device lock lives in
+    the test's folder: the stand-in shares the host's /tmp with every other test run on this machine."""
     if reason := login_unavailable():
         pytest.skip(reason)
+    monkeypatch.setenv("EDGEVLM_DEVICE_LOCK", str(tmp_path / "jetson-lock"))
     proc, server = start_sshd(tmp_path / "sshd")
     transport = SshTransport(server.host, port=server.port, user=server.user, identity_file=str(server.identity_file),
                              known_hosts=str(server.known_hosts), default_timeout=120)

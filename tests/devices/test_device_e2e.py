@@ -69,6 +69,9 @@ def orin(tmp_path, monkeypatch):
     devices.mkdir()
     (devices / "orin.toml").write_text(shipped_orin_with(server))
     monkeypatch.setenv("EDGEVLM_DEVICES_DIR", str(devices))
+    # a real Jetson has a /tmp of its own; this stand-in shares the host's, where other test runs on the
+    # machine take the same /tmp/.edgevlm-lock: the lock goes into this device's home instead
+    monkeypatch.setenv("EDGEVLM_DEVICE_LOCK", str(home / ".edgevlm-lock"))
     yield home
     proc.terminate()
     proc.wait(timeout=10)
