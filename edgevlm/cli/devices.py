@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from edgevlm.artifact import find_model
+from edgevlm.bench.sim import sim_problems
 from edgevlm.cli import options as opt
 from edgevlm.device import preflight
 from edgevlm.device.connect import transport_for
@@ -17,6 +18,7 @@ from edgevlm.device.inventory import inventory
 from edgevlm.device.preflight import cpus_mask
 from edgevlm.device.profiles import load_profile
 from edgevlm.device.remote_build import device_bundle
+from edgevlm.errors import PreflightRefused
 from edgevlm.progress import console, err_console
 from edgevlm.toolchain.bundle import local_bundle
 
@@ -68,6 +70,8 @@ def devices_cmd(a: DevicesArgs) -> None:
 
 def _check(name: str, a: DevicesArgs) -> None:
     profile = load_profile(name)
+    if profile.transport == "sim":
+        return _check_sim(profile, a)
     model = find_model(a.model_dir) if a.model_dir else None
     transport = transport_for(profile, serial=a.serial, host=a.host)
     bundle = local_bundle(profile.target, a.bundle_dir) or device_bundle(transport, profile)
@@ -79,6 +83,26 @@ def _check(name: str, a: DevicesArgs) -> None:
     for line in result.warnings:
         err_console.print(f"[yellow]warning:[/] {line}")
     result.require()
+
+
+def _check_sim(profile, a: DevicesArgs) -> None:
+    """arm64-sim is qemu on this host: nothing to read from a device; what matters is that this host can count
+    (qemu-user, the plugin, nm, LLVM's tools: the lab's own check) and that the arm64 bundle is built."""
+    bundle = local_bundle(profile.target, a.bundle_dir)
+    problems = sim_problems() + ([] if bundle else [f"no {profile.target} bundle built "
+                                                    f"(edgevlm build --target {profile.target})"])
+    if a.json_out:
+        typer.echo(json.dumps({"device": profile.name, "ok": not problems, "refusals": problems,
+                               "bundle": str(bundle.path) if bundle else None}, indent=2))
+    else:
+        table = Table(title=f"preflight {profile.name}", show_header=False, title_justify="left")
+        table.add_row("counts on", "qemu-user with the cost plugin on this host (1 thread)")
+        table.add_row("bundle", f"{bundle.target} at {bundle.path}" if bundle else "none built for this target")
+        table.add_row("verdict", "ok" if not problems else "REFUSED: " + "; ".join(problems))
+        console.print(table)
+    if problems:
+        raise PreflightRefused(f"{profile.name}: " + "; ".join(problems),
+                               hint="apt-get install qemu-user llvm-19 binutils-aarch64-linux-gnu; make native")
 
 
 def _table(result, bundle) -> Table:
