@@ -61,7 +61,7 @@ demo: setup
 
 # Each comparison runs its anchor side by side and writes JSON + Markdown under benchmarks/results/.
 # The real-shape checkpoints are synthesized once into build/ (≈3.4 GB each; the 32k tokenizer ≈4 min once).
-BENCHMARKS := ldp vision decode convert e2e serve report_noise lab_scale arm_cost
+BENCHMARKS := ldp vision decode convert e2e serve report_noise lab_scale arm_cost arm_threads
 bench: setup
 	@for b in $(BENCHMARKS); do echo "== benchmarks.$$b"; $(VPY) -m benchmarks.$$b || exit 1; done
 
