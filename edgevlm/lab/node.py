@@ -170,19 +170,17 @@ def node_processes(registry_file: Path) -> list:
     return mine
 
 
-def stop_node(registry_file: Path, grace_s: float = 15.0, deadline_s: float = 60.0) -> list[int]:
+def stop_node(registry_file: Path, grace_s: float = 15.0, deadline_s: float = 60.0) -> None:
     """End every process of this node: SIGTERM (Ray's daemons shut down on it), then SIGKILL whatever is left
     after GRACE_S, and again for any started meanwhile (a worker being spawned), until none is found. Each
     process is waited for until it is gone: an exiting process has released its memory (its environment reads
-    as empty) before its sockets close, so returning on "no process found" alone can leave a port open.
-    Returns the pids that needed SIGKILL."""
+    as empty) before its sockets close, so returning on "no process found" alone can leave a port open."""
     import psutil  # lazy: psutil, ~20 ms that every `edgevlm` start would pay
 
     seen = node_processes(registry_file)
     for proc in seen:
         _signal(proc, terminate=True)
     _, left = psutil.wait_procs(seen, timeout=grace_s)
-    killed: list = []
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         late = [p for p in node_processes(registry_file) if p not in seen]
@@ -192,9 +190,7 @@ def stop_node(registry_file: Path, grace_s: float = 15.0, deadline_s: float = 60
             break
         for proc in left:
             _signal(proc, terminate=False)
-        killed += left
         _, left = psutil.wait_procs(left, timeout=5)
-    return [p.pid for p in killed]
 
 
 def _signal(proc, *, terminate: bool) -> None:
