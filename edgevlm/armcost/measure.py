@@ -11,6 +11,7 @@ from pathlib import Path
 
 from edgevlm.armcost.attribute import by_function, by_group
 from edgevlm.armcost.cycles import CPUS, build_model
+from edgevlm.armcost.dump import without_stages
 from edgevlm.armcost.qemu import CountedRun, Watch, entry_watch, marker_watch, run_counted
 from edgevlm.armcost.stages import stage_ids, stage_names
 from edgevlm.armcost.symbols import read_symbols
@@ -60,17 +61,26 @@ def measure(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None, wa
     """Runs argv under qemu with the plugin; argv[0] is a static aarch64 binary of the bundle."""
     binary = Path(argv[0])
     marked = binary.name == "edgevlm-run"
-    if watch is None:
-        watch = marker_watch(binary) if marked else entry_watch(binary, stock_entries(binary.name))
     # the stock tools log from a second thread (llama.cpp's async logger): inline counters would race there
-    run = run_counted(argv, watch=watch, cwd=cwd, env=env, mode="inline" if marked else "atomic")
+    run = run_counted(argv, watch=watch or default_watch(binary), cwd=cwd, env=env,
+                      mode="inline" if marked else "atomic")
     return summarise(run, binary, top, cycles)
+
+
+def default_watch(binary: Path) -> Watch:
+    """edgevlm-run books its stages through its markers; a stock tool by its entries into llama.cpp / mtmd."""
+    if binary.name == "edgevlm-run":
+        return marker_watch(binary)
+    return entry_watch(binary, stock_entries(binary.name))
 
 
 def summarise(run: CountedRun, binary: Path, top: int = 8, cycles: bool = True) -> Measured:
     dump = run.dump
     syms = read_symbols(binary)
-    model = build_model(dump, binary) if cycles else None
+    # the cycle model (its blocks, its fallback rate) is built over every stage but FINISH: that stage formats the
+    # host's memory figures, a few hundred instructions more or less from run to run, which would move every
+    # other stage's estimated cycles (~1e-8); FINISH keeps its instruction count
+    model = build_model(without_stages(dump, {stage_ids()["finish"]}), binary) if cycles else None
     names = stage_names()
     stages = {}
     for sid, (insns, entries) in sorted(dump.stages.items()):

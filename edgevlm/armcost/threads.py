@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgevlm.armcost.dump import CostDump
-from edgevlm.armcost.qemu import Watch, marker_watch, run_counted
+from edgevlm.armcost.measure import default_watch
+from edgevlm.armcost.qemu import Watch, run_counted
 from edgevlm.armcost.stages import stage_names
 from edgevlm.armcost.symbols import Symbols, read_symbols
 
@@ -62,7 +63,7 @@ def count_work(argv: list[str], *, cwd: Path | None = None, env: dict[str, str] 
     """argv (a static aarch64 program of the bundle, any thread count) counted exactly over all its threads
     (mode "inline" is exact, and much faster, only when the program runs one thread)."""
     binary = Path(argv[0])
-    run = run_counted(argv, watch=watch or marker_watch(binary), cwd=cwd, env={**PASSIVE, **(env or {})},
+    run = run_counted(argv, watch=watch or default_watch(binary), cwd=cwd, env={**PASSIVE, **(env or {})},
                       timeout=timeout, mode=mode)
     return split_work(run.dump, read_symbols(binary))
 

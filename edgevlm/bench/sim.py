@@ -5,8 +5,8 @@ One run is the whole evidence: the counts are deterministic (edgevlm.armcost), s
 repetition, and `edgevlm report` judges these metrics from one run a side (report.stats.judge_exact). Stored
 metrics: executed instructions and estimated Cortex-X1 / A78 cycles per stage (store.metrics.ARM_STAGES; prefill
 and decode per token; total = every stage but the last, which writes the host's memory peaks into the JSON
-record: formatting those numbers costs a few hundred instructions more or less from run to run, so that stage is
-left out of the counts before the cycle model is built), 1 thread, the LLM load not overlapped with the vision
+record: formatting those numbers costs a few hundred instructions more or less from run to run; the cycle model
+leaves it out too, edgevlm.armcost.measure.summarise), 1 thread, the LLM load not overlapped with the vision
 stages.
 """
 from __future__ import annotations
@@ -18,10 +18,8 @@ import tempfile
 from pathlib import Path
 
 from edgevlm.armcost.cycles import llvm_tool
-from edgevlm.armcost.dump import without_stages
-from edgevlm.armcost.measure import Measured, summarise
-from edgevlm.armcost.qemu import CountedRun, marker_watch, plugin_path, qemu_path, run_counted
-from edgevlm.armcost.stages import stage_ids
+from edgevlm.armcost.measure import Measured, measure
+from edgevlm.armcost.qemu import plugin_path, qemu_path
 from edgevlm.armcost.symbols import NM
 from edgevlm.artifact import find_model
 from edgevlm.bench.image import resolve_image
@@ -57,18 +55,9 @@ def bench_sim(req: DeviceRequest, spec: BenchSpec, profile: DeviceProfile, *, pr
                         n_predict=spec.gen, ignore_eos=True, threads=1, no_stream=True, off="overlap",
                         mem_available=MEM_AVAILABLE,
                         json="run.json")
-        measured = _count(argv, run)
+        measured = measure(argv, cwd=run, top=5)
         raw = json.loads((run / "run.json").read_text(encoding="utf-8"))
     return BenchResult(records=[_record(spec, profile, bundle, model, measured, raw)])
-
-
-def _count(argv: list[str], cwd: Path) -> Measured:
-    """edgevlm-run counted (as armcost.measure does), its FINISH stage left out before the cycle model is built:
-    that stage's count varies with the host's memory figures and would move every stage's estimated cycles."""
-    binary = Path(argv[0])
-    run = run_counted(argv, watch=marker_watch(binary), cwd=cwd, mode="inline")
-    quiet = without_stages(run.dump, {stage_ids()["finish"]})
-    return summarise(CountedRun(quiet, run.stdout, run.stderr), binary, top=5)
 
 
 def sim_bundle(req: DeviceRequest, profile: DeviceProfile, progress=None) -> Bundle:
