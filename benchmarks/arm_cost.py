@@ -125,23 +125,32 @@ def bundle_dir() -> Path:
     return bundle.path
 
 
+def edgevlm_argv(threads: int, gen: int, prompt_tokens: int | None = None) -> list[str]:
+    """edgevlm-run in a stage_dir: model.gguf with mmproj.gguf + image.png, or text only with PROMPT_TOKENS."""
+    args = [str(bundle_dir() / "edgevlm-run"), "-m", "model.gguf", "-t", str(threads), "-n", str(gen),
+            "--ignore-eos", "--no-stream", "--off", "overlap", "--mem-available", MEM_AVAILABLE]
+    if prompt_tokens is None:
+        return args + ["--mmproj", "mmproj.gguf", "--image", "image.png", "-p", QUESTION]
+    return args + ["-p", QUESTION, "--prompt-tokens", str(prompt_tokens)]
+
+
+def mtmd_argv(threads: int, gen: int) -> list[str]:
+    """Stock llama-mtmd-cli in a stage_dir, on the same files and question as edgevlm_argv's image run."""
+    return [str(bundle_dir() / "llama-mtmd-cli"), "-m", "model.gguf", "--mmproj", "mmproj.gguf", "--image",
+            "image.png", "-p", QUESTION, "-t", str(threads), "-n", str(gen), "--temp", "0", "--ignore-eos",
+            "--no-warmup"]
+
+
 def run_edgevlm(work: Path, llm: Path, mmproj: Path | None, image: Path | None, prompt_tokens: int, gen: int):
-    files = {"model.gguf": llm}
-    args = [str(bundle_dir() / "edgevlm-run"), "-m", "model.gguf", "-t", "1", "-n", str(gen), "--ignore-eos",
-            "--no-stream", "--off", "overlap", "--mem-available", MEM_AVAILABLE]
     if mmproj:
-        files.update({"mmproj.gguf": mmproj, "image.png": image})
-        args += ["--mmproj", "mmproj.gguf", "--image", "image.png", "-p", QUESTION]
-    else:
-        args += ["-p", QUESTION, "--prompt-tokens", str(prompt_tokens)]
-    return measure(args, cwd=stage_dir(work, files))
+        files = {"model.gguf": llm, "mmproj.gguf": mmproj, "image.png": image}
+        return measure(edgevlm_argv(1, gen), cwd=stage_dir(work, files))
+    return measure(edgevlm_argv(1, gen, prompt_tokens), cwd=stage_dir(work, {"model.gguf": llm}))
 
 
 def run_mtmd(work: Path, llm: Path, mmproj: Path, image: Path, gen: int):
     files = {"model.gguf": llm, "mmproj.gguf": mmproj, "image.png": image}
-    args = [str(bundle_dir() / "llama-mtmd-cli"), "-m", "model.gguf", "--mmproj", "mmproj.gguf", "--image", "image.png",
-            "-p", QUESTION, "-t", "1", "-n", str(gen), "--temp", "0", "--ignore-eos", "--no-warmup"]
-    return measure(args, cwd=stage_dir(work, files))
+    return measure(mtmd_argv(1, gen), cwd=stage_dir(work, files))
 
 
 def run_llama_bench(work: Path, llm: Path, n_prompt: int, n_gen: int):

@@ -18,10 +18,8 @@ import argparse
 import time
 from pathlib import Path
 
-from benchmarks.arm_cost import MEM_AVAILABLE, QUESTION, bundle_dir, checkpoint, converted, machine, stage_dir
+from benchmarks.arm_cost import checkpoint, converted, edgevlm_argv, machine, mtmd_argv, stage_dir
 from benchmarks.common import goals_line, save, table
-from edgevlm.armcost.measure import stock_entries
-from edgevlm.armcost.qemu import entry_watch
 from edgevlm.armcost.threads import count_work
 from edgevlm.images import make_demo_image
 
@@ -32,20 +30,10 @@ ENCODE = {"edgevlm": ("vit", "projector"), "stock": ("vit",)}
 REPEAT_BOUND = 1e-4
 
 
-def argv(tool: str, threads: int) -> list[str]:
-    common = ["-m", "model.gguf", "--mmproj", "mmproj.gguf", "--image", "image.png", "-p", QUESTION,
-              "-t", str(threads), "-n", "1", "--ignore-eos"]
-    if tool == "edgevlm":
-        return [str(bundle_dir() / "edgevlm-run"), *common, "--no-stream", "--off", "overlap",
-                "--mem-available", MEM_AVAILABLE]
-    return [str(bundle_dir() / "llama-mtmd-cli"), *common, "--temp", "0", "--no-warmup"]
-
-
 def count(tool: str, threads: int, run_dir: Path) -> dict:
-    watch = None if tool == "edgevlm" else entry_watch(bundle_dir() / "llama-mtmd-cli",
-                                                       stock_entries("llama-mtmd-cli"))
+    argv = edgevlm_argv(threads, 1) if tool == "edgevlm" else mtmd_argv(threads, 1)
     t0 = time.time()
-    work = count_work(argv(tool, threads), cwd=run_dir, watch=watch, timeout=7200)
+    work = count_work(argv, cwd=run_dir, timeout=7200)
     stages = {name: {"busy": w.busy, "waiting": w.waiting} for name, w in work.items()}
     return {"tool": tool, "threads": threads, "stages": stages, "seconds": round(time.time() - t0, 1),
             "encode_busy": sum(stages.get(s, {}).get("busy", 0) for s in ENCODE[tool]),
@@ -113,7 +101,8 @@ def main() -> int:
                 runs.append({"mmproj": mm, **count(tool, threads, run_dir)})
                 print(f"{tool} {mm} -t {threads}: encode busy {runs[-1]['encode_busy']:,} "
                       f"({runs[-1]['seconds']} s)", flush=True)
-    res = {"mode": "tiny", "shapes": {"vit_width": 64, "vit_stored": 2}, "machine": machine(), "runs": runs, "summary": summary(runs), "seconds": time.time() - t0}
+    res = {"mode": "tiny", "shapes": {"vit_width": 64, "vit_stored": 2}, "machine": machine(), "runs": runs,
+           "summary": summary(runs), "seconds": time.time() - t0}
     save(res, "arm-threads", markdown)
     return 0
 
